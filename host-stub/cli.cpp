@@ -1,0 +1,231 @@
+#include "cli.h"
+
+#include <membatch/ibatchprocessor.h>
+
+#include <QCoreApplication>
+#include <QJsonDocument>
+#include <QTextStream>
+
+using namespace membatch;
+
+namespace {
+
+struct CommandSpec
+{
+    const char *name;
+    const char *arguments;
+    const char *summary;
+};
+
+const CommandSpec kCommands[] = {
+    {"submit", "FILE", "Submit a JSON array or JSON lines file of memories (gzipped or not)."},
+    {"watch", "BATCH_ID", "Follow a batch until it ends."},
+    {"status", "BATCH_ID", "Show a batch's state once."},
+    {"work", "", "Run a reference worker that processes batches from the task queue."},
+    {"plugin", "", "Show which plugin is loaded, from its metadata."},
+};
+
+QString commandList()
+{
+    QString text = QStringLiteral("Commands:\n");
+    for (const CommandSpec &c : kCommands)
+        text += QStringLiteral("  %1 %2\n      %3\n")
+                    .arg(QLatin1String(c.name), QLatin1String(c.arguments), QLatin1String(c.summary));
+    text += QStringLiteral("\nConnection settings come from MEMBATCH_* variables (source .stack/env);\n"
+                           "the options below override them. Exit codes: 0 done/completed, 1 error,\n"
+                           "2 usage, 3 batch ended without completing, 4 batch still running (status).");
+    return text;
+}
+
+const QCommandLineOption optJson(QStringLiteral("json"), QStringLiteral("Print JSON lines instead of text."));
+const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit: follow the batch until it ends."));
+const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: a new UUID)."), QStringLiteral("ID"));
+const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-9 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
+const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watch: milliseconds between looks (default 1000)."), QStringLiteral("MS"), QStringLiteral("1000"));
+const QCommandLineOption optMaxTasks(QStringLiteral("max-tasks"), QStringLiteral("work: stop after N tasks (default: run until killed)."), QStringLiteral("N"), QStringLiteral("0"));
+const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
+const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
+const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));
+const QCommandLineOption optParseUrl(QStringLiteral("parse-url"), QStringLiteral("Parse Server URL ($MEMBATCH_PARSE_URL)."), QStringLiteral("URL"));
+const QCommandLineOption optAppId(QStringLiteral("app-id"), QStringLiteral("Parse application id ($MEMBATCH_APP_ID)."), QStringLiteral("ID"));
+const QCommandLineOption optRestKey(QStringLiteral("rest-key"), QStringLiteral("Parse REST key ($MEMBATCH_REST_KEY; prefer the variable: options show in ps)."), QStringLiteral("KEY"));
+const QCommandLineOption optMasterKey(QStringLiteral("master-key"), QStringLiteral("Parse master key ($MEMBATCH_MASTER_KEY; prefer the variable)."), QStringLiteral("KEY"));
+const QCommandLineOption optUsername(QStringLiteral("username"), QStringLiteral("Parse user to submit as ($MEMBATCH_USERNAME; password from $MEMBATCH_PASSWORD)."), QStringLiteral("NAME"));
+const QCommandLineOption optTemporalUrl(QStringLiteral("temporal-url"), QStringLiteral("Temporal HTTP API URL ($MEMBATCH_TEMPORAL_URL)."), QStringLiteral("URL"));
+const QCommandLineOption optNamespace(QStringLiteral("namespace"), QStringLiteral("Temporal namespace ($MEMBATCH_NAMESPACE)."), QStringLiteral("NS"));
+const QCommandLineOption optTaskQueue(QStringLiteral("task-queue"), QStringLiteral("Temporal task queue ($MEMBATCH_TASK_QUEUE)."), QStringLiteral("NAME"));
+
+bool positiveInt(const QString &text, int min, int max, int *value)
+{
+    bool ok = false;
+    *value = text.toInt(&ok);
+    return ok && *value >= min && *value <= max;
+}
+
+} // namespace
+
+Cli::Cli(QObject *parent)
+    : QObject(parent)
+{
+    m_parser.setApplicationDescription(
+        QStringLiteral("membatch: submit memory batches to Parse + Temporal and watch them finish.\n\n") + commandList());
+    m_parser.addHelpOption();
+    m_parser.addVersionOption();
+    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, work or plugin"),
+                                   QStringLiteral("COMMAND [ARGS]"));
+    m_parser.addOptions({optJson, optWait, optBatchId, optLevel, optPoll, optMaxTasks, optIdentity, optPlugin,
+                         optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey, optUsername, optTemporalUrl,
+                         optNamespace, optTaskQueue});
+}
+
+Cli::~Cli() = default;
+
+int Cli::usageError(const QString &message)
+{
+    QTextStream(stderr) << "membatch: " << message << "\nTry 'membatch --help'.\n";
+    return ExitUsage;
+}
+
+int Cli::run(const QStringList &arguments)
+{
+    if (!m_parser.parse(arguments))
+        return usageError(m_parser.errorText());
+    if (m_parser.isSet(QStringLiteral("help"))) {
+        QTextStream(stdout) << m_parser.helpText();
+        return ExitOk;
+    }
+    if (m_parser.isSet(QStringLiteral("version"))) {
+        QTextStream(stdout) << "membatch " << QCoreApplication::applicationVersion() << " (plugin API "
+                            << PluginLoader::apiVersion() << ")\n";
+        return ExitOk;
+    }
+
+    const QStringList args = m_parser.positionalArguments();
+    if (args.isEmpty())
+        return usageError(QStringLiteral("no command given.\n") + commandList());
+    m_command = args.first();
+    const bool known = std::any_of(std::begin(kCommands), std::end(kCommands),
+                                   [this](const CommandSpec &c) { return m_command == QLatin1String(c.name); });
+    if (!known)
+        return usageError(QStringLiteral("unknown command '%1'.\n%2").arg(m_command, commandList()));
+    const bool needsArgument = m_command == QLatin1String("submit") || m_command == QLatin1String("watch")
+        || m_command == QLatin1String("status");
+    if (needsArgument && args.size() != 2)
+        return usageError(QStringLiteral("'%1' takes exactly one argument").arg(m_command));
+    if (!needsArgument && args.size() != 1)
+        return usageError(QStringLiteral("'%1' takes no arguments").arg(m_command));
+
+    BatchOptions options;
+    options.waitForCompletion = m_parser.isSet(optWait);
+    options.batchId = m_parser.value(optBatchId);
+    if (!positiveInt(m_parser.value(optLevel), 1, 9, &options.compressionLevel))
+        return usageError(QStringLiteral("--level must be 1 to 9"));
+    if (!positiveInt(m_parser.value(optPoll), 50, 3600000, &options.pollIntervalMs))
+        return usageError(QStringLiteral("--poll-ms must be 50 or more"));
+    WorkerOptions workerOptions;
+    workerOptions.identity = m_parser.value(optIdentity);
+    if (!positiveInt(m_parser.value(optMaxTasks), 0, 1 << 30, &workerOptions.maxTasks))
+        return usageError(QStringLiteral("--max-tasks must be 0 or more"));
+
+    if (!loadPlugin())
+        return ExitError;
+    if (m_command == QLatin1String("plugin"))
+        return showPluginInfo();
+
+    m_processor->setConnection(settings());
+    m_printer = std::make_unique<ProgressPrinter>(ProgressPrinter::detect(m_parser.isSet(optJson)));
+
+    Job *job = nullptr;
+    if (m_command == QLatin1String("submit")) {
+        job = m_processor->submit(args.at(1), options);
+    } else if (m_command == QLatin1String("watch")) {
+        job = m_processor->watch(args.at(1), options);
+    } else if (m_command == QLatin1String("status")) {
+        options.once = true;
+        job = m_processor->watch(args.at(1), options);
+    } else {
+        job = m_processor->work(workerOptions);
+    }
+    startJob(job, m_command);
+    return -1;
+}
+
+bool Cli::loadPlugin()
+{
+    QStringList paths = PluginLoader::defaultSearchPaths();
+    if (m_parser.isSet(optPluginDir))
+        paths.prepend(m_parser.value(optPluginDir));
+    m_processor = m_loader.load(m_parser.value(optPlugin), paths);
+    if (!m_processor)
+        QTextStream(stderr) << "membatch: " << m_loader.errorString() << '\n';
+    return m_processor != nullptr;
+}
+
+int Cli::showPluginInfo()
+{
+    const PluginInfo info = m_loader.info();
+    const QJsonObject json{{QStringLiteral("file"), info.fileName},
+                           {QStringLiteral("iid"), info.iid},
+                           {QStringLiteral("id"), info.id},
+                           {QStringLiteral("name"), info.name},
+                           {QStringLiteral("version"), info.version},
+                           {QStringLiteral("compatVersion"), info.compatVersion},
+                           {QStringLiteral("description"), info.description},
+                           {QStringLiteral("hostApiVersion"), PluginLoader::apiVersion()}};
+    QTextStream out(stdout);
+    if (m_parser.isSet(optJson)) {
+        out << QJsonDocument(json).toJson(QJsonDocument::Compact) << '\n';
+    } else {
+        for (auto it = json.begin(); it != json.end(); ++it)
+            out << QStringLiteral("%1 %2\n").arg(it.key() + QLatin1Char(':'), -16).arg(it.value().toString());
+    }
+    return ExitOk;
+}
+
+ConnectionSettings Cli::settings() const
+{
+    ConnectionSettings s = ConnectionSettings::fromEnvironment();
+    auto override = [this](const QCommandLineOption &option, QString *target) {
+        if (m_parser.isSet(option))
+            *target = m_parser.value(option);
+    };
+    if (m_parser.isSet(optParseUrl))
+        s.parseUrl = QUrl(m_parser.value(optParseUrl));
+    if (m_parser.isSet(optTemporalUrl))
+        s.temporalUrl = QUrl(m_parser.value(optTemporalUrl));
+    override(optAppId, &s.appId);
+    override(optRestKey, &s.restKey);
+    override(optMasterKey, &s.masterKey);
+    override(optUsername, &s.username);
+    override(optNamespace, &s.temporalNamespace);
+    override(optTaskQueue, &s.taskQueue);
+    return s;
+}
+
+void Cli::startJob(Job *job, const QString &command)
+{
+    connect(job, &Job::progressChanged, this, [this](const BatchProgress &p) { m_printer->progress(p); });
+    connect(job, &Job::infoMessage, this, [this](const QString &message) { m_printer->info(message); });
+    connect(job, &Job::result, this, [this, command](Job *finishedJob) {
+        const auto *batchJob = qobject_cast<const BatchJob *>(finishedJob);
+        const BatchStatus batch = batchJob ? batchJob->batch() : BatchStatus();
+        m_printer->result(*finishedJob, batchJob ? &batch : nullptr, command);
+        Q_EMIT finished(exitCodeFor(*finishedJob, command));
+    });
+    job->start();
+}
+
+int Cli::exitCodeFor(const Job &job, const QString &command) const
+{
+    if (job.error() == Job::BatchFailedError)
+        return ExitBatchNotCompleted;
+    if (job.error() != Job::NoError)
+        return ExitError;
+    if (command == QLatin1String("status")) {
+        const BatchStatus batch = static_cast<const BatchJob &>(job).batch();
+        if (!batch.isFinal())
+            return ExitBatchInProgress;
+        return batch.isCompleted() ? ExitOk : ExitBatchNotCompleted;
+    }
+    return ExitOk;
+}

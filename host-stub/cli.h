@@ -1,0 +1,56 @@
+#pragma once
+
+#include "progressprinter.h"
+
+#include <membatch/connectionsettings.h>
+#include <membatch/pluginloader.h>
+
+#include <QCommandLineParser>
+#include <QObject>
+
+#include <memory>
+
+namespace membatch {
+class IBatchProcessor;
+class Job;
+}
+
+// Exit codes of the membatch command.
+enum ExitCode {
+    ExitOk = 0,             // done; for a batch: it completed
+    ExitError = 1,          // bad input, unreachable server, refused key, ...
+    ExitUsage = 2,          // wrong command line
+    ExitBatchNotCompleted = 3, // the batch ended partial_failure or failed
+    ExitBatchInProgress = 4,   // status: the batch has not ended yet
+};
+
+// The command line: parses it, loads the plugin, runs one job and turns its
+// result into output and an exit code (delivered through finished()).
+class Cli : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Cli(QObject *parent = nullptr);
+    ~Cli() override;
+
+    // Returns -1 if a job was started (the answer comes with finished()),
+    // else an exit code at once.
+    int run(const QStringList &arguments);
+
+Q_SIGNALS:
+    void finished(int exitCode);
+
+private:
+    int usageError(const QString &message);
+    bool loadPlugin();
+    membatch::ConnectionSettings settings() const;
+    void startJob(membatch::Job *job, const QString &command);
+    int exitCodeFor(const membatch::Job &job, const QString &command) const;
+    int showPluginInfo();
+
+    QCommandLineParser m_parser;
+    membatch::PluginLoader m_loader;
+    membatch::IBatchProcessor *m_processor = nullptr;
+    std::unique_ptr<ProgressPrinter> m_printer;
+    QString m_command;
+};

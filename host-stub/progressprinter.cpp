@@ -1,0 +1,166 @@
+#include "progressprinter.h"
+
+#include <membatch/job.h>
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLocale>
+
+#include <cstdio>
+#include <unistd.h>
+
+using membatch::BatchProgress;
+using membatch::BatchStatus;
+
+ProgressPrinter::ProgressPrinter(Mode mode)
+    : m_mode(mode)
+    , m_out(stdout)
+    , m_err(stderr)
+{
+}
+
+ProgressPrinter::Mode ProgressPrinter::detect(bool json)
+{
+    if (json)
+        return Mode::Json;
+    return ::isatty(fileno(stdout)) ? Mode::Terminal : Mode::Lines;
+}
+
+static void printJson(QTextStream &out, const QJsonObject &object)
+{
+    out << QJsonDocument(object).toJson(QJsonDocument::Compact) << '\n';
+    out.flush();
+}
+
+QString ProgressPrinter::line(const BatchProgress &p) const
+{
+    const QLocale c = QLocale::c();
+    QString text = QStringLiteral("%1 %2").arg(p.batchId.left(8)).arg(BatchProgress::phaseName(p.phase), -11);
+    switch (p.phase) {
+    case BatchProgress::Phase::Uploading:
+        text += QStringLiteral(" %1 / %2").arg(c.formattedDataSize(p.bytesDone), c.formattedDataSize(p.bytesTotal));
+        break;
+    case BatchProgress::Phase::Encoding:
+    case BatchProgress::Phase::Creating:
+    case BatchProgress::Phase::Starting:
+    case BatchProgress::Phase::Queued:
+        if (p.total > 0)
+            text += QStringLiteral(" %1 memories").arg(p.total);
+        break;
+    case BatchProgress::Phase::Processing:
+    case BatchProgress::Phase::Done: {
+        text += QStringLiteral(" %1/%2").arg(p.processed).arg(p.total);
+        if (p.percent() >= 0)
+            text += QStringLiteral(" (%1%)").arg(p.percent());
+        text += QStringLiteral("  stored %1  failed %2").arg(p.succeeded).arg(p.failed);
+        const qint64 ms = m_processingClock.isValid() ? m_processingClock.elapsed() : 0;
+        const qint64 done = p.processed - m_processedAtClockStart;
+        if (p.phase == BatchProgress::Phase::Processing && ms > 500 && done > 0) {
+            const double rate = done * 1000.0 / ms;
+            text += QStringLiteral("  %1/s").arg(rate, 0, 'f', 1);
+            if (p.total > p.processed)
+                text += QStringLiteral("  ETA %1 s").arg(qRound((p.total - p.processed) / rate));
+        }
+        if (!p.status.isEmpty() && p.phase == BatchProgress::Phase::Done)
+            text += QStringLiteral("  %1").arg(p.status);
+        break;
+    }
+    default:
+        break;
+    }
+    return text;
+}
+
+void ProgressPrinter::progress(const BatchProgress &p)
+{
+    if (p.phase == BatchProgress::Phase::Processing && !m_processingClock.isValid()) {
+        m_processingClock.start();
+        m_processedAtClockStart = p.processed;
+    }
+    if (m_mode == Mode::Json) {
+        QJsonObject event = p.toJson();
+        event.insert(QStringLiteral("event"), QStringLiteral("progress"));
+        printJson(m_out, event);
+        return;
+    }
+    const bool phaseChanged = p.phase != m_last.phase || p.batchId != m_last.batchId;
+    m_last = p;
+    if (m_mode == Mode::Terminal) {
+        if (phaseChanged)
+            endTerminalLine();
+        m_out << "\r\x1b[2K" << line(p);
+        m_out.flush();
+        m_lineOpen = true;
+        return;
+    }
+    // Lines: every phase change, and otherwise at most one a second.
+    if (phaseChanged || !m_sinceLastLine.isValid() || m_sinceLastLine.elapsed() >= 1000) {
+        m_out << line(p) << '\n';
+        m_out.flush();
+        m_sinceLastLine.start();
+    }
+}
+
+void ProgressPrinter::endTerminalLine()
+{
+    if (m_lineOpen) {
+        m_out << '\n';
+        m_lineOpen = false;
+    }
+}
+
+void ProgressPrinter::info(const QString &message)
+{
+    if (m_mode == Mode::Json) {
+        printJson(m_out, {{QStringLiteral("event"), QStringLiteral("info")}, {QStringLiteral("message"), message}});
+        return;
+    }
+    endTerminalLine();
+    m_out << message << '\n';
+    m_out.flush();
+}
+
+void ProgressPrinter::result(const membatch::Job &job, const BatchStatus *batch, const QString &command)
+{
+    if (m_mode == Mode::Json) {
+        QJsonObject event{{QStringLiteral("event"), QStringLiteral("result")},
+                          {QStringLiteral("command"), command},
+                          {QStringLiteral("ok"), job.error() == membatch::Job::NoError}};
+        if (job.error()) {
+            event.insert(QStringLiteral("error"), job.errorString());
+            event.insert(QStringLiteral("errorCode"), job.error());
+        }
+        if (batch && !batch->batchId.isEmpty())
+            event.insert(QStringLiteral("batch"), batch->toJson());
+        printJson(m_out, event);
+        if (job.error()) {
+            m_err << "membatch: " << job.errorString() << '\n';
+            m_err.flush();
+        }
+        return;
+    }
+
+    if (m_mode == Mode::Terminal && m_last.phase != BatchProgress::Phase::Done && m_lineOpen)
+        m_out << "\r\x1b[2K" << line(m_last);
+    endTerminalLine();
+    if (batch && !batch->batchId.isEmpty() && !batch->requestId.isEmpty()) {
+        const BatchStatus &b = *batch;
+        m_out << "batch " << b.batchId << ": " << (b.outcome().isEmpty() ? QStringLiteral("unknown") : b.outcome()) << '\n'
+              << "  request    BatchMemoryRequest/" << b.requestId << '\n';
+        if (!b.workflowId.isEmpty())
+            m_out << "  workflow   " << b.workflowId << " run " << (b.workflowRunId.isEmpty() ? QStringLiteral("-") : b.workflowRunId)
+                  << (b.workflowStatus.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(b.workflowStatus)) << '\n';
+        m_out << "  memories   " << b.processedCount << "/" << b.totalMemories << " processed, " << b.successCount
+              << " stored, " << b.failCount << " failed\n";
+        if (b.compressedBytes > 0)
+            m_out << "  file       " << b.dataFileUrl.toDisplayString() << " (" << b.rawBytes << " bytes JSON, "
+                  << b.compressedBytes << " bytes gzip)\n";
+        if (b.processingDurationMs >= 0)
+            m_out << "  took       " << b.processingDurationMs << " ms\n";
+    }
+    m_out.flush();
+    if (job.error()) {
+        m_err << "membatch: " << job.errorString() << '\n';
+        m_err.flush();
+    }
+}

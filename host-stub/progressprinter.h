@@ -1,0 +1,41 @@
+#pragma once
+
+#include <membatch/batchprogress.h>
+#include <membatch/batchstatus.h>
+
+#include <QElapsedTimer>
+#include <QTextStream>
+
+namespace membatch {
+class Job;
+}
+
+// Shows a job's progress: one updating line on a terminal, plain lines
+// (at most one a second) when piped, or JSON lines with --json.
+class ProgressPrinter
+{
+public:
+    enum class Mode { Terminal, Lines, Json };
+
+    explicit ProgressPrinter(Mode mode);
+
+    static Mode detect(bool json);
+
+    void progress(const membatch::BatchProgress &p);
+    void info(const QString &message);
+    // The end of a job: a summary (or JSON object) on stdout, errors on stderr.
+    void result(const membatch::Job &job, const membatch::BatchStatus *batch, const QString &command);
+
+private:
+    QString line(const membatch::BatchProgress &p) const;
+    void endTerminalLine();
+
+    Mode m_mode;
+    QTextStream m_out;
+    QTextStream m_err;
+    bool m_lineOpen = false;
+    membatch::BatchProgress m_last;
+    QElapsedTimer m_sinceLastLine;
+    QElapsedTimer m_processingClock;
+    qint64 m_processedAtClockStart = -1;
+};

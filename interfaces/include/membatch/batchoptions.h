@@ -1,0 +1,29 @@
+#pragma once
+
+#include <QMetaType>
+#include <QString>
+
+namespace membatch {
+
+// How to submit or follow a batch.
+struct BatchOptions
+{
+    QString batchId;            // empty: a new UUID
+    int compressionLevel = 6;   // gzip level, 1..9
+    bool waitForCompletion = false; // submit: follow the batch until it ends
+    int pollIntervalMs = 1000;  // watch: how often to look at Parse and Temporal
+    bool once = false;          // watch: report the current state and stop
+};
+
+// How a reference worker runs.
+struct WorkerOptions
+{
+    QString identity;           // empty: membatch-worker@<host>:<pid>
+    int maxTasks = 0;           // 0: run until killed
+    int progressEvery = 10;     // items between progress writes and heartbeats
+};
+
+} // namespace membatch
+
+Q_DECLARE_METATYPE(membatch::BatchOptions)
+Q_DECLARE_METATYPE(membatch::WorkerOptions)

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <membatch/membatch_export.h>
+
+#include <QJsonObject>
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+
+namespace membatch {
+
+// A snapshot of where a batch is. Jobs emit it on every change; it carries
+// everything a progress line, a JSON line or a table row needs.
+class MEMBATCH_EXPORT BatchProgress
+{
+    Q_GADGET
+public:
+    enum class Phase {
+        Idle,
+        Reading,    // reading and validating the input file
+        Encoding,   // serialising and gzipping
+        Uploading,  // sending the gzip file to Parse (bytes)
+        Creating,   // creating the BatchMemoryRequest object
+        Starting,   // starting the Temporal workflow
+        Queued,     // submitted, waiting for a worker (status pending)
+        Processing, // a worker is storing memories (items)
+        Done,       // final: see status
+    };
+    Q_ENUM(Phase)
+
+    Phase phase = Phase::Idle;
+    QString batchId;
+    QString status;        // the BatchMemoryRequest status, once there is one
+    qint64 total = 0;      // memories in the batch
+    qint64 processed = 0;
+    qint64 succeeded = 0;
+    qint64 failed = 0;
+    qint64 bytesDone = 0;  // Encoding/Uploading
+    qint64 bytesTotal = 0;
+
+    static QString phaseName(Phase phase); // "uploading"
+    static bool phaseFromName(const QString &name, Phase *phase);
+
+    // Percent of the current phase's unit (items or bytes), -1 if unknown.
+    int percent() const;
+
+    QJsonObject toJson() const;
+    static BatchProgress fromJson(const QJsonObject &json);
+
+    friend bool operator==(const BatchProgress &a, const BatchProgress &b)
+    {
+        return a.phase == b.phase && a.batchId == b.batchId && a.status == b.status && a.total == b.total
+            && a.processed == b.processed && a.succeeded == b.succeeded && a.failed == b.failed
+            && a.bytesDone == b.bytesDone && a.bytesTotal == b.bytesTotal;
+    }
+    friend bool operator!=(const BatchProgress &a, const BatchProgress &b) { return !(a == b); }
+};
+
+} // namespace membatch
+
+Q_DECLARE_METATYPE(membatch::BatchProgress)

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <membatch/membatch_export.h>
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QMetaType>
+#include <QString>
+#include <QUrl>
+
+namespace membatch {
+
+// What is known of one submitted batch: its ids, the BatchMemoryRequest's
+// status and counts, and the Temporal workflow's status.
+struct MEMBATCH_EXPORT BatchStatus
+{
+    // BatchMemoryRequest.status values (the seeds' set).
+    static constexpr const char *Pending = "pending";
+    static constexpr const char *Processing = "processing";
+    static constexpr const char *Completed = "completed";
+    static constexpr const char *PartialFailure = "partial_failure";
+    static constexpr const char *Failed = "failed";
+
+    QString batchId;
+    QString requestId;        // the BatchMemoryRequest objectId
+    QString workflowId;
+    QString workflowRunId;
+    QString status;           // see the constants above
+    QString workflowStatus;   // "running", "completed", "failed", ... ("" unknown)
+    QString workflowFailure;  // the workflow's failure message, if it failed
+    qint64 totalMemories = 0;
+    qint64 processedCount = 0;
+    qint64 successCount = 0;
+    qint64 failCount = 0;
+    QJsonArray errors;        // [{index, error, timestamp}, ...]
+    QUrl dataFileUrl;
+    qint64 rawBytes = 0;
+    qint64 compressedBytes = 0;
+    QDateTime createdAt;
+    QDateTime startedAt;
+    QDateTime completedAt;
+    qint64 processingDurationMs = -1;
+
+    // The batch has ended: a final Parse status, or a workflow that closed
+    // without completing (failed, terminated, canceled, timed out).
+    bool isFinal() const;
+    bool isCompleted() const { return status == QLatin1String(Completed); }
+    // The effective outcome: the Parse status, or "failed" when the workflow
+    // ended badly before the worker could record one.
+    QString outcome() const;
+
+    QJsonObject toJson() const;
+    static BatchStatus fromJson(const QJsonObject &json);
+};
+
+} // namespace membatch
+
+Q_DECLARE_METATYPE(membatch::BatchStatus)

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <membatch/batchoptions.h>
+#include <membatch/connectionsettings.h>
+#include <membatch/job.h>
+
+#include <QtPlugin>
+
+namespace membatch {
+
+// What a membatch plugin offers a host. Every call returns a job that has
+// not started yet: connect to it, then call start(). Jobs delete
+// themselves after result() unless told otherwise.
+class IBatchProcessor
+{
+public:
+    virtual ~IBatchProcessor() = default;
+
+    // Where the servers are and who we are; used by jobs created afterwards.
+    virtual void setConnection(const ConnectionSettings &settings) = 0;
+
+    // Reads a JSON array or JSON lines file of memories, uploads it as a
+    // gzip Parse File on a BatchMemoryRequest and starts the workflow.
+    // With options.waitForCompletion it then follows the batch to its end.
+    virtual BatchJob *submit(const QString &path, const BatchOptions &options = {}) = 0;
+
+    // Follows a batch until it ends (or, with options.once, reports it once).
+    virtual BatchJob *watch(const QString &batchId, const BatchOptions &options = {}) = 0;
+
+    // A reference worker: takes activity tasks from the task queue and
+    // stores each batch's memories, until killed or options.maxTasks.
+    virtual Job *work(const WorkerOptions &options = {}) = 0;
+};
+
+} // namespace membatch
+
+// Bump on any change of the interface above (and of the types it uses).
+#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/1.0"
+Q_DECLARE_INTERFACE(membatch::IBatchProcessor, MEMBATCH_IBATCHPROCESSOR_IID)

@@ -1,0 +1,92 @@
+#pragma once
+
+#include <membatch/batchprogress.h>
+#include <membatch/batchstatus.h>
+#include <membatch/membatch_export.h>
+
+#include <QObject>
+#include <QScopedPointer>
+
+namespace membatch {
+
+class JobPrivate;
+
+// An asynchronous unit of work, after KDE's KJob. start() returns at once
+// and the work begins from the event loop, so a caller connects first.
+// Progress arrives through progressChanged(); result() is emitted exactly
+// once, with error() and errorString() set on failure; then, unless
+// autodelete is off, the job deletes itself.
+class MEMBATCH_EXPORT Job : public QObject
+{
+    Q_OBJECT
+public:
+    enum Error {
+        NoError = 0,
+        KilledError,         // kill() was called
+        InvalidInputError,   // the batch file or an argument is wrong
+        ConfigurationError,  // a setting is missing or malformed
+        AuthenticationError, // a key, user or session was refused
+        NetworkError,        // a server could not be reached or vanished
+        ServerError,         // a server answered with an error
+        NotFoundError,       // no such batch (or not visible to this user)
+        BatchFailedError,    // the batch ended, but did not complete
+    };
+    Q_ENUM(Error)
+
+    explicit Job(QObject *parent = nullptr);
+    ~Job() override;
+
+    void start();
+    // Stops the work and emits result() with KilledError. Returns false if
+    // the job had already finished or cannot be stopped.
+    bool kill();
+
+    int error() const;
+    QString errorString() const;
+    bool isFinished() const;
+
+    bool isAutoDelete() const;
+    void setAutoDelete(bool autoDelete);
+
+    BatchProgress progress() const;
+
+Q_SIGNALS:
+    void progressChanged(const membatch::BatchProgress &progress, QPrivateSignal);
+    // A line worth showing a user (a task taken, a batch finished).
+    void infoMessage(const QString &message, QPrivateSignal);
+    // Emitted exactly once, when the job has finished, failed or been killed.
+    void result(membatch::Job *job, QPrivateSignal);
+
+protected:
+    virtual void doStart() = 0;
+    // Aborts what is in flight; return false if that is not possible.
+    virtual bool doKill();
+
+    void setError(int code, const QString &text);
+    void setProgress(const BatchProgress &progress);
+    void emitInfo(const QString &message);
+    // Finishes the job: emits result() once, then deletes it if autodelete.
+    void emitResult();
+
+private:
+    QScopedPointer<JobPrivate> d;
+};
+
+// A job about one batch: submit, watch, status. batch() holds what is
+// known of it; after result() it is the final state.
+class MEMBATCH_EXPORT BatchJob : public Job
+{
+    Q_OBJECT
+public:
+    using Job::Job;
+
+    BatchStatus batch() const { return m_batch; }
+
+protected:
+    void setBatch(const BatchStatus &batch) { m_batch = batch; }
+
+private:
+    BatchStatus m_batch;
+};
+
+} // namespace membatch

@@ -1,0 +1,72 @@
+#include <membatch/batchprogress.h>
+
+#include <QMetaEnum>
+
+namespace membatch {
+
+QString BatchProgress::phaseName(Phase phase)
+{
+    const char *key = QMetaEnum::fromType<Phase>().valueToKey(int(phase));
+    return key ? QString::fromLatin1(key).toLower() : QString();
+}
+
+bool BatchProgress::phaseFromName(const QString &name, Phase *phase)
+{
+    const QMetaEnum meta = QMetaEnum::fromType<Phase>();
+    for (int i = 0; i < meta.keyCount(); ++i) {
+        if (name.compare(QLatin1String(meta.key(i)), Qt::CaseInsensitive) == 0) {
+            *phase = Phase(meta.value(i));
+            return true;
+        }
+    }
+    return false;
+}
+
+int BatchProgress::percent() const
+{
+    switch (phase) {
+    case Phase::Encoding:
+    case Phase::Uploading:
+        return bytesTotal > 0 ? int(bytesDone * 100 / bytesTotal) : -1;
+    case Phase::Processing:
+    case Phase::Done:
+        return total > 0 ? int(processed * 100 / total) : -1;
+    default:
+        return -1;
+    }
+}
+
+QJsonObject BatchProgress::toJson() const
+{
+    QJsonObject json{{QStringLiteral("phase"), phaseName(phase)}};
+    if (!batchId.isEmpty())
+        json.insert(QStringLiteral("batchId"), batchId);
+    if (!status.isEmpty())
+        json.insert(QStringLiteral("status"), status);
+    json.insert(QStringLiteral("total"), total);
+    json.insert(QStringLiteral("processed"), processed);
+    json.insert(QStringLiteral("succeeded"), succeeded);
+    json.insert(QStringLiteral("failed"), failed);
+    if (bytesTotal > 0) {
+        json.insert(QStringLiteral("bytesDone"), bytesDone);
+        json.insert(QStringLiteral("bytesTotal"), bytesTotal);
+    }
+    return json;
+}
+
+BatchProgress BatchProgress::fromJson(const QJsonObject &json)
+{
+    BatchProgress p;
+    phaseFromName(json.value(QStringLiteral("phase")).toString(), &p.phase);
+    p.batchId = json.value(QStringLiteral("batchId")).toString();
+    p.status = json.value(QStringLiteral("status")).toString();
+    p.total = json.value(QStringLiteral("total")).toInteger();
+    p.processed = json.value(QStringLiteral("processed")).toInteger();
+    p.succeeded = json.value(QStringLiteral("succeeded")).toInteger();
+    p.failed = json.value(QStringLiteral("failed")).toInteger();
+    p.bytesDone = json.value(QStringLiteral("bytesDone")).toInteger();
+    p.bytesTotal = json.value(QStringLiteral("bytesTotal")).toInteger();
+    return p;
+}
+
+} // namespace membatch

@@ -1,0 +1,119 @@
+#include <membatch/job.h>
+
+#include <QMetaObject>
+
+namespace membatch {
+
+class JobPrivate
+{
+public:
+    enum class State { Created, Starting, Running, Finished };
+    State state = State::Created;
+    int error = Job::NoError;
+    QString errorString;
+    bool autoDelete = true;
+    BatchProgress progress;
+};
+
+Job::Job(QObject *parent)
+    : QObject(parent)
+    , d(new JobPrivate)
+{
+    qRegisterMetaType<membatch::BatchProgress>();
+    qRegisterMetaType<membatch::BatchStatus>();
+}
+
+Job::~Job() = default;
+
+void Job::start()
+{
+    if (d->state != JobPrivate::State::Created)
+        return;
+    d->state = JobPrivate::State::Starting;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            if (d->state != JobPrivate::State::Starting)
+                return; // killed before the event loop got here
+            d->state = JobPrivate::State::Running;
+            doStart();
+        },
+        Qt::QueuedConnection);
+}
+
+bool Job::kill()
+{
+    if (d->state == JobPrivate::State::Finished)
+        return false;
+    if (d->state == JobPrivate::State::Running && !doKill())
+        return false;
+    setError(KilledError, tr("Stopped before it finished."));
+    emitResult();
+    return true;
+}
+
+bool Job::doKill()
+{
+    return true;
+}
+
+int Job::error() const
+{
+    return d->error;
+}
+
+QString Job::errorString() const
+{
+    return d->errorString;
+}
+
+bool Job::isFinished() const
+{
+    return d->state == JobPrivate::State::Finished;
+}
+
+bool Job::isAutoDelete() const
+{
+    return d->autoDelete;
+}
+
+void Job::setAutoDelete(bool autoDelete)
+{
+    d->autoDelete = autoDelete;
+}
+
+BatchProgress Job::progress() const
+{
+    return d->progress;
+}
+
+void Job::setError(int code, const QString &text)
+{
+    d->error = code;
+    d->errorString = text;
+}
+
+void Job::setProgress(const BatchProgress &progress)
+{
+    if (progress == d->progress)
+        return;
+    d->progress = progress;
+    Q_EMIT progressChanged(d->progress, QPrivateSignal());
+}
+
+void Job::emitInfo(const QString &message)
+{
+    Q_EMIT infoMessage(message, QPrivateSignal());
+}
+
+void Job::emitResult()
+{
+    if (d->state == JobPrivate::State::Finished)
+        return;
+    d->state = JobPrivate::State::Finished;
+    Q_EMIT result(this, QPrivateSignal());
+    if (d->autoDelete)
+        deleteLater();
+}
+
+} // namespace membatch

@@ -1,0 +1,103 @@
+#include <membatch/memoryitem.h>
+
+#include <QJsonArray>
+
+namespace membatch {
+
+namespace {
+const QLatin1String kContent("content");
+const QLatin1String kMetadata("metadata");
+const QLatin1String kEmbedding("embedding");
+const QLatin1String kSource("source");
+const QLatin1String kTags("tags");
+} // namespace
+
+QJsonObject MemoryItem::toJson() const
+{
+    QJsonObject json{{kContent, content}};
+    if (!metadata.isEmpty())
+        json.insert(kMetadata, metadata);
+    if (!embedding.isEmpty()) {
+        QJsonArray values;
+        for (double v : embedding)
+            values.append(v);
+        json.insert(kEmbedding, values);
+    }
+    if (!source.isEmpty())
+        json.insert(kSource, source);
+    if (!tags.isEmpty())
+        json.insert(kTags, QJsonArray::fromStringList(tags));
+    return json;
+}
+
+bool MemoryItem::fromJson(const QJsonObject &json, MemoryItem *item, QString *error)
+{
+    auto fail = [error](const QString &message) {
+        if (error)
+            *error = message;
+        return false;
+    };
+
+    for (auto it = json.begin(); it != json.end(); ++it) {
+        const QString key = it.key();
+        if (key != kContent && key != kMetadata && key != kEmbedding && key != kSource && key != kTags)
+            return fail(QStringLiteral("unknown field '%1' (a memory has content, metadata, embedding, source, tags)")
+                            .arg(key));
+    }
+
+    MemoryItem out;
+    const QJsonValue content = json.value(kContent);
+    if (!content.isString() || content.toString().trimmed().isEmpty())
+        return fail(QStringLiteral("'content' must be a non-empty string"));
+    out.content = content.toString();
+    const qsizetype contentBytes = out.content.toUtf8().size();
+    if (contentBytes > MaxContentBytes)
+        return fail(QStringLiteral("'content' is %1 bytes, more than the %2 bytes a memory may hold")
+                        .arg(contentBytes)
+                        .arg(MaxContentBytes));
+
+    const QJsonValue metadata = json.value(kMetadata);
+    if (!metadata.isUndefined() && !metadata.isNull()) {
+        if (!metadata.isObject())
+            return fail(QStringLiteral("'metadata' must be an object"));
+        out.metadata = metadata.toObject();
+    }
+
+    const QJsonValue embedding = json.value(kEmbedding);
+    if (!embedding.isUndefined() && !embedding.isNull()) {
+        if (!embedding.isArray())
+            return fail(QStringLiteral("'embedding' must be an array of numbers"));
+        const QJsonArray values = embedding.toArray();
+        out.embedding.reserve(values.size());
+        for (qsizetype i = 0; i < values.size(); ++i) {
+            if (!values.at(i).isDouble())
+                return fail(QStringLiteral("'embedding' element %1 is not a number").arg(i));
+            out.embedding.append(values.at(i).toDouble());
+        }
+    }
+
+    const QJsonValue source = json.value(kSource);
+    if (!source.isUndefined() && !source.isNull()) {
+        if (!source.isString())
+            return fail(QStringLiteral("'source' must be a string"));
+        out.source = source.toString();
+    }
+
+    const QJsonValue tags = json.value(kTags);
+    if (!tags.isUndefined() && !tags.isNull()) {
+        if (!tags.isArray())
+            return fail(QStringLiteral("'tags' must be an array of strings"));
+        const QJsonArray values = tags.toArray();
+        for (qsizetype i = 0; i < values.size(); ++i) {
+            if (!values.at(i).isString())
+                return fail(QStringLiteral("'tags' element %1 is not a string").arg(i));
+            out.tags.append(values.at(i).toString());
+        }
+    }
+
+    if (item)
+        *item = std::move(out);
+    return true;
+}
+
+} // namespace membatch

@@ -1,0 +1,341 @@
+#include "batchactivity.h"
+
+#include "batchrequest.h"
+#include "logging.h"
+
+#include <membatch/batchstatus.h>
+#include <membatch/job.h>
+#include <membatch/memoryitem.h>
+
+#include <QCryptographicHash>
+#include <QJsonDocument>
+#include <QtConcurrent>
+
+namespace membatch {
+
+namespace {
+
+constexpr int kDuplicateValue = 137; // Parse: an object with this objectId exists
+
+QString nowIso()
+{
+    return QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+}
+
+} // namespace
+
+BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
+                             const QString &identity, int groupSize, QObject *parent)
+    : QObject(parent)
+    , m_settings(settings)
+    , m_parse(nam, settings, ParseClient::Auth::Master)
+    , m_temporal(nam, settings)
+    , m_task(task)
+    , m_identity(identity)
+    , m_groupSize(std::max(1, groupSize))
+{
+}
+
+QString BatchActivity::memoryObjectId(const QString &requestId, qint64 index)
+{
+    const QByteArray key = requestId.toUtf8() + ':' + QByteArray::number(index);
+    return QString::fromLatin1(QCryptographicHash::hash(key, QCryptographicHash::Sha256).toHex().left(24));
+}
+
+void BatchActivity::start()
+{
+    const QJsonArray &input = m_task.input;
+    if (input.size() != 2 || !input.at(0).isString() || !input.at(1).isString()) {
+        fail(tr("activity %1 expects [request_id, batch_id] as input").arg(BatchRequest::ActivityType), true);
+        return;
+    }
+    m_requestId = input.at(0).toString();
+    m_batchId = input.at(1).toString();
+    fetchRequest();
+}
+
+void BatchActivity::emitProgress(BatchProgress::Phase phase)
+{
+    BatchProgress p;
+    p.phase = phase;
+    p.batchId = m_batchId;
+    p.status = m_request.value(QStringLiteral("status")).toString();
+    p.total = m_items.size();
+    p.processed = m_next;
+    p.succeeded = m_succeeded;
+    p.failed = m_errors.size();
+    Q_EMIT progressChanged(p);
+}
+
+void BatchActivity::fetchRequest()
+{
+    m_parse.getObject(BatchRequest::ClassName, m_requestId, this, [this](const ApiResult &r) {
+        if (!r.ok()) {
+            fail(tr("fetching %1 %2: %3").arg(BatchRequest::ClassName, m_requestId, r.message),
+                 r.error == Job::NotFoundError);
+            return;
+        }
+        m_request = r.json;
+        const BatchStatus status = BatchRequest::statusFromObject(m_request);
+        if (status.batchId != m_batchId) {
+            m_request = {}; // not ours to mark
+            fail(tr("%1 %2 belongs to batch %3, not %4").arg(BatchRequest::ClassName, m_requestId, status.batchId, m_batchId),
+                 true);
+            return;
+        }
+        if (status.isFinal()) {
+            // Delivered again after it was settled: report what is recorded.
+            qCInfo(lcWorker) << "batch" << m_batchId << "is already" << status.status;
+            m_succeeded = status.successCount;
+            m_errors = status.errors;
+            m_next = status.totalMemories;
+            complete();
+            return;
+        }
+        m_startedAt = status.startedAt.isValid() ? status.startedAt : QDateTime::currentDateTimeUtc();
+        markProcessing();
+    });
+}
+
+void BatchActivity::markProcessing()
+{
+    const QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Processing)},
+                             {QStringLiteral("startedAt"), ParseClient::date(m_startedAt)}};
+    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [this](const ApiResult &r) {
+        if (!r.ok()) {
+            fail(tr("marking batch %1 processing: %2").arg(m_batchId, r.message), false);
+            return;
+        }
+        m_request.insert(QStringLiteral("status"), QLatin1String(BatchStatus::Processing));
+        emitProgress(BatchProgress::Phase::Processing);
+        download();
+    });
+}
+
+void BatchActivity::download()
+{
+    const QUrl url(m_request.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString());
+    if (!url.isValid() || url.isEmpty()) {
+        fail(tr("batch %1 has no batchDataFile to process").arg(m_batchId), true);
+        return;
+    }
+    m_parse.download(url, this, [this](const ApiResult &r) {
+        if (!r.ok()) {
+            fail(tr("downloading the file of batch %1: %2").arg(m_batchId, r.message), r.error == Job::NotFoundError);
+            return;
+        }
+        decode(r.body);
+    });
+}
+
+void BatchActivity::decode(const QByteArray &gzip)
+{
+    connect(&m_decodeWatcher, &QFutureWatcher<BatchCodec::Decoded>::finished, this, [this] {
+        BatchCodec::Decoded decoded = m_decodeWatcher.result();
+        if (!decoded.error.isEmpty()) {
+            fail(tr("the file of batch %1: %2").arg(m_batchId, decoded.error), true);
+            return;
+        }
+        m_items = std::move(decoded.items);
+        const qint64 expected = m_request.value(QStringLiteral("totalMemories")).toInteger();
+        if (m_items.size() != expected) {
+            fail(tr("the file of batch %1 holds %2 memories, the request says %3").arg(m_batchId).arg(m_items.size()).arg(expected),
+                 true);
+            return;
+        }
+        qCDebug(lcWorker) << "batch" << m_batchId << ":" << m_items.size() << "memories to store";
+        storeNextGroup();
+    });
+    m_decodeWatcher.setFuture(QtConcurrent::run(BatchCodec::decode, gzip));
+}
+
+void BatchActivity::recordItemError(qint64 index, const QString &message)
+{
+    m_errors.append(QJsonObject{{QStringLiteral("index"), index},
+                                {QStringLiteral("error"), message},
+                                {QStringLiteral("timestamp"), nowIso()}});
+}
+
+void BatchActivity::storeNextGroup()
+{
+    const qint64 begin = m_next;
+    const qint64 end = std::min<qint64>(begin + m_groupSize, m_items.size());
+    if (begin >= end) {
+        finalize();
+        return;
+    }
+
+    const QJsonValue acl = m_request.value(QStringLiteral("ACL"));
+    const QJsonValue user = m_request.value(QStringLiteral("user"));
+    QJsonArray requests;
+    QList<qint64> indexes; // the item each sub-request carries; /batch answers in request order
+    for (qint64 i = begin; i < end; ++i) {
+        MemoryItem item;
+        QString why;
+        if (!m_items.at(i).isObject())
+            why = tr("not a JSON object");
+        else
+            MemoryItem::fromJson(m_items.at(i).toObject(), &item, &why);
+        if (!why.isEmpty()) {
+            recordItemError(i, why);
+            continue;
+        }
+        QJsonObject body = item.toJson();
+        body.insert(QStringLiteral("objectId"), memoryObjectId(m_requestId, i));
+        body.insert(QStringLiteral("batchId"), m_batchId);
+        body.insert(QStringLiteral("index"), i);
+        body.insert(QStringLiteral("request"), ParseClient::pointer(BatchRequest::ClassName, m_requestId));
+        if (user.isObject())
+            body.insert(QStringLiteral("user"), user);
+        body.insert(QStringLiteral("ACL"), acl.isObject() ? acl : QJsonObject());
+        requests.append(QJsonObject{{QStringLiteral("method"), QStringLiteral("POST")},
+                                    {QStringLiteral("path"), m_parse.batchPath(QStringLiteral("classes/") + BatchRequest::MemoryClassName)},
+                                    {QStringLiteral("body"), body}});
+        indexes.append(i);
+    }
+    if (requests.isEmpty()) {
+        groupStored(end);
+        return;
+    }
+
+    m_parse.batch(requests, this, [this, begin, end, indexes](const ApiResult &r) {
+        if (!r.ok()) {
+            fail(tr("storing memories %1-%2 of batch %3: %4").arg(begin + 1).arg(end).arg(m_batchId, r.message), false);
+            return;
+        }
+        const QJsonArray answers = QJsonDocument::fromJson(r.body).array();
+        if (answers.size() != indexes.size()) {
+            fail(tr("storing memories %1-%2 of batch %3: Parse answered %4 results for %5 requests")
+                     .arg(begin + 1).arg(end).arg(m_batchId).arg(answers.size()).arg(indexes.size()),
+                 false);
+            return;
+        }
+        for (qsizetype j = 0; j < answers.size(); ++j) {
+            const QJsonObject answer = answers.at(j).toObject();
+            const QJsonObject error = answer.value(QStringLiteral("error")).toObject();
+            if (answer.contains(QStringLiteral("success")) || error.value(QStringLiteral("code")).toInt() == kDuplicateValue) {
+                ++m_succeeded; // 137: stored by an earlier attempt of this task
+                continue;
+            }
+            recordItemError(indexes.at(j), tr("Parse refused it: %1 (code %2)")
+                                               .arg(error.value(QStringLiteral("error")).toString())
+                                               .arg(error.value(QStringLiteral("code")).toInt()));
+        }
+        groupStored(end);
+    });
+}
+
+void BatchActivity::groupStored(qint64 end)
+{
+    m_next = end;
+    reportProgress();
+}
+
+void BatchActivity::reportProgress()
+{
+    const QJsonObject fields{{QStringLiteral("processedCount"), m_next},
+                             {QStringLiteral("successCount"), m_succeeded},
+                             {QStringLiteral("failCount"), m_errors.size()}};
+    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [this](const ApiResult &r) {
+        if (!r.ok()) {
+            fail(tr("recording the progress of batch %1: %2").arg(m_batchId, r.message), false);
+            return;
+        }
+        emitProgress(BatchProgress::Phase::Processing);
+        heartbeat();
+    });
+}
+
+void BatchActivity::heartbeat()
+{
+    const QJsonArray details{QJsonObject{{QStringLiteral("processed"), m_next}, {QStringLiteral("total"), m_items.size()}}};
+    m_temporal.heartbeat(m_task.taskToken, details, m_identity, this, [this](const ApiResult &r, bool cancelRequested) {
+        if (r.error == Job::NotFoundError) {
+            // The task is no longer ours (timed out and handed on, or the
+            // workflow ended): stop without reporting anything.
+            Q_EMIT finished(false, tr("batch %1: Temporal no longer knows this task: %2").arg(m_batchId, r.message));
+            return;
+        }
+        if (!r.ok())
+            qCWarning(lcWorker) << "heartbeat failed, going on:" << r.message;
+        if (cancelRequested)
+            qCInfo(lcWorker) << "batch" << m_batchId << ": cancel requested; cancellation is not supported yet, going on";
+        storeNextGroup();
+    });
+}
+
+void BatchActivity::finalize()
+{
+    const qint64 failed = m_errors.size();
+    const QString status = failed == 0 ? QLatin1String(BatchStatus::Completed)
+        : m_succeeded > 0              ? QLatin1String(BatchStatus::PartialFailure)
+                                       : QLatin1String(BatchStatus::Failed);
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    const QJsonObject fields{{QStringLiteral("status"), status},
+                             {QStringLiteral("processedCount"), m_items.size()},
+                             {QStringLiteral("successCount"), m_succeeded},
+                             {QStringLiteral("failCount"), failed},
+                             {QStringLiteral("errors"), m_errors},
+                             {QStringLiteral("completedAt"), ParseClient::date(now)},
+                             {QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now)}};
+    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [this, status](const ApiResult &r) {
+        if (!r.ok()) {
+            fail(tr("recording the result of batch %1: %2").arg(m_batchId, r.message), false);
+            return;
+        }
+        m_request.insert(QStringLiteral("status"), status);
+        emitProgress(BatchProgress::Phase::Done);
+        complete();
+    });
+}
+
+void BatchActivity::complete()
+{
+    const qint64 total = m_next;
+    const qint64 failed = m_errors.size();
+    const QString status = m_request.value(QStringLiteral("status")).toString();
+    const QJsonArray result{QJsonObject{{QStringLiteral("status"), status},
+                                        {QStringLiteral("total"), total},
+                                        {QStringLiteral("successful"), m_succeeded},
+                                        {QStringLiteral("failed"), failed}}};
+    m_temporal.completeActivity(m_task.taskToken, result, m_identity, this, [this, status](const ApiResult &r) {
+        if (!r.ok()) {
+            Q_EMIT finished(false, tr("batch %1 is %2, but telling Temporal failed: %3").arg(m_batchId, status, r.message));
+            return;
+        }
+        Q_EMIT finished(true, tr("batch %1: %2").arg(m_batchId, status));
+    });
+}
+
+void BatchActivity::fail(const QString &message, bool nonRetryable)
+{
+    auto report = [this, message, nonRetryable] {
+        m_temporal.failActivity(m_task.taskToken, message,
+                                nonRetryable ? QStringLiteral("BatchDataError") : QStringLiteral("BatchTransientError"),
+                                nonRetryable, m_identity, this, [this, message](const ApiResult &r) {
+                                    if (!r.ok())
+                                        qCWarning(lcWorker) << "could not report the failure to Temporal:" << r.message;
+                                    Q_EMIT finished(false, message);
+                                });
+    };
+    if (!nonRetryable || m_request.isEmpty()) {
+        report();
+        return;
+    }
+    // A data problem will not mend itself: record it where users look.
+    QJsonArray errors = m_errors;
+    errors.append(QJsonObject{{QStringLiteral("error"), message}, {QStringLiteral("timestamp"), nowIso()}});
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Failed)},
+                       {QStringLiteral("errors"), errors},
+                       {QStringLiteral("completedAt"), ParseClient::date(now)}};
+    if (m_startedAt.isValid())
+        fields.insert(QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now));
+    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [report](const ApiResult &r) {
+        if (!r.ok())
+            qCWarning(lcWorker) << "could not mark the batch failed:" << r.message;
+        report();
+    });
+}
+
+} // namespace membatch

@@ -1,0 +1,76 @@
+#pragma once
+
+#include "batchcodec.h"
+#include "parseclient.h"
+#include "temporalclient.h"
+
+#include <membatch/batchprogress.h>
+
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QFutureWatcher>
+#include <QJsonArray>
+#include <QObject>
+
+namespace membatch {
+
+// The seeds' activity fetch_and_process_batch_memories(request_id, batch_id)
+// for one task: fetch the BatchMemoryRequest, download and gunzip its file,
+// store each memory as a Memory object, keep the counts on the request up to
+// date, record per-item errors, set the final status, and report the
+// outcome to Temporal. Kept apart from the polling (WorkerJob).
+class BatchActivity : public QObject
+{
+    Q_OBJECT
+public:
+    BatchActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
+                  const QString &identity, int groupSize, QObject *parent = nullptr);
+
+    void start();
+
+    // The Memory objectId for item index of a request: the same on every
+    // attempt, so a retried attempt cannot store a second copy.
+    static QString memoryObjectId(const QString &requestId, qint64 index);
+
+Q_SIGNALS:
+    void progressChanged(const membatch::BatchProgress &progress);
+    // The task is settled: reported to Temporal (or that report failed).
+    void finished(bool succeeded, const QString &message);
+
+private:
+    void fetchRequest();
+    void markProcessing();
+    void download();
+    void decode(const QByteArray &gzip);
+    void heartbeat();
+    void storeNextGroup();
+    void groupStored(qint64 end);
+    void reportProgress();
+    void finalize();
+    void complete();
+    // Ends the task as failed. Data problems (no request, a bad file) are
+    // recorded on the request and are not retried; anything else (a server
+    // down) is left to Temporal's retry policy.
+    void fail(const QString &message, bool nonRetryable);
+    void recordItemError(qint64 index, const QString &message);
+    void emitProgress(BatchProgress::Phase phase);
+
+    ConnectionSettings m_settings;
+    ParseClient m_parse;
+    TemporalClient m_temporal;
+    ActivityTask m_task;
+    QString m_identity;
+    int m_groupSize;
+    QFutureWatcher<BatchCodec::Decoded> m_decodeWatcher;
+
+    QString m_requestId;
+    QString m_batchId;
+    QJsonObject m_request;
+    QJsonArray m_items;
+    QJsonArray m_errors;
+    qint64 m_next = 0;
+    qint64 m_succeeded = 0;
+    QDateTime m_startedAt;
+};
+
+} // namespace membatch

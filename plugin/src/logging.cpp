@@ -1,0 +1,7 @@
+#include "logging.h"
+
+Q_LOGGING_CATEGORY(lcParse, "membatch.parse", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcTemporal, "membatch.temporal", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcSubmit, "membatch.submit", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcWatch, "membatch.watch", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcWorker, "membatch.worker", QtWarningMsg)

@@ -1,0 +1,187 @@
+#include "parseclient.h"
+
+#include "logging.h"
+
+#include <membatch/job.h>
+
+#include <QDateTime>
+#include <QJsonDocument>
+#include <QNetworkReply>
+#include <QUrlQuery>
+
+namespace membatch {
+
+namespace {
+
+// Parse's error bodies come in several shapes: {"code","error"},
+// {"code","message"} (internal errors), {"error"} (wrong key, 413) and HTML.
+void readParseError(ApiResult &r, QString *says)
+{
+    r.serviceCode = r.json.value(QStringLiteral("code")).toInt();
+    QString text = r.json.value(QStringLiteral("error")).toString();
+    if (text.isEmpty())
+        text = r.json.value(QStringLiteral("message")).toString();
+    if (text.isEmpty())
+        return;
+    *says = r.serviceCode ? QStringLiteral("%1 (code %2)").arg(text).arg(r.serviceCode) : text;
+    // 209: the session token is invalid or expired; 101 on a login: wrong password.
+    if (r.serviceCode == 209)
+        r.error = Job::AuthenticationError;
+}
+
+QByteArray compact(const QJsonObject &json)
+{
+    return QJsonDocument(json).toJson(QJsonDocument::Compact);
+}
+
+} // namespace
+
+ParseClient::ParseClient(QNetworkAccessManager *nam, const ConnectionSettings &settings, Auth auth)
+    : m_rest(nam, QStringLiteral("Parse"), readParseError)
+    , m_settings(settings)
+    , m_auth(auth)
+    , m_sessionToken(settings.sessionToken)
+{
+}
+
+QNetworkRequest ParseClient::request(const QString &path, const QUrlQuery &query) const
+{
+    QUrl url = m_settings.parseUrl;
+    QString base = url.path();
+    if (base.endsWith(QLatin1Char('/')))
+        base.chop(1);
+    url.setPath(base + path);
+    if (!query.isEmpty())
+        url.setQuery(query);
+
+    QNetworkRequest req(url);
+    req.setRawHeader("X-Parse-Application-Id", m_settings.appId.toUtf8());
+    if (m_auth == Auth::Master) {
+        req.setRawHeader("X-Parse-Master-Key", m_settings.masterKey.toUtf8());
+    } else {
+        if (!m_sessionToken.isEmpty())
+            req.setRawHeader("X-Parse-Session-Token", m_sessionToken.toUtf8());
+        if (!m_settings.restKey.isEmpty())
+            req.setRawHeader("X-Parse-REST-API-Key", m_settings.restKey.toUtf8());
+    }
+    req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    return req;
+}
+
+void ParseClient::signIn(QObject *context, std::function<void(const ApiResult &, const QString &)> handler)
+{
+    if (m_auth == Auth::Master) {
+        handler(ApiResult{}, QString());
+        return;
+    }
+    auto readUser = [this, handler](const ApiResult &r) {
+        if (r.ok())
+            m_sessionToken = r.json.value(QStringLiteral("sessionToken")).toString(m_sessionToken);
+        handler(r, r.json.value(QStringLiteral("objectId")).toString());
+    };
+    if (!m_sessionToken.isEmpty()) {
+        m_rest.send("GET", request(QStringLiteral("/users/me")), {}, context, readUser);
+        return;
+    }
+    const QJsonObject body{{QStringLiteral("username"), m_settings.username},
+                           {QStringLiteral("password"), m_settings.password}};
+    QNetworkRequest req = request(QStringLiteral("/login"));
+    req.setRawHeader("X-Parse-Revocable-Session", "1");
+    m_rest.send("POST", req, compact(body), context, [readUser, user = m_settings.username](const ApiResult &r) {
+        if (r.serviceCode != 101) {
+            readUser(r);
+            return;
+        }
+        ApiResult refused = r; // 101 on /login: "Invalid username/password."
+        refused.error = Job::AuthenticationError;
+        refused.message = QStringLiteral("Parse refused the login of user '%1': wrong username or password").arg(user);
+        readUser(refused);
+    });
+}
+
+void ParseClient::uploadFile(const QString &name, const QByteArray &data, const QByteArray &contentType,
+                             QObject *context, Handler handler, RestClient::UploadProgress progress)
+{
+    QNetworkRequest req = request(QStringLiteral("/files/") + name);
+    req.setHeader(QNetworkRequest::ContentTypeHeader, contentType);
+    // Big files on slow links: allow for them, but not forever.
+    req.setTransferTimeout(RestClient::DefaultTimeoutMs + int(data.size() / 1024));
+    qCDebug(lcParse) << "uploading" << name << data.size() << "bytes";
+    m_rest.send("POST", req, data, context, std::move(handler), std::move(progress));
+}
+
+void ParseClient::createObject(const QString &className, const QJsonObject &fields, QObject *context, Handler handler)
+{
+    m_rest.send("POST", request(QStringLiteral("/classes/") + className), compact(fields), context, std::move(handler));
+}
+
+void ParseClient::updateObject(const QString &className, const QString &objectId, const QJsonObject &fields,
+                               QObject *context, Handler handler)
+{
+    m_rest.send("PUT", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), compact(fields), context,
+                std::move(handler));
+}
+
+void ParseClient::getObject(const QString &className, const QString &objectId, QObject *context, Handler handler)
+{
+    m_rest.send("GET", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), {}, context,
+                std::move(handler));
+}
+
+void ParseClient::find(const QString &className, const QJsonObject &where, QObject *context, Handler handler,
+                       int limit, const QString &order, bool count)
+{
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compact(where)));
+    query.addQueryItem(QStringLiteral("limit"), QString::number(limit));
+    if (!order.isEmpty())
+        query.addQueryItem(QStringLiteral("order"), order);
+    if (count)
+        query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
+    m_rest.send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+}
+
+void ParseClient::batch(const QJsonArray &requests, QObject *context, Handler handler)
+{
+    m_rest.send("POST", request(QStringLiteral("/batch")),
+                QJsonDocument(QJsonObject{{QStringLiteral("requests"), requests}}).toJson(QJsonDocument::Compact),
+                context, std::move(handler));
+}
+
+void ParseClient::download(const QUrl &url, QObject *context, Handler handler)
+{
+    QNetworkRequest req(url);
+    // Keep gzip bytes as stored: no transparent inflate by Qt.
+    req.setRawHeader("Accept-Encoding", "identity");
+    req.setTransferTimeout(RestClient::DefaultTimeoutMs * 4);
+    m_rest.send("GET", req, {}, context, std::move(handler));
+}
+
+QString ParseClient::batchPath(const QString &relative) const
+{
+    QString base = m_settings.parseUrl.path();
+    if (base.endsWith(QLatin1Char('/')))
+        base.chop(1);
+    return base + QLatin1Char('/') + relative;
+}
+
+QJsonObject ParseClient::pointer(const QString &className, const QString &objectId)
+{
+    return {{QStringLiteral("__type"), QStringLiteral("Pointer")},
+            {QStringLiteral("className"), className},
+            {QStringLiteral("objectId"), objectId}};
+}
+
+QJsonObject ParseClient::date(const QDateTime &time)
+{
+    return {{QStringLiteral("__type"), QStringLiteral("Date")},
+            {QStringLiteral("iso"), time.toUTC().toString(Qt::ISODateWithMs)}};
+}
+
+QDateTime ParseClient::dateFrom(const QJsonValue &value)
+{
+    const QString iso = value.isObject() ? value.toObject().value(QStringLiteral("iso")).toString() : value.toString();
+    return QDateTime::fromString(iso, Qt::ISODateWithMs);
+}
+
+} // namespace membatch

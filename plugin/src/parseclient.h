@@ -1,0 +1,65 @@
+#pragma once
+
+#include "restclient.h"
+
+#include <membatch/connectionsettings.h>
+
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QUrl>
+#include <QUrlQuery>
+
+namespace membatch {
+
+// Parse Server's REST API: login, files, objects, queries and /batch.
+// Requests carry the session token when there is one, else the master key.
+class ParseClient
+{
+public:
+    enum class Auth { Session, Master };
+
+    ParseClient(QNetworkAccessManager *nam, const ConnectionSettings &settings, Auth auth);
+
+    void setSessionToken(const QString &token) { m_sessionToken = token; }
+    bool hasSessionToken() const { return !m_sessionToken.isEmpty(); }
+
+    using Handler = RestClient::Handler;
+
+    // Establishes who we are: with the master key, nobody (userId empty);
+    // with a session token, its user (GET /users/me); else a login with the
+    // username and password, whose session is then used for every request.
+    void signIn(QObject *context, std::function<void(const ApiResult &, const QString &userId)> handler);
+    QString sessionToken() const { return m_sessionToken; }
+    // POST /files/NAME with raw bytes; the answer carries name and url.
+    void uploadFile(const QString &name, const QByteArray &data, const QByteArray &contentType, QObject *context,
+                    Handler handler, RestClient::UploadProgress progress = {});
+    void createObject(const QString &className, const QJsonObject &fields, QObject *context, Handler handler);
+    void updateObject(const QString &className, const QString &objectId, const QJsonObject &fields, QObject *context,
+                      Handler handler);
+    void getObject(const QString &className, const QString &objectId, QObject *context, Handler handler);
+    // GET /classes/CLASS?where=...; answer {"results":[...], "count":N}.
+    void find(const QString &className, const QJsonObject &where, QObject *context, Handler handler,
+              int limit = 100, const QString &order = QStringLiteral("createdAt,objectId"), bool count = false);
+    // POST /batch; requests are {"method","path","body"} with path relative
+    // to the mount ("classes/Memory"): the mount is prefixed here.
+    void batch(const QJsonArray &requests, QObject *context, Handler handler);
+    // GET a file's url, raw: no Parse headers, no transparent gunzip.
+    void download(const QUrl &url, QObject *context, Handler handler);
+
+    // The path of a class endpoint as /batch wants it ("/parse/classes/Memory").
+    QString batchPath(const QString &relative) const;
+
+    static QJsonObject pointer(const QString &className, const QString &objectId);
+    static QJsonObject date(const QDateTime &time);
+    static QDateTime dateFrom(const QJsonValue &value);
+
+private:
+    QNetworkRequest request(const QString &path, const QUrlQuery &query = {}) const;
+
+    RestClient m_rest;
+    ConnectionSettings m_settings;
+    Auth m_auth;
+    QString m_sessionToken;
+};
+
+} // namespace membatch

@@ -1,0 +1,39 @@
+#include "parsetemporalplugin.h"
+
+#include "submitjob.h"
+#include "watchjob.h"
+#include "workerjob.h"
+
+#include <QNetworkAccessManager>
+
+namespace membatch {
+
+ParseTemporalPlugin::ParseTemporalPlugin(QObject *parent)
+    : QObject(parent)
+    , m_nam(new QNetworkAccessManager(this))
+{
+    m_nam->setAutoDeleteReplies(false); // replies belong to the jobs
+    m_nam->setTransferTimeout(RestClient::DefaultTimeoutMs);
+}
+
+void ParseTemporalPlugin::setConnection(const ConnectionSettings &settings)
+{
+    m_settings = settings;
+}
+
+BatchJob *ParseTemporalPlugin::submit(const QString &path, const BatchOptions &options)
+{
+    return new SubmitJob(m_nam, m_settings, path, options);
+}
+
+BatchJob *ParseTemporalPlugin::watch(const QString &batchId, const BatchOptions &options)
+{
+    return new WatchJob(m_nam, m_settings, batchId, options);
+}
+
+Job *ParseTemporalPlugin::work(const WorkerOptions &options)
+{
+    return new WorkerJob(m_nam, m_settings, options);
+}
+
+} // namespace membatch

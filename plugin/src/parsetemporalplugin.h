@@ -1,0 +1,31 @@
+#pragma once
+
+#include <membatch/ibatchprocessor.h>
+
+#include <QObject>
+
+class QNetworkAccessManager;
+
+namespace membatch {
+
+// The plugin's root: holds the settings and the one shared
+// QNetworkAccessManager, and creates jobs. The work is in the jobs.
+class ParseTemporalPlugin : public QObject, public IBatchProcessor
+{
+    Q_OBJECT
+    Q_PLUGIN_METADATA(IID MEMBATCH_IBATCHPROCESSOR_IID FILE "../membatchplugin.json")
+    Q_INTERFACES(membatch::IBatchProcessor)
+public:
+    explicit ParseTemporalPlugin(QObject *parent = nullptr);
+
+    void setConnection(const ConnectionSettings &settings) override;
+    BatchJob *submit(const QString &path, const BatchOptions &options) override;
+    BatchJob *watch(const QString &batchId, const BatchOptions &options) override;
+    Job *work(const WorkerOptions &options) override;
+
+private:
+    QNetworkAccessManager *m_nam;
+    ConnectionSettings m_settings;
+};
+
+} // namespace membatch

@@ -1,0 +1,93 @@
+#include "restclient.h"
+
+#include <membatch/job.h>
+
+#include <QJsonDocument>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+
+namespace membatch {
+
+namespace {
+
+// What to show of a URL in a message: no query (it may hold search terms),
+// never credentials (we send none in URLs, but a user-given URL might).
+QString where(const QUrl &url)
+{
+    return url.toDisplayString(QUrl::RemoveQuery | QUrl::RemoveUserInfo | QUrl::RemoveFragment);
+}
+
+int classifyHttpStatus(int status)
+{
+    if (status == 401 || status == 403)
+        return Job::AuthenticationError;
+    if (status == 404)
+        return Job::NotFoundError;
+    return Job::ServerError;
+}
+
+} // namespace
+
+RestClient::RestClient(QNetworkAccessManager *nam, const QString &serviceName, ErrorReader readError)
+    : m_nam(nam)
+    , m_service(serviceName)
+    , m_readError(std::move(readError))
+{
+}
+
+QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request, const QByteArray &body,
+                                QObject *context, Handler handler, UploadProgress progress)
+{
+    if (request.transferTimeout() == 0)
+        request.setTransferTimeout(DefaultTimeoutMs);
+    QNetworkReply *reply = body.isNull() && verb == "GET" ? m_nam->get(request)
+                                                          : m_nam->sendCustomRequest(request, verb, body);
+    reply->setParent(context); // dies, and aborts, with its owner
+    if (progress)
+        QObject::connect(reply, &QNetworkReply::uploadProgress, context, std::move(progress));
+
+    const QString service = m_service;
+    const ErrorReader readError = m_readError;
+    QObject::connect(reply, &QNetworkReply::finished, context, [reply, verb, service, readError, handler] {
+        reply->deleteLater();
+        ApiResult r;
+        r.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        r.body = reply->readAll();
+        r.retryAfter = reply->rawHeader("Retry-After");
+        const QJsonDocument doc = QJsonDocument::fromJson(r.body);
+        if (doc.isObject())
+            r.json = doc.object();
+        const QString target = QStringLiteral("%1 %2").arg(QString::fromLatin1(verb), where(reply->url()));
+
+        if (r.httpStatus == 0) {
+            r.error = Job::NetworkError;
+            if (reply->error() == QNetworkReply::OperationCanceledError)
+                r.message = QStringLiteral("%1 did not answer %2 within %3 s")
+                                .arg(service, target)
+                                .arg(reply->request().transferTimeout() / 1000);
+            else
+                r.message = QStringLiteral("cannot reach %1 (%2): %3").arg(service, target, reply->errorString());
+        } else if (r.httpStatus < 200 || r.httpStatus > 299) {
+            r.error = classifyHttpStatus(r.httpStatus);
+            QString says;
+            readError(r, &says);
+            if (says.isEmpty())
+                says = QString::fromUtf8(r.body.left(200)).simplified();
+            r.message = QStringLiteral("%1 answered %2 to %3: %4").arg(service).arg(r.httpStatus).arg(target, says);
+        }
+        handler(r);
+    });
+    return reply;
+}
+
+void RestClient::abortAll(QObject *context)
+{
+    const auto replies = context->findChildren<QNetworkReply *>(Qt::FindDirectChildrenOnly);
+    for (QNetworkReply *reply : replies) {
+        QObject::disconnect(reply, nullptr, context, nullptr);
+        reply->abort();
+        reply->deleteLater();
+    }
+}
+
+} // namespace membatch

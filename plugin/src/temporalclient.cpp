@@ -1,0 +1,199 @@
+#include "temporalclient.h"
+
+#include "logging.h"
+
+#include <QJsonDocument>
+#include <QUrlQuery>
+
+namespace membatch {
+
+namespace {
+
+// google.rpc.Status: {"code": N, "message": "...", "details": [...]}.
+void readTemporalError(ApiResult &r, QString *says)
+{
+    r.serviceCode = r.json.value(QStringLiteral("code")).toInt();
+    const QString message = r.json.value(QStringLiteral("message")).toString();
+    if (!message.isEmpty())
+        *says = r.serviceCode ? QStringLiteral("%1 (code %2)").arg(message).arg(r.serviceCode) : message;
+}
+
+QByteArray compact(const QJsonObject &json)
+{
+    return QJsonDocument(json).toJson(QJsonDocument::Compact);
+}
+
+QString pathSegment(const QString &value)
+{
+    return QString::fromUtf8(QUrl::toPercentEncoding(value));
+}
+
+} // namespace
+
+TemporalClient::TemporalClient(QNetworkAccessManager *nam, const ConnectionSettings &settings)
+    : m_rest(nam, QStringLiteral("Temporal"), readTemporalError)
+    , m_settings(settings)
+{
+}
+
+QString TemporalClient::namespacePath() const
+{
+    return QStringLiteral("/namespaces/") + pathSegment(m_settings.temporalNamespace);
+}
+
+QNetworkRequest TemporalClient::request(const QString &path, const QString &prefix) const
+{
+    QUrl url = m_settings.temporalUrl;
+    QString base = url.path();
+    if (base.endsWith(QLatin1Char('/')))
+        base.chop(1);
+    url.setPath(base + prefix + path, QUrl::TolerantMode);
+    QNetworkRequest req(url);
+    req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    return req;
+}
+
+void TemporalClient::startWorkflow(const QString &workflowId, const QString &workflowType, const QJsonArray &input,
+                                   const QString &requestId, const QString &identity, QObject *context,
+                                   Handler handler)
+{
+    const QJsonObject body{
+        {QStringLiteral("namespace"), m_settings.temporalNamespace},
+        {QStringLiteral("workflowId"), workflowId},
+        {QStringLiteral("workflowType"), QJsonObject{{QStringLiteral("name"), workflowType}}},
+        {QStringLiteral("taskQueue"), QJsonObject{{QStringLiteral("name"), m_settings.taskQueue}}},
+        {QStringLiteral("input"), input}, // payload shorthand: one json/plain payload per value
+        {QStringLiteral("identity"), identity},
+        {QStringLiteral("requestId"), requestId},
+    };
+    qCDebug(lcTemporal) << "starting" << workflowType << workflowId;
+    m_rest.send("POST",
+                request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId),
+                        m_settings.temporalApiPrefix),
+                compact(body), context, std::move(handler));
+}
+
+void TemporalClient::describeWorkflow(const QString &workflowId, const QString &runId, QObject *context,
+                                      std::function<void(const ApiResult &, const WorkflowState &)> handler)
+{
+    QNetworkRequest req =
+        request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId), m_settings.temporalApiPrefix);
+    if (!runId.isEmpty()) {
+        QUrl url = req.url();
+        url.setQuery(QUrlQuery{{QStringLiteral("execution.runId"), runId}});
+        req.setUrl(url);
+    }
+    m_rest.send("GET", req, {}, context, [handler](const ApiResult &r) {
+        WorkflowState state;
+        const QJsonObject info = r.json.value(QStringLiteral("workflowExecutionInfo")).toObject();
+        state.runId = info.value(QStringLiteral("execution")).toObject().value(QStringLiteral("runId")).toString();
+        state.status = shortStatus(info.value(QStringLiteral("status")).toString());
+        handler(r, state);
+    });
+}
+
+void TemporalClient::closeFailure(const QString &workflowId, const QString &runId, QObject *context,
+                                  std::function<void(const ApiResult &, const QString &)> handler)
+{
+    QNetworkRequest req = request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId)
+                                      + QStringLiteral("/history"),
+                                  m_settings.temporalApiPrefix);
+    QUrlQuery query;
+    if (!runId.isEmpty())
+        query.addQueryItem(QStringLiteral("execution.runId"), runId);
+    // The number, not the enum name: names work only from server 1.23 on.
+    query.addQueryItem(QStringLiteral("historyEventFilterType"), QStringLiteral("2"));
+    QUrl url = req.url();
+    url.setQuery(query);
+    req.setUrl(url);
+    m_rest.send("GET", req, {}, context, [handler](const ApiResult &r) {
+        const QJsonArray events = r.json.value(QStringLiteral("history")).toObject().value(QStringLiteral("events")).toArray();
+        QStringList messages;
+        for (const QJsonValue &event : events) {
+            // Whichever ...EventAttributes the close event carries, read its failure chain.
+            const QJsonObject attributes = event.toObject();
+            for (auto it = attributes.begin(); it != attributes.end(); ++it) {
+                QJsonObject failure = it.value().toObject().value(QStringLiteral("failure")).toObject();
+                while (!failure.isEmpty()) {
+                    messages << failure.value(QStringLiteral("message")).toString();
+                    failure = failure.value(QStringLiteral("cause")).toObject();
+                }
+            }
+        }
+        messages.removeAll(QString());
+        handler(r, messages.join(QStringLiteral(": ")));
+    });
+}
+
+void TemporalClient::pollActivityTask(const QString &identity, QObject *context,
+                                      std::function<void(const ApiResult &, const ActivityTask &)> handler)
+{
+    // Emulator-only route: see tests/temporal-emulator/README.md.
+    const QJsonObject body{
+        {QStringLiteral("taskQueue"), QJsonObject{{QStringLiteral("name"), m_settings.taskQueue}}},
+        {QStringLiteral("identity"), identity},
+    };
+    QNetworkRequest req = request(namespacePath() + QStringLiteral("/activity-tasks/poll"), QStringLiteral("/emulator/v1"));
+    req.setTransferTimeout(PollTimeoutMs);
+    m_rest.send("POST", req, compact(body), context, [handler](const ApiResult &r) {
+        ActivityTask task;
+        const QJsonObject &j = r.json;
+        task.taskToken = j.value(QStringLiteral("taskToken")).toString().toLatin1();
+        const QJsonObject execution = j.value(QStringLiteral("workflowExecution")).toObject();
+        task.workflowId = execution.value(QStringLiteral("workflowId")).toString();
+        task.runId = execution.value(QStringLiteral("runId")).toString();
+        task.activityId = j.value(QStringLiteral("activityId")).toString();
+        task.activityType = j.value(QStringLiteral("activityType")).toObject().value(QStringLiteral("name")).toString();
+        task.input = j.value(QStringLiteral("input")).toArray();
+        task.attempt = j.value(QStringLiteral("attempt")).toInt(1);
+        handler(r, task);
+    });
+}
+
+void TemporalClient::heartbeat(const QByteArray &taskToken, const QJsonArray &details, const QString &identity,
+                               QObject *context, std::function<void(const ApiResult &, bool)> handler)
+{
+    const QJsonObject body{{QStringLiteral("taskToken"), QString::fromLatin1(taskToken)},
+                           {QStringLiteral("details"), details},
+                           {QStringLiteral("identity"), identity}};
+    m_rest.send("POST", request(namespacePath() + QStringLiteral("/activity-heartbeat"), m_settings.temporalApiPrefix),
+                compact(body), context, [handler](const ApiResult &r) {
+                    handler(r, r.json.value(QStringLiteral("cancelRequested")).toBool());
+                });
+}
+
+void TemporalClient::completeActivity(const QByteArray &taskToken, const QJsonArray &result, const QString &identity,
+                                      QObject *context, Handler handler)
+{
+    const QJsonObject body{{QStringLiteral("taskToken"), QString::fromLatin1(taskToken)},
+                           {QStringLiteral("result"), result},
+                           {QStringLiteral("identity"), identity}};
+    m_rest.send("POST", request(namespacePath() + QStringLiteral("/activity-complete"), m_settings.temporalApiPrefix),
+                compact(body), context, std::move(handler));
+}
+
+void TemporalClient::failActivity(const QByteArray &taskToken, const QString &message, const QString &type,
+                                  bool nonRetryable, const QString &identity, QObject *context, Handler handler)
+{
+    QJsonObject appInfo{{QStringLiteral("type"), type}};
+    if (nonRetryable)
+        appInfo.insert(QStringLiteral("nonRetryable"), true);
+    const QJsonObject failure{{QStringLiteral("message"), message},
+                              {QStringLiteral("source"), QStringLiteral("membatch")},
+                              {QStringLiteral("applicationFailureInfo"), appInfo}};
+    const QJsonObject body{{QStringLiteral("taskToken"), QString::fromLatin1(taskToken)},
+                           {QStringLiteral("failure"), failure},
+                           {QStringLiteral("identity"), identity}};
+    m_rest.send("POST", request(namespacePath() + QStringLiteral("/activity-fail"), m_settings.temporalApiPrefix),
+                compact(body), context, std::move(handler));
+}
+
+QString TemporalClient::shortStatus(const QString &enumName)
+{
+    static const QLatin1String prefix("WORKFLOW_EXECUTION_STATUS_");
+    if (!enumName.startsWith(prefix))
+        return enumName.toLower();
+    return enumName.mid(prefix.size()).toLower();
+}
+
+} // namespace membatch

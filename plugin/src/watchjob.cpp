@@ -1,0 +1,180 @@
+#include "watchjob.h"
+
+#include "batchrequest.h"
+#include "logging.h"
+
+namespace membatch {
+
+namespace {
+
+bool usesMasterKey(const ConnectionSettings &s)
+{
+    return s.sessionToken.isEmpty() && (s.username.isEmpty() || s.password.isEmpty());
+}
+
+BatchProgress::Phase phaseOf(const BatchStatus &s)
+{
+    if (s.isFinal())
+        return BatchProgress::Phase::Done;
+    if (s.status == QLatin1String(BatchStatus::Processing))
+        return BatchProgress::Phase::Processing;
+    return BatchProgress::Phase::Queued;
+}
+
+} // namespace
+
+WatchJob::WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
+                   const BatchOptions &options, QObject *parent)
+    : BatchJob(parent)
+    , m_settings(settings)
+    , m_batchId(batchId)
+    , m_options(options)
+    , m_parse(nam, settings, usesMasterKey(settings) ? ParseClient::Auth::Master : ParseClient::Auth::Session)
+    , m_temporal(nam, settings)
+{
+    m_timer.setSingleShot(true);
+    m_timer.setInterval(std::max(50, options.pollIntervalMs));
+    connect(&m_timer, &QTimer::timeout, this, &WatchJob::poll);
+    m_status.batchId = batchId;
+}
+
+void WatchJob::doStart()
+{
+    const QStringList missing = m_settings.missingForClient();
+    if (!missing.isEmpty()) {
+        setError(ConfigurationError, tr("cannot look at batch %1: set %2").arg(m_batchId, missing.join(QStringLiteral(", "))));
+        emitResult();
+        return;
+    }
+    m_parse.signIn(this, [this](const ApiResult &r, const QString &) {
+        if (!r.ok()) {
+            setError(r.error, tr("signing in to Parse: %1").arg(r.message));
+            emitResult();
+            return;
+        }
+        poll();
+    });
+}
+
+bool WatchJob::doKill()
+{
+    m_timer.stop();
+    RestClient::abortAll(this);
+    return true;
+}
+
+void WatchJob::poll()
+{
+    m_parse.find(
+        BatchRequest::ClassName, {{QStringLiteral("batchId"), m_batchId}}, this,
+        [this](const ApiResult &r) { readRequest(r); }, 1);
+}
+
+void WatchJob::readRequest(const ApiResult &r)
+{
+    if (!r.ok()) {
+        lookFailed(r, tr("reading batch %1 from Parse").arg(m_batchId));
+        return;
+    }
+    const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
+    if (results.isEmpty()) {
+        setError(NotFoundError, tr("no batch %1 in Parse (or it is not visible to %2)")
+                                    .arg(m_batchId, m_settings.username.isEmpty() ? tr("this key") : m_settings.username));
+        emitResult();
+        return;
+    }
+    BatchStatus fresh = BatchRequest::statusFromObject(results.first().toObject());
+    fresh.workflowStatus = m_status.workflowStatus;
+    fresh.workflowFailure = m_status.workflowFailure;
+    m_status = fresh;
+    if (m_status.workflowId.isEmpty()) { // never started (the submit failed before)
+        update();
+        return;
+    }
+    m_temporal.describeWorkflow(m_status.workflowId, m_status.workflowRunId, this,
+                                [this](const ApiResult &wr, const WorkflowState &state) { readWorkflow(wr, state); });
+}
+
+void WatchJob::readWorkflow(const ApiResult &r, const WorkflowState &state)
+{
+    if (!r.ok()) {
+        if (r.error == NotFoundError && m_status.isFinal()) {
+            update(); // the workflow is gone (retention), the batch result is not
+            return;
+        }
+        lookFailed(r, tr("reading workflow %1 from Temporal").arg(m_status.workflowId));
+        return;
+    }
+    m_status.workflowStatus = state.status;
+    if (m_status.workflowRunId.isEmpty())
+        m_status.workflowRunId = state.runId;
+    const bool endedBadly = !state.isOpen() && state.status != QLatin1String("completed");
+    if (endedBadly && m_status.workflowFailure.isEmpty()) {
+        m_temporal.closeFailure(m_status.workflowId, m_status.workflowRunId, this,
+                                [this](const ApiResult &, const QString &failure) {
+                                    m_status.workflowFailure = failure.isEmpty()
+                                        ? tr("workflow %1 ended %2").arg(m_status.workflowId, m_status.workflowStatus)
+                                        : failure;
+                                    update();
+                                });
+        return;
+    }
+    update();
+}
+
+void WatchJob::update()
+{
+    m_failures = 0;
+    setBatch(m_status);
+    BatchProgress p;
+    p.phase = phaseOf(m_status);
+    p.batchId = m_status.batchId;
+    p.status = m_status.outcome();
+    p.total = m_status.totalMemories;
+    p.processed = m_status.processedCount;
+    p.succeeded = m_status.successCount;
+    p.failed = m_status.failCount;
+    setProgress(p);
+
+    if (m_options.once || m_status.isFinal()) {
+        finish();
+        return;
+    }
+    m_timer.start();
+}
+
+void WatchJob::finish()
+{
+    if (m_status.isFinal() && !m_status.isCompleted()) {
+        QString why;
+        if (!m_status.workflowFailure.isEmpty() && m_status.status != QLatin1String(BatchStatus::PartialFailure))
+            why = m_status.workflowFailure;
+        else if (!m_status.errors.isEmpty()) {
+            const QJsonObject first = m_status.errors.first().toObject();
+            why = first.contains(QStringLiteral("index"))
+                ? tr("first error: item %1: %2").arg(first.value(QStringLiteral("index")).toInt() + 1).arg(first.value(QStringLiteral("error")).toString())
+                : first.value(QStringLiteral("error")).toString();
+        }
+        setError(BatchFailedError, tr("batch %1 ended %2: %3 of %4 memories stored, %5 failed%6")
+                                       .arg(m_status.batchId, m_status.outcome())
+                                       .arg(m_status.successCount)
+                                       .arg(m_status.totalMemories)
+                                       .arg(m_status.failCount)
+                                       .arg(why.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(why)));
+    }
+    emitResult();
+}
+
+void WatchJob::lookFailed(const ApiResult &r, const QString &what)
+{
+    const bool hopeless = r.error == AuthenticationError || r.error == NotFoundError || m_options.once;
+    if (hopeless || ++m_failures >= MaxConsecutiveFailures) {
+        setError(r.error, QStringLiteral("%1: %2").arg(what, r.message));
+        emitResult();
+        return;
+    }
+    qCWarning(lcWatch) << what << "failed, will look again:" << r.message;
+    m_timer.start();
+}
+
+} // namespace membatch

@@ -1,0 +1,50 @@
+#pragma once
+
+#include "parseclient.h"
+#include "temporalclient.h"
+
+#include <membatch/batchoptions.h>
+#include <membatch/job.h>
+
+#include <QTimer>
+
+namespace membatch {
+
+// Follows one batch: polls its BatchMemoryRequest in Parse and its workflow
+// in Temporal until the batch ends, emitting progress on every change.
+// With options.once it reports the current state and finishes.
+class WatchJob : public BatchJob
+{
+    Q_OBJECT
+public:
+    WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
+             const BatchOptions &options, QObject *parent = nullptr);
+
+    // Consecutive failed looks (server down, 5xx) tolerated before giving up.
+    static constexpr int MaxConsecutiveFailures = 5;
+
+protected:
+    void doStart() override;
+    bool doKill() override;
+
+private:
+    void poll();
+    void readRequest(const ApiResult &r);
+    void readWorkflow(const ApiResult &r, const WorkflowState &state);
+    void update();
+    void finish();
+    // A failed look: give up at once if it cannot get better (not found,
+    // refused), else try again, up to MaxConsecutiveFailures in a row.
+    void lookFailed(const ApiResult &r, const QString &what);
+
+    ConnectionSettings m_settings;
+    QString m_batchId;
+    BatchOptions m_options;
+    ParseClient m_parse;
+    TemporalClient m_temporal;
+    QTimer m_timer;
+    BatchStatus m_status;
+    int m_failures = 0;
+};
+
+} // namespace membatch
