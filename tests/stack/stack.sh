@@ -329,7 +329,7 @@ cmd_up() {
   fi
 
   # Anything that fails from here on, or an interrupt, leaves nothing running.
-  trap 'rc=$?; if ((rc != 0)); then log "start failed; cleaning up"; stop_all; fi' EXIT
+  trap 'rc=$?; if ((rc != 0)); then log "start failed or interrupted; cleaning up"; stop_all; fi' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
 

@@ -990,8 +990,8 @@ function parseParamValue(fi, value) {
       if (/^(0|f|F|FALSE|false|False)$/.test(value)) return false;
       throw new Error(`strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
     case 'bytes': {
-      const b = Buffer.from(value, /[-_]/.test(value) ? 'base64url' : 'base64');
-      if (!/^[A-Za-z0-9+/\-_]*={0,2}$/.test(value)) throw new Error('illegal base64 data');
+      const b = decodeBase64Go(value);
+      if (!b) throw new Error('illegal base64 data at input byte 0');
       return b;
     }
     case 'enum': {

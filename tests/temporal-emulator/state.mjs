@@ -869,7 +869,7 @@ export class EmulatorState extends EventEmitter {
       status: run.status,
       historyLength: run.events.length,
       executionTime: run.startTime,
-      memo: run.memo || {},
+      memo: run.memo,
       searchAttributes: run.searchAttributes,
       taskQueue: run.taskQueue,
       stateTransitionCount: run.stateTransitionCount,
