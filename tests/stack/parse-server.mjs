@@ -18,7 +18,8 @@
 //   schema file (idempotent) -> make sure the demo user exists -> write the
 //   port file -> print "parse-server ready on URL".
 // GET /parse/health answers 503 until then, so "healthy" means "ready".
-// Secrets come in as arguments and are never printed.
+// Secrets come in as arguments (or PARSE_LAUNCHER_MASTER_KEY,
+// PARSE_LAUNCHER_REST_KEY, PARSE_LAUNCHER_DEMO_PASSWORD) and are never printed.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -60,6 +61,16 @@ if (args.help) {
       '[--demo-user NAME --demo-password PW] [--log-level warn] [--batch-request-limit N]\n'
   );
   process.exit(0);
+}
+// Secrets may come from the environment instead, which keeps them out of
+// `ps` (tests/stack/stack.sh does that).
+for (const [name, env] of [
+  ['master-key', 'PARSE_LAUNCHER_MASTER_KEY'],
+  ['rest-key', 'PARSE_LAUNCHER_REST_KEY'],
+  ['demo-password', 'PARSE_LAUNCHER_DEMO_PASSWORD'],
+]) {
+  if (!args[name] && process.env[env]) args[name] = process.env[env];
+  delete process.env[env];
 }
 for (const name of ['app-id', 'master-key', 'rest-key', 'data-dir']) {
   if (!args[name]) fail(`--${name} is required`);

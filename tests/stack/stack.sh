@@ -292,13 +292,13 @@ spawn_parse() { # spawn_parse MASTER REST PASSWORD
   mkdir -p "$DIR/parse"
   # setsid: not in the caller's process group, so Ctrl-C in a terminal that
   # ran `up` does not reach it. The lock fd 9 must not be inherited.
-  setsid node "$PARSE_LAUNCHER" \
+  # Secrets through the environment: not visible in `ps`.
+  PARSE_LAUNCHER_MASTER_KEY=$1 PARSE_LAUNCHER_REST_KEY=$2 PARSE_LAUNCHER_DEMO_PASSWORD=$3 \
+    setsid node "$PARSE_LAUNCHER" \
     --port 0 --port-file "$DIR/parse.port" \
     --database-uri-file "$DIR/pg.uri" --wait-seconds "$START_TIMEOUT" \
-    --app-id "$APP_ID" --master-key "$1" --rest-key "$2" \
-    --data-dir "$DIR/parse" --schema "$SCHEMA" \
-    --demo-user "$DEMO_USER" --demo-password "$3" \
-    --log-level warn \
+    --app-id "$APP_ID" --data-dir "$DIR/parse" --schema "$SCHEMA" \
+    --demo-user "$DEMO_USER" --log-level warn \
     </dev/null >"$DIR/parse.log" 2>&1 9>&- &
   printf '%s\n' "$!" >"$DIR/parse.pid"
 }

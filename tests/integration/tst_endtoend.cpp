@@ -1,0 +1,453 @@
+// End to end against the real local stack (Parse Server on PostgreSQL and
+// the Temporal HTTP API emulator), started by the ctest fixture. The plugin
+// is loaded the way a host loads it; the checks read Parse and Temporal
+// directly, not through the plugin.
+#include "gzipcodec.h"
+
+#include <membatch/ibatchprocessor.h>
+#include <membatch/pluginloader.h>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUrlQuery>
+#include <QUuid>
+
+using namespace membatch;
+
+namespace {
+
+struct Http
+{
+    int status = 0;
+    QByteArray body;
+    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
+};
+
+} // namespace
+
+class tst_EndToEnd : public QObject
+{
+    Q_OBJECT
+
+private:
+    ConnectionSettings m_settings;
+    PluginLoader m_loader;
+    IBatchProcessor *m_processor = nullptr;
+    Job *m_worker = nullptr;
+    QNetworkAccessManager m_nam;
+    QTemporaryDir m_dir;
+
+    // Direct HTTP for the checks; blocking on a signal spy is fine in a test.
+    Http send(const QByteArray &verb, const QUrl &url, const QByteArray &body = {},
+              const QList<QPair<QByteArray, QByteArray>> &headers = {})
+    {
+        QNetworkRequest req(url);
+        for (const auto &h : headers)
+            req.setRawHeader(h.first, h.second);
+        req.setRawHeader("Accept-Encoding", "identity");
+        QNetworkReply *reply = m_nam.sendCustomRequest(req, verb, body);
+        QSignalSpy done(reply, &QNetworkReply::finished);
+        if (!reply->isFinished())
+            done.wait(30000);
+        Http r{reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
+        reply->deleteLater();
+        return r;
+    }
+
+    QUrl parseUrl(const QString &path, const QUrlQuery &query = {}) const
+    {
+        QUrl url = m_settings.parseUrl;
+        url.setPath(url.path() + path);
+        url.setQuery(query);
+        return url;
+    }
+
+    Http parseAsMaster(const QByteArray &verb, const QString &path, const QUrlQuery &query = {},
+                       const QByteArray &body = {}, const QByteArray &contentType = "application/json")
+    {
+        return send(verb, parseUrl(path, query), body,
+                    {{"X-Parse-Application-Id", m_settings.appId.toUtf8()},
+                     {"X-Parse-Master-Key", m_settings.masterKey.toUtf8()},
+                     {"Content-Type", contentType}});
+    }
+
+    Http temporal(const QByteArray &verb, const QString &path, const QByteArray &body = {})
+    {
+        QUrl url = m_settings.temporalUrl;
+        url.setPath(m_settings.temporalApiPrefix + QStringLiteral("/namespaces/") + m_settings.temporalNamespace + path);
+        return send(verb, url, body, {{"Content-Type", "application/json"}});
+    }
+
+    QString writeBatch(const QString &name, int count, const QString &tag)
+    {
+        QFile file(m_dir.filePath(name));
+        if (!file.open(QIODevice::WriteOnly))
+            return {};
+        for (int i = 0; i < count; ++i) {
+            QJsonObject item{{QStringLiteral("content"), QStringLiteral("%1 memory #%2: the quick brown fox").arg(tag).arg(i)},
+                             {QStringLiteral("metadata"), QJsonObject{{QStringLiteral("i"), i}}},
+                             {QStringLiteral("tags"), QJsonArray{tag, QStringLiteral("n%1").arg(i % 7)}},
+                             {QStringLiteral("source"), QStringLiteral("tst_endtoend")}};
+            if (i % 10 == 0)
+                item.insert(QStringLiteral("embedding"), QJsonArray{0.5, -0.25, double(i)});
+            file.write(QJsonDocument(item).toJson(QJsonDocument::Compact) + '\n');
+        }
+        return file.fileName();
+    }
+
+    // Runs a job to its result; the job is kept alive for inspection.
+    void runToEnd(Job *job, int timeoutMs = 90000)
+    {
+        job->setAutoDelete(false);
+        QSignalSpy result(job, &Job::result);
+        job->start();
+        QVERIFY2(result.wait(timeoutMs), "the job did not finish in time");
+        QCOMPARE(result.count(), 1);
+    }
+
+    // A request created by hand (as a foreign client might), to drive the
+    // worker with data the submitter would refuse.
+    QString createRequestByHand(const QString &batchId, const QByteArray &fileBytes, int totalMemories)
+    {
+        const Http file = parseAsMaster("POST", QStringLiteral("/files/hand_%1.json.gz").arg(batchId), {}, fileBytes,
+                                        "application/gzip");
+        if (file.status != 201)
+            return QStringLiteral("upload failed: ") + QString::fromUtf8(file.body);
+        const QJsonObject fields{
+            {QStringLiteral("batchId"), batchId},
+            {QStringLiteral("status"), QStringLiteral("pending")},
+            {QStringLiteral("totalMemories"), totalMemories},
+            {QStringLiteral("workflowId"), QStringLiteral("batch-") + batchId},
+            {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
+                                                          {QStringLiteral("name"), file.json().value(QStringLiteral("name"))},
+                                                          {QStringLiteral("url"), file.json().value(QStringLiteral("url"))}}},
+            {QStringLiteral("ACL"), QJsonObject()},
+        };
+        const Http created = parseAsMaster("POST", QStringLiteral("/classes/BatchMemoryRequest"), {},
+                                           QJsonDocument(fields).toJson(QJsonDocument::Compact));
+        const QString requestId = created.json().value(QStringLiteral("objectId")).toString();
+        const QJsonObject start{
+            {QStringLiteral("workflowId"), QStringLiteral("batch-") + batchId},
+            {QStringLiteral("workflowType"), QJsonObject{{QStringLiteral("name"), QStringLiteral("ProcessBatchMemoryFromRequestWorkflow")}}},
+            {QStringLiteral("taskQueue"), QJsonObject{{QStringLiteral("name"), m_settings.taskQueue}}},
+            {QStringLiteral("input"), QJsonArray{QJsonObject{{QStringLiteral("request_id"), requestId}, {QStringLiteral("batch_id"), batchId}}}},
+            {QStringLiteral("requestId"), QUuid::createUuid().toString(QUuid::WithoutBraces)},
+        };
+        const Http started = temporal("POST", QStringLiteral("/workflows/batch-") + batchId,
+                                      QJsonDocument(start).toJson(QJsonDocument::Compact));
+        if (started.status != 200)
+            return QStringLiteral("start failed: ") + QString::fromUtf8(started.body);
+        return requestId;
+    }
+
+    BatchOptions watchOptions() const
+    {
+        BatchOptions options;
+        options.pollIntervalMs = 100;
+        return options;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_settings = ConnectionSettings::fromEnvironment();
+        QVERIFY2(m_settings.missingForClient().isEmpty() && m_settings.missingForWorker().isEmpty(),
+                 "the stack's env is not set: run under tests/stack/with-env.sh");
+        QVERIFY(m_dir.isValid());
+        m_processor = m_loader.load({}, {QStringLiteral(MEMBATCH_PLUGIN_DIR)});
+        QVERIFY2(m_processor, qPrintable(m_loader.errorString()));
+
+        // The worker takes the master key; the submitter is the demo user.
+        ConnectionSettings workerSettings = m_settings;
+        m_processor->setConnection(workerSettings);
+        WorkerOptions workerOptions;
+        workerOptions.identity = QStringLiteral("tst_endtoend-worker");
+        m_worker = m_processor->work(workerOptions);
+        m_worker->setAutoDelete(false);
+        m_worker->start();
+
+        ConnectionSettings submitter = m_settings;
+        submitter.masterKey.clear();
+        m_processor->setConnection(submitter);
+    }
+
+    void cleanupTestCase()
+    {
+        if (m_worker) {
+            QVERIFY2(!m_worker->isFinished(), qPrintable(m_worker->errorString()));
+            m_worker->kill();
+            delete m_worker;
+        }
+    }
+
+    void submits120MemoriesAndTheWorkerStoresThem()
+    {
+        const QString path = writeBatch(QStringLiteral("e2e.jsonl"), 120, QStringLiteral("e2e"));
+        BatchOptions options = watchOptions();
+        options.waitForCompletion = true;
+        BatchJob *job = m_processor->submit(path, options);
+        QList<BatchProgress::Phase> phases;
+        connect(job, &Job::progressChanged, this, [&phases](const BatchProgress &p) {
+            if (phases.isEmpty() || phases.last() != p.phase)
+                phases.append(p.phase);
+        });
+        runToEnd(job);
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const BatchStatus batch = job->batch();
+        delete job;
+
+        // Progress went through the phases in order and ended done.
+        using P = BatchProgress::Phase;
+        const QList<P> expected{P::Reading, P::Encoding, P::Uploading, P::Creating, P::Starting, P::Queued};
+        QCOMPARE(phases.mid(0, expected.size()), expected);
+        QCOMPARE(phases.last(), P::Done);
+
+        QCOMPARE(batch.status, QStringLiteral("completed"));
+        QCOMPARE(batch.workflowStatus, QStringLiteral("completed"));
+        QCOMPARE(batch.totalMemories, 120);
+        QCOMPARE(batch.successCount, 120);
+        QCOMPARE(batch.failCount, 0);
+
+        // In Parse: the request, as the worker left it.
+        const Http request = parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest/") + batch.requestId);
+        QCOMPARE(request.status, 200);
+        const QJsonObject r = request.json();
+        QCOMPARE(r.value(QStringLiteral("batchId")).toString(), batch.batchId);
+        QCOMPARE(r.value(QStringLiteral("status")).toString(), QStringLiteral("completed"));
+        QCOMPARE(r.value(QStringLiteral("totalMemories")).toInt(), 120);
+        QCOMPARE(r.value(QStringLiteral("processedCount")).toInt(), 120);
+        QCOMPARE(r.value(QStringLiteral("successCount")).toInt(), 120);
+        QCOMPARE(r.value(QStringLiteral("failCount")).toInt(), 0);
+        QVERIFY(r.value(QStringLiteral("completedAt")).toObject().contains(QStringLiteral("iso")));
+        QVERIFY(r.value(QStringLiteral("processingDurationMs")).toDouble() >= 0);
+        QCOMPARE(r.value(QStringLiteral("workflowId")).toString(), QStringLiteral("batch-") + batch.batchId);
+        QCOMPARE(r.value(QStringLiteral("workflowRunId")).toString(), batch.workflowRunId);
+        const QJsonObject acl = r.value(QStringLiteral("ACL")).toObject();
+        const QString userId = r.value(QStringLiteral("user")).toObject().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!userId.isEmpty());
+        QCOMPARE(acl.keys(), QStringList{userId});
+        QCOMPARE(r.value(QStringLiteral("batchMetadata")).toObject().value(QStringLiteral("memory_count")).toInt(), 120);
+
+        // The file is real gzip of exactly what was submitted.
+        const Http file = send("GET", QUrl(r.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString()));
+        QCOMPARE(file.status, 200);
+        QByteArray json;
+        QString error;
+        QVERIFY2(GzipCodec::decompress(file.body, &json, &error), qPrintable(error));
+        QCOMPARE(QJsonDocument::fromJson(json).array().size(), 120);
+
+        // Exactly 120 Memory objects, with the right contents.
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"batchId\":\"%1\"}").arg(batch.batchId));
+        query.addQueryItem(QStringLiteral("order"), QStringLiteral("index"));
+        query.addQueryItem(QStringLiteral("limit"), QStringLiteral("1000"));
+        query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
+        const Http memories = parseAsMaster("GET", QStringLiteral("/classes/Memory"), query);
+        QCOMPARE(memories.status, 200);
+        QCOMPARE(memories.json().value(QStringLiteral("count")).toInt(), 120);
+        const QJsonArray results = memories.json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(results.size(), 120);
+        for (int i = 0; i < 120; ++i) {
+            const QJsonObject m = results.at(i).toObject();
+            QCOMPARE(m.value(QStringLiteral("index")).toInt(), i);
+            QCOMPARE(m.value(QStringLiteral("content")).toString(), QStringLiteral("e2e memory #%1: the quick brown fox").arg(i));
+            QCOMPARE(m.value(QStringLiteral("tags")).toArray(), (QJsonArray{QStringLiteral("e2e"), QStringLiteral("n%1").arg(i % 7)}));
+            QCOMPARE(m.value(QStringLiteral("metadata")).toObject().value(QStringLiteral("i")).toInt(), i);
+            QCOMPARE(m.value(QStringLiteral("source")).toString(), QStringLiteral("tst_endtoend"));
+            QCOMPARE(m.value(QStringLiteral("embedding")).toArray().size(), i % 10 == 0 ? 3 : 0);
+            QCOMPARE(m.value(QStringLiteral("request")).toObject().value(QStringLiteral("objectId")).toString(), batch.requestId);
+            QCOMPARE(m.value(QStringLiteral("ACL")).toObject().keys(), QStringList{userId});
+        }
+
+        // The workflow got only {request_id, batch_id}: its started event's input.
+        const Http history = temporal("GET", QStringLiteral("/workflows/batch-%1/history").arg(batch.batchId));
+        QCOMPARE(history.status, 200);
+        const QJsonArray events = history.json().value(QStringLiteral("history")).toObject().value(QStringLiteral("events")).toArray();
+        QVERIFY(!events.isEmpty());
+        const QJsonObject started = events.first().toObject();
+        QCOMPARE(started.value(QStringLiteral("eventType")).toString(), QStringLiteral("EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"));
+        const QJsonArray input = started.value(QStringLiteral("workflowExecutionStartedEventAttributes"))
+                                     .toObject().value(QStringLiteral("input")).toArray();
+        QCOMPARE(input.size(), 1);
+        const QJsonObject ref = input.first().toObject();
+        QCOMPARE(ref.keys(), (QStringList{QStringLiteral("batch_id"), QStringLiteral("request_id")}));
+        QCOMPARE(ref.value(QStringLiteral("request_id")).toString(), batch.requestId);
+        const qsizetype inputBytes = QJsonDocument(ref).toJson(QJsonDocument::Compact).size();
+        qInfo("workflow input: %lld bytes", qlonglong(inputBytes));
+        QVERIFY(inputBytes <= 100);
+    }
+
+    void statusReportsAFinishedBatchOnce()
+    {
+        const QString path = writeBatch(QStringLiteral("status.jsonl"), 3, QStringLiteral("st"));
+        BatchOptions options = watchOptions();
+        options.waitForCompletion = true;
+        BatchJob *submit = m_processor->submit(path, options);
+        runToEnd(submit);
+        QVERIFY2(submit->error() == Job::NoError, qPrintable(submit->errorString()));
+        const QString batchId = submit->batch().batchId;
+        delete submit;
+
+        options = watchOptions();
+        options.once = true;
+        BatchJob *status = m_processor->watch(batchId, options);
+        runToEnd(status);
+        QCOMPARE(status->error(), int(Job::NoError));
+        QCOMPARE(status->batch().status, QStringLiteral("completed"));
+        QCOMPARE(status->batch().successCount, 3);
+        delete status;
+    }
+
+    void workerRecordsPerItemErrors()
+    {
+        const QString batchId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QByteArray json = R"([{"content":"good one"},{"content":""},{"content":"good two","tags":"not-a-list"},{"content":"good three"}])";
+        const QString requestId = createRequestByHand(batchId, GzipCodec::compress(json), 4);
+        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+
+        ConnectionSettings master = m_settings;
+        master.username.clear();
+        m_processor->setConnection(master);
+        BatchJob *watch = m_processor->watch(batchId, watchOptions());
+        runToEnd(watch);
+        ConnectionSettings submitter = m_settings;
+        submitter.masterKey.clear();
+        m_processor->setConnection(submitter);
+
+        QCOMPARE(watch->error(), int(Job::BatchFailedError));
+        QVERIFY2(watch->errorString().contains(QStringLiteral("ended partial_failure: 2 of 4 memories stored, 2 failed")),
+                 qPrintable(watch->errorString()));
+        const BatchStatus batch = watch->batch();
+        delete watch;
+        QCOMPARE(batch.status, QStringLiteral("partial_failure"));
+        QCOMPARE(batch.errors.size(), 2);
+        QCOMPARE(batch.errors.at(0).toObject().value(QStringLiteral("index")).toInt(), 1);
+        QVERIFY(batch.errors.at(0).toObject().value(QStringLiteral("error")).toString().contains(QStringLiteral("'content'")));
+        QCOMPARE(batch.errors.at(1).toObject().value(QStringLiteral("index")).toInt(), 2);
+        QVERIFY(batch.errors.at(1).toObject().value(QStringLiteral("error")).toString().contains(QStringLiteral("'tags'")));
+        QVERIFY(!batch.errors.at(0).toObject().value(QStringLiteral("timestamp")).toString().isEmpty());
+    }
+
+    void workerFailsABatchWhoseFileIsNotGzip()
+    {
+        const QString batchId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString requestId = createRequestByHand(batchId, "[{\"content\":\"plain, not gzip\"}] and more", 1);
+        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+
+        ConnectionSettings master = m_settings;
+        master.username.clear();
+        m_processor->setConnection(master);
+        BatchJob *watch = m_processor->watch(batchId, watchOptions());
+        runToEnd(watch);
+        QCOMPARE(watch->error(), int(Job::BatchFailedError));
+        QVERIFY2(watch->errorString().contains(QStringLiteral("not gzip")), qPrintable(watch->errorString()));
+        QCOMPARE(watch->batch().status, QStringLiteral("failed"));
+        delete watch;
+
+        // A data error is not retried: one attempt, and the workflow failed.
+        const Http described = temporal("GET", QStringLiteral("/workflows/batch-") + batchId);
+        QCOMPARE(described.json().value(QStringLiteral("workflowExecutionInfo")).toObject().value(QStringLiteral("status")).toString(),
+                 QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"));
+        ConnectionSettings submitter = m_settings;
+        submitter.masterKey.clear();
+        m_processor->setConnection(submitter);
+    }
+
+    void refusesAWrongPassword()
+    {
+        ConnectionSettings wrong = m_settings;
+        wrong.masterKey.clear();
+        wrong.password = QStringLiteral("not-the-password");
+        m_processor->setConnection(wrong);
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("pw.jsonl"), 2, QStringLiteral("pw")), watchOptions());
+        runToEnd(job);
+        QCOMPARE(job->error(), int(Job::AuthenticationError));
+        QVERIFY2(job->errorString().contains(QStringLiteral("wrong username or password")), qPrintable(job->errorString()));
+        QVERIFY2(!job->errorString().contains(wrong.password), "the password leaked into the error");
+        delete job;
+    }
+
+    void refusesAWrongKey()
+    {
+        ConnectionSettings wrong = m_settings;
+        wrong.masterKey.clear();
+        wrong.appId = QStringLiteral("not-the-app");
+        m_processor->setConnection(wrong);
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("key.jsonl"), 2, QStringLiteral("key")), watchOptions());
+        runToEnd(job);
+        QCOMPARE(job->error(), int(Job::AuthenticationError));
+        QVERIFY2(job->errorString().contains(QStringLiteral("403")), qPrintable(job->errorString()));
+        delete job;
+    }
+
+    void reportsAnUnreachableParse()
+    {
+        ConnectionSettings gone = m_settings;
+        gone.masterKey.clear();
+        gone.parseUrl = QUrl(QStringLiteral("http://127.0.0.1:1/parse"));
+        m_processor->setConnection(gone);
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("gone.jsonl"), 2, QStringLiteral("gone")), watchOptions());
+        runToEnd(job);
+        QCOMPARE(job->error(), int(Job::NetworkError));
+        QVERIFY2(job->errorString().contains(QStringLiteral("cannot reach Parse")), qPrintable(job->errorString()));
+        delete job;
+    }
+
+    void aFailedStartLeavesTheRequestMarkedFailed()
+    {
+        ConnectionSettings noTemporal = m_settings;
+        noTemporal.masterKey.clear();
+        noTemporal.temporalUrl = QUrl(QStringLiteral("http://127.0.0.1:1"));
+        m_processor->setConnection(noTemporal);
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("nostart.jsonl"), 2, QStringLiteral("ns")), watchOptions());
+        runToEnd(job);
+        QCOMPARE(job->error(), int(Job::NetworkError));
+        QVERIFY2(job->errorString().contains(QStringLiteral("cannot reach Temporal")), qPrintable(job->errorString()));
+        QVERIFY2(job->errorString().contains(QStringLiteral("is marked failed")), qPrintable(job->errorString()));
+        const QString requestId = job->batch().requestId;
+        delete job;
+
+        const Http request = parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest/") + requestId);
+        QCOMPARE(request.json().value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
+        QCOMPARE(request.json().value(QStringLiteral("errors")).toArray().first().toObject().value(QStringLiteral("stage")).toString(),
+                 QStringLiteral("start"));
+    }
+
+    void watchReportsAnUnknownBatch()
+    {
+        ConnectionSettings submitter = m_settings;
+        submitter.masterKey.clear();
+        m_processor->setConnection(submitter);
+        BatchJob *job = m_processor->watch(QStringLiteral("no-such-batch"), watchOptions());
+        runToEnd(job);
+        QCOMPARE(job->error(), int(Job::NotFoundError));
+        QVERIFY2(job->errorString().contains(QStringLiteral("no batch no-such-batch")), qPrintable(job->errorString()));
+        delete job;
+    }
+
+    void refusesATakenBatchId()
+    {
+        ConnectionSettings submitter = m_settings;
+        submitter.masterKey.clear();
+        m_processor->setConnection(submitter);
+        BatchOptions options = watchOptions();
+        options.batchId = QStringLiteral("fixed-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        BatchJob *first = m_processor->submit(writeBatch(QStringLiteral("taken1.jsonl"), 2, QStringLiteral("t")), options);
+        runToEnd(first);
+        QVERIFY2(first->error() == Job::NoError, qPrintable(first->errorString()));
+        delete first;
+        BatchJob *second = m_processor->submit(writeBatch(QStringLiteral("taken2.jsonl"), 2, QStringLiteral("t")), options);
+        runToEnd(second);
+        QCOMPARE(second->error(), int(Job::InvalidInputError));
+        QVERIFY2(second->errorString().contains(QStringLiteral("is already taken")), qPrintable(second->errorString()));
+        delete second;
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_EndToEnd)
+#include "tst_endtoend.moc"
