@@ -60,7 +60,7 @@ void BatchActivity::emitProgress(BatchProgress::Phase phase)
     p.phase = phase;
     p.batchId = m_batchId;
     p.status = m_request.value(QStringLiteral("status")).toString();
-    p.total = m_items.size();
+    p.total = m_request.value(QStringLiteral("totalMemories")).toInteger();
     p.processed = m_next;
     p.succeeded = m_succeeded;
     p.failed = m_errors.size();

@@ -23,6 +23,8 @@ void readParseError(ApiResult &r, QString *says)
         text = r.json.value(QStringLiteral("message")).toString();
     if (text.isEmpty())
         return;
+    if (r.httpStatus == 403 && text == QLatin1String("unauthorized"))
+        text = QStringLiteral("unauthorized (the application id or key was refused)");
     *says = r.serviceCode ? QStringLiteral("%1 (code %2)").arg(text).arg(r.serviceCode) : text;
     // 209: the session token is invalid or expired; 101 on a login: wrong password.
     if (r.serviceCode == 209)
@@ -42,6 +44,12 @@ ParseClient::ParseClient(QNetworkAccessManager *nam, const ConnectionSettings &s
     , m_auth(auth)
     , m_sessionToken(settings.sessionToken)
 {
+}
+
+ParseClient::Auth ParseClient::clientAuth(const ConnectionSettings &s)
+{
+    const bool hasUser = !s.sessionToken.isEmpty() || (!s.username.isEmpty() && !s.password.isEmpty());
+    return hasUser ? Auth::Session : Auth::Master;
 }
 
 QNetworkRequest ParseClient::request(const QString &path, const QUrlQuery &query) const

@@ -19,6 +19,8 @@ public:
     enum class Auth { Session, Master };
 
     ParseClient(QNetworkAccessManager *nam, const ConnectionSettings &settings, Auth auth);
+    // A client acts as its user when it has one, else with the master key.
+    static Auth clientAuth(const ConnectionSettings &settings);
 
     void setSessionToken(const QString &token) { m_sessionToken = token; }
     bool hasSessionToken() const { return !m_sessionToken.isEmpty(); }

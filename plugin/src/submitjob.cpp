@@ -20,10 +20,6 @@ QString clientIdentity()
     return QStringLiteral("membatch@%1:%2").arg(QSysInfo::machineHostName()).arg(QCoreApplication::applicationPid());
 }
 
-bool usesMasterKey(const ConnectionSettings &s)
-{
-    return s.sessionToken.isEmpty() && (s.username.isEmpty() || s.password.isEmpty());
-}
 
 } // namespace
 
@@ -34,7 +30,7 @@ SubmitJob::SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &setti
     , m_settings(settings)
     , m_path(path)
     , m_options(options)
-    , m_parse(nam, settings, usesMasterKey(settings) ? ParseClient::Auth::Master : ParseClient::Auth::Session)
+    , m_parse(nam, settings, ParseClient::clientAuth(settings))
     , m_temporal(nam, settings)
 {
     m_status.batchId = options.batchId.isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces) : options.batchId;

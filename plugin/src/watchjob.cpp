@@ -7,11 +7,6 @@ namespace membatch {
 
 namespace {
 
-bool usesMasterKey(const ConnectionSettings &s)
-{
-    return s.sessionToken.isEmpty() && (s.username.isEmpty() || s.password.isEmpty());
-}
-
 BatchProgress::Phase phaseOf(const BatchStatus &s)
 {
     if (s.isFinal())
@@ -29,7 +24,7 @@ WatchJob::WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &setting
     , m_settings(settings)
     , m_batchId(batchId)
     , m_options(options)
-    , m_parse(nam, settings, usesMasterKey(settings) ? ParseClient::Auth::Master : ParseClient::Auth::Session)
+    , m_parse(nam, settings, ParseClient::clientAuth(settings))
     , m_temporal(nam, settings)
 {
     m_timer.setSingleShot(true);
