@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The membatch command end to end against the local stack: what a script or
+# CI job sees (exit codes, messages, JSON lines). Run through with-env.sh.
+# usage: cli_e2e.sh MEMBATCH_BINARY SAMPLE_FILE
+set -uo pipefail
+
+membatch=$1
+sample=$2
+work=$(mktemp -d)
+queue="cli-e2e-$$"
+worker_pid=""
+failures=0
+
+cleanup() {
+    [[ -n $worker_pid ]] && kill "$worker_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# expect NAME RC PATTERN -- CMD...: runs CMD, checks its exit code and that
+# stdout+stderr match PATTERN (an extended regex).
+expect() {
+    local name=$1 want_rc=$2 pattern=$3
+    shift 4
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    if [[ $rc -ne $want_rc ]]; then
+        fail "$name: exit code $rc, expected $want_rc; output:"$'\n'"$out"
+    elif ! grep -Eq -- "$pattern" <<<"$out"; then
+        fail "$name: output does not match /$pattern/:"$'\n'"$out"
+    else
+        echo "PASS: $name"
+    fi
+    LAST_OUTPUT=$out
+}
+
+# --- bad input: one clear message, non-zero exit, nothing submitted -------
+printf '{"content":"a"}\n{"content":"b"\n' >"$work/broken.jsonl"
+expect "invalid JSON names the line" 1 "broken.jsonl:2: invalid JSON" -- \
+    "$membatch" submit "$work/broken.jsonl" --task-queue "$queue"
+: >"$work/empty.json"
+expect "empty batch" 1 "empty.json: the batch is empty" -- "$membatch" submit "$work/empty.json"
+expect "missing file" 1 "nope.json: cannot read" -- "$membatch" submit "$work/nope.json"
+expect "wrong key" 1 "unauthorized \(the application id or key was refused\)" -- \
+    env MEMBATCH_REST_KEY=not-the-key "$membatch" submit "$sample"
+expect "unreachable Parse" 1 "cannot reach Parse" -- \
+    "$membatch" submit "$sample" --parse-url http://127.0.0.1:1/parse
+expect "unknown batch" 1 "no batch no-such-batch" -- "$membatch" status no-such-batch
+expect "secrets stay out of messages" 1 "." -- \
+    env MEMBATCH_PASSWORD=hunter2-secret "$membatch" submit "$sample"
+if grep -q hunter2-secret <<<"$LAST_OUTPUT"; then fail "the password appeared in the output"; fi
+
+# --- submit with no worker: queued; status says so with exit code 4 --------
+expect "submit without waiting" 0 "^batch .*: pending" -- \
+    "$membatch" submit "$sample" --task-queue "$queue"
+batch_id=$(sed -n 's/^batch \([^:]*\): pending$/\1/p' <<<"$LAST_OUTPUT")
+[[ -n $batch_id ]] || fail "no batch id in the submit output"
+expect "status of a queued batch" 4 '"outcome":"pending"' -- "$membatch" status "$batch_id" --json
+
+# --- a worker takes it; watch follows it to the end -------------------------
+"$membatch" work --task-queue "$queue" --max-tasks 2 >"$work/worker.log" 2>&1 &
+worker_pid=$!
+expect "watch to completion" 0 "batch $batch_id: completed" -- "$membatch" watch "$batch_id" --poll-ms 100
+expect "status of a completed batch" 0 '"status":"completed"' -- "$membatch" status "$batch_id" --json
+
+# --- submit --wait --json: progress lines, then one result line -------------
+expect "submit --wait --json" 0 '"event":"result"' -- \
+    "$membatch" submit "$sample" --wait --json --poll-ms 100 --task-queue "$queue"
+last=$(tail -n 1 <<<"$LAST_OUTPUT")
+grep -q '"ok":true' <<<"$last" || fail "the last JSON line is not an ok result: $last"
+grep -q '"successCount":300' <<<"$last" || fail "the result does not count 300 stored memories: $last"
+grep -q '"phase":"uploading"' <<<"$LAST_OUTPUT" || fail "no uploading progress line"
+if grep -v '^{' <<<"$LAST_OUTPUT" | grep -q .; then fail "--json printed a non-JSON line"; fi
+
+# The worker stops by itself after its two tasks.
+wait "$worker_pid"
+worker_rc=$?
+worker_pid=""
+[[ $worker_rc -eq 0 ]] || fail "the worker exited with $worker_rc: $(cat "$work/worker.log")"
+grep -q "completed" "$work/worker.log" || fail "the worker log does not report completed batches"
+
+if ((failures)); then
+    echo "$failures check(s) failed"
+    exit 1
+fi
+echo "all checks passed"
