@@ -5,6 +5,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLocale>
+#include <QtMath>
 
 #include <cstdio>
 #include <unistd.h>
@@ -59,7 +60,7 @@ QString ProgressPrinter::line(const BatchProgress &p) const
             const double rate = done * 1000.0 / ms;
             text += QStringLiteral("  %1/s").arg(rate, 0, 'f', 1);
             if (p.total > p.processed)
-                text += QStringLiteral("  ETA %1 s").arg(qRound((p.total - p.processed) / rate));
+                text += QStringLiteral("  ETA %1 s").arg(qCeil((p.total - p.processed) / rate));
         }
         if (!p.status.isEmpty() && p.phase == BatchProgress::Phase::Done)
             text += QStringLiteral("  %1").arg(p.status);
@@ -68,6 +69,8 @@ QString ProgressPrinter::line(const BatchProgress &p) const
     default:
         break;
     }
+    while (text.endsWith(QLatin1Char(' ')))
+        text.chop(1);
     return text;
 }
 
@@ -84,8 +87,8 @@ void ProgressPrinter::progress(const BatchProgress &p)
         return;
     }
     const bool phaseChanged = p.phase != m_last.phase || p.batchId != m_last.batchId;
-    m_last = p;
     if (m_mode == Mode::Terminal) {
+        m_last = p;
         if (phaseChanged)
             endTerminalLine();
         m_out << "\r\x1b[2K" << line(p);
@@ -93,12 +96,21 @@ void ProgressPrinter::progress(const BatchProgress &p)
         m_lineOpen = true;
         return;
     }
-    // Lines: every phase change, and otherwise at most one a second.
-    if (phaseChanged || !m_sinceLastLine.isValid() || m_sinceLastLine.elapsed() >= 1000) {
-        m_out << line(p) << '\n';
-        m_out.flush();
-        m_sinceLastLine.start();
-    }
+    // Lines: at most one a second, but every phase change, after the last
+    // state of the phase before it (so a log shows each phase's end).
+    if (phaseChanged && m_last != m_lastPrinted)
+        printLine(m_last);
+    m_last = p;
+    if (phaseChanged || !m_sinceLastLine.isValid() || m_sinceLastLine.elapsed() >= 1000)
+        printLine(p);
+}
+
+void ProgressPrinter::printLine(const BatchProgress &p)
+{
+    m_out << line(p) << '\n';
+    m_out.flush();
+    m_lastPrinted = p;
+    m_sinceLastLine.start();
 }
 
 void ProgressPrinter::endTerminalLine()

@@ -29,12 +29,14 @@ public:
 private:
     QString line(const membatch::BatchProgress &p) const;
     void endTerminalLine();
+    void printLine(const membatch::BatchProgress &p);
 
     Mode m_mode;
     QTextStream m_out;
     QTextStream m_err;
     bool m_lineOpen = false;
     membatch::BatchProgress m_last;
+    membatch::BatchProgress m_lastPrinted;
     QElapsedTimer m_sinceLastLine;
     QElapsedTimer m_processingClock;
     qint64 m_processedAtClockStart = -1;
