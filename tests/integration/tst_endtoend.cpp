@@ -145,6 +145,21 @@ private:
         return requestId;
     }
 
+    // The plugin acts as the demo user (as a submitter does), or with the
+    // master key only (to look at requests created by hand).
+    void actAsSubmitter(ConnectionSettings settings)
+    {
+        settings.masterKey.clear();
+        m_processor->setConnection(settings);
+    }
+    void actAsMaster()
+    {
+        ConnectionSettings master = m_settings;
+        master.username.clear();
+        master.password.clear();
+        m_processor->setConnection(master);
+    }
+
     BatchOptions watchOptions() const
     {
         BatchOptions options;
@@ -171,9 +186,12 @@ private Q_SLOTS:
         m_worker->setAutoDelete(false);
         m_worker->start();
 
-        ConnectionSettings submitter = m_settings;
-        submitter.masterKey.clear();
-        m_processor->setConnection(submitter);
+        actAsSubmitter(m_settings);
+    }
+
+    void init()
+    {
+        actAsSubmitter(m_settings);
     }
 
     void cleanupTestCase()
@@ -310,15 +328,9 @@ private Q_SLOTS:
         const QString requestId = createRequestByHand(batchId, GzipCodec::compress(json), 4);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
 
-        ConnectionSettings master = m_settings;
-        master.username.clear();
-        m_processor->setConnection(master);
+        actAsMaster();
         BatchJob *watch = m_processor->watch(batchId, watchOptions());
         runToEnd(watch);
-        ConnectionSettings submitter = m_settings;
-        submitter.masterKey.clear();
-        m_processor->setConnection(submitter);
-
         QCOMPARE(watch->error(), int(Job::BatchFailedError));
         QVERIFY2(watch->errorString().contains(QStringLiteral("ended partial_failure: 2 of 4 memories stored, 2 failed")),
                  qPrintable(watch->errorString()));
@@ -339,9 +351,7 @@ private Q_SLOTS:
         const QString requestId = createRequestByHand(batchId, "[{\"content\":\"plain, not gzip\"}] and more", 1);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
 
-        ConnectionSettings master = m_settings;
-        master.username.clear();
-        m_processor->setConnection(master);
+        actAsMaster();
         BatchJob *watch = m_processor->watch(batchId, watchOptions());
         runToEnd(watch);
         QCOMPARE(watch->error(), int(Job::BatchFailedError));
@@ -353,57 +363,54 @@ private Q_SLOTS:
         const Http described = temporal("GET", QStringLiteral("/workflows/batch-") + batchId);
         QCOMPARE(described.json().value(QStringLiteral("workflowExecutionInfo")).toObject().value(QStringLiteral("status")).toString(),
                  QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"));
-        ConnectionSettings submitter = m_settings;
-        submitter.masterKey.clear();
-        m_processor->setConnection(submitter);
     }
 
-    void refusesAWrongPassword()
+    void refusesBadSettings_data()
     {
+        QTest::addColumn<QString>("field");
+        QTest::addColumn<QString>("value");
+        QTest::addColumn<int>("error");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("wrong password") << "password" << "not-the-password" << int(Job::AuthenticationError)
+                                        << "wrong username or password";
+        QTest::newRow("wrong application id") << "appId" << "not-the-app" << int(Job::AuthenticationError)
+                                              << "unauthorized (the application id or key was refused)";
+        QTest::newRow("wrong REST key") << "restKey" << "not-the-key" << int(Job::AuthenticationError)
+                                        << "unauthorized (the application id or key was refused)";
+        QTest::newRow("Parse unreachable") << "parseUrl" << "http://127.0.0.1:1/parse" << int(Job::NetworkError)
+                                           << "cannot reach Parse";
+    }
+
+    void refusesBadSettings()
+    {
+        QFETCH(QString, field);
+        QFETCH(QString, value);
+        QFETCH(int, error);
+        QFETCH(QString, message);
         ConnectionSettings wrong = m_settings;
-        wrong.masterKey.clear();
-        wrong.password = QStringLiteral("not-the-password");
-        m_processor->setConnection(wrong);
-        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("pw.jsonl"), 2, QStringLiteral("pw")), watchOptions());
+        if (field == QLatin1String("password"))
+            wrong.password = value;
+        else if (field == QLatin1String("appId"))
+            wrong.appId = value;
+        else if (field == QLatin1String("restKey"))
+            wrong.restKey = value;
+        else
+            wrong.parseUrl = QUrl(value);
+        actAsSubmitter(wrong);
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("refused.jsonl"), 2, QStringLiteral("r")), watchOptions());
         runToEnd(job);
-        QCOMPARE(job->error(), int(Job::AuthenticationError));
-        QVERIFY2(job->errorString().contains(QStringLiteral("wrong username or password")), qPrintable(job->errorString()));
-        QVERIFY2(!job->errorString().contains(wrong.password), "the password leaked into the error");
-        delete job;
-    }
-
-    void refusesAWrongKey()
-    {
-        ConnectionSettings wrong = m_settings;
-        wrong.masterKey.clear();
-        wrong.appId = QStringLiteral("not-the-app");
-        m_processor->setConnection(wrong);
-        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("key.jsonl"), 2, QStringLiteral("key")), watchOptions());
-        runToEnd(job);
-        QCOMPARE(job->error(), int(Job::AuthenticationError));
-        QVERIFY2(job->errorString().contains(QStringLiteral("403")), qPrintable(job->errorString()));
-        delete job;
-    }
-
-    void reportsAnUnreachableParse()
-    {
-        ConnectionSettings gone = m_settings;
-        gone.masterKey.clear();
-        gone.parseUrl = QUrl(QStringLiteral("http://127.0.0.1:1/parse"));
-        m_processor->setConnection(gone);
-        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("gone.jsonl"), 2, QStringLiteral("gone")), watchOptions());
-        runToEnd(job);
-        QCOMPARE(job->error(), int(Job::NetworkError));
-        QVERIFY2(job->errorString().contains(QStringLiteral("cannot reach Parse")), qPrintable(job->errorString()));
+        QCOMPARE(job->error(), error);
+        QVERIFY2(job->errorString().contains(message), qPrintable(job->errorString()));
+        for (const QString &secret : {m_settings.password, m_settings.restKey, m_settings.masterKey, value})
+            QVERIFY2(field == QLatin1String("parseUrl") || !job->errorString().contains(secret), "a secret leaked into the error");
         delete job;
     }
 
     void aFailedStartLeavesTheRequestMarkedFailed()
     {
         ConnectionSettings noTemporal = m_settings;
-        noTemporal.masterKey.clear();
         noTemporal.temporalUrl = QUrl(QStringLiteral("http://127.0.0.1:1"));
-        m_processor->setConnection(noTemporal);
+        actAsSubmitter(noTemporal);
         BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("nostart.jsonl"), 2, QStringLiteral("ns")), watchOptions());
         runToEnd(job);
         QCOMPARE(job->error(), int(Job::NetworkError));
@@ -420,9 +427,6 @@ private Q_SLOTS:
 
     void watchReportsAnUnknownBatch()
     {
-        ConnectionSettings submitter = m_settings;
-        submitter.masterKey.clear();
-        m_processor->setConnection(submitter);
         BatchJob *job = m_processor->watch(QStringLiteral("no-such-batch"), watchOptions());
         runToEnd(job);
         QCOMPARE(job->error(), int(Job::NotFoundError));
@@ -432,9 +436,6 @@ private Q_SLOTS:
 
     void refusesATakenBatchId()
     {
-        ConnectionSettings submitter = m_settings;
-        submitter.masterKey.clear();
-        m_processor->setConnection(submitter);
         BatchOptions options = watchOptions();
         options.batchId = QStringLiteral("fixed-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
         BatchJob *first = m_processor->submit(writeBatch(QStringLiteral("taken1.jsonl"), 2, QStringLiteral("t")), options);
