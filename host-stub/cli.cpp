@@ -221,11 +221,9 @@ int Cli::exitCodeFor(const Job &job, const QString &command) const
         return ExitBatchNotCompleted;
     if (job.error() != Job::NoError)
         return ExitError;
-    if (command == QLatin1String("status")) {
-        const BatchStatus batch = static_cast<const BatchJob &>(job).batch();
-        if (!batch.isFinal())
-            return ExitBatchInProgress;
-        return batch.isCompleted() ? ExitOk : ExitBatchNotCompleted;
-    }
+    // A batch that ended badly is BatchFailedError (above); status may also
+    // find one that has not ended yet.
+    if (command == QLatin1String("status") && !static_cast<const BatchJob &>(job).batch().isFinal())
+        return ExitBatchInProgress;
     return ExitOk;
 }

@@ -10,10 +10,12 @@ bool isFinalParseStatus(const QString &status)
         || status == QLatin1String(BatchStatus::Failed);
 }
 
+// Closed without completing. A run that continued as new goes on in its
+// successor, so it has not ended.
 bool workflowEndedBadly(const QString &workflowStatus)
 {
     return !workflowStatus.isEmpty() && workflowStatus != QLatin1String("running")
-        && workflowStatus != QLatin1String("completed");
+        && workflowStatus != QLatin1String("completed") && workflowStatus != QLatin1String("continued_as_new");
 }
 
 QString isoOrEmpty(const QDateTime &t)

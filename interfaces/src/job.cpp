@@ -47,6 +47,8 @@ bool Job::kill()
         return false;
     if (d->state == JobPrivate::State::Running && !doKill())
         return false;
+    if (d->state == JobPrivate::State::Finished)
+        return true; // doKill() ended it (a sub-job's result, say)
     setError(KilledError, tr("Stopped before it finished."));
     emitResult();
     return true;
@@ -89,13 +91,15 @@ BatchProgress Job::progress() const
 
 void Job::setError(int code, const QString &text)
 {
+    if (d->state == JobPrivate::State::Finished)
+        return; // the result has been told; late work must not change it
     d->error = code;
     d->errorString = text;
 }
 
 void Job::setProgress(const BatchProgress &progress)
 {
-    if (progress == d->progress)
+    if (d->state == JobPrivate::State::Finished || progress == d->progress)
         return;
     d->progress = progress;
     Q_EMIT progressChanged(d->progress, QPrivateSignal());
@@ -103,6 +107,8 @@ void Job::setProgress(const BatchProgress &progress)
 
 void Job::emitInfo(const QString &message)
 {
+    if (d->state == JobPrivate::State::Finished)
+        return;
     Q_EMIT infoMessage(message, QPrivateSignal());
 }
 

@@ -17,10 +17,8 @@ namespace {
 
 constexpr int kDuplicateValue = 137; // Parse: an object with this objectId exists
 
-QString nowIso()
-{
-    return QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
-}
+// Parse's default batchRequestLimit (the master key is exempt, but stay polite).
+constexpr int kMaxGroupSize = 100;
 
 } // namespace
 
@@ -32,7 +30,7 @@ BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSetting
     , m_temporal(nam, settings)
     , m_task(task)
     , m_identity(identity)
-    , m_groupSize(std::max(1, groupSize))
+    , m_groupSize(std::clamp(groupSize, 1, kMaxGroupSize))
 {
 }
 
@@ -151,9 +149,7 @@ void BatchActivity::decode(const QByteArray &gzip)
 
 void BatchActivity::recordItemError(qint64 index, const QString &message)
 {
-    m_errors.append(QJsonObject{{QStringLiteral("index"), index},
-                                {QStringLiteral("error"), message},
-                                {QStringLiteral("timestamp"), nowIso()}});
+    m_errors.append(BatchRequest::errorEntry(message, index));
 }
 
 void BatchActivity::storeNextGroup()
@@ -324,14 +320,9 @@ void BatchActivity::fail(const QString &message, bool nonRetryable)
     }
     // A data problem will not mend itself: record it where users look.
     QJsonArray errors = m_errors;
-    errors.append(QJsonObject{{QStringLiteral("error"), message}, {QStringLiteral("timestamp"), nowIso()}});
-    const QDateTime now = QDateTime::currentDateTimeUtc();
-    QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Failed)},
-                       {QStringLiteral("errors"), errors},
-                       {QStringLiteral("completedAt"), ParseClient::date(now)}};
-    if (m_startedAt.isValid())
-        fields.insert(QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now));
-    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [report](const ApiResult &r) {
+    errors.append(BatchRequest::errorEntry(message, -1, QStringLiteral("process")));
+    m_parse.updateObject(BatchRequest::ClassName, m_requestId, BatchRequest::failedFields(errors, m_startedAt), this,
+                         [report](const ApiResult &r) {
         if (!r.ok())
             qCWarning(lcWorker) << "could not mark the batch failed:" << r.message;
         report();

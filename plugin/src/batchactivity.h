@@ -7,7 +7,6 @@
 #include <membatch/batchprogress.h>
 
 #include <QDateTime>
-#include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QJsonArray>
 #include <QObject>

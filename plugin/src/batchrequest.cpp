@@ -31,4 +31,26 @@ BatchStatus statusFromObject(const QJsonObject &o)
     return s;
 }
 
+QJsonObject errorEntry(const QString &message, qint64 index, const QString &stage)
+{
+    QJsonObject entry{{QStringLiteral("error"), message},
+                      {QStringLiteral("timestamp"), QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)}};
+    if (index >= 0)
+        entry.insert(QStringLiteral("index"), index);
+    if (!stage.isEmpty())
+        entry.insert(QStringLiteral("stage"), stage);
+    return entry;
+}
+
+QJsonObject failedFields(const QJsonArray &errors, const QDateTime &startedAt)
+{
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Failed)},
+                       {QStringLiteral("errors"), errors},
+                       {QStringLiteral("completedAt"), ParseClient::date(now)}};
+    if (startedAt.isValid())
+        fields.insert(QStringLiteral("processingDurationMs"), startedAt.msecsTo(now));
+    return fields;
+}
+
 } // namespace membatch::BatchRequest

@@ -2,6 +2,8 @@
 
 #include <membatch/batchstatus.h>
 
+#include <QDateTime>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QString>
 
@@ -31,5 +33,14 @@ inline QJsonObject workflowInput(const QString &requestId, const QString &batchI
 
 // Reads a BatchMemoryRequest object as Parse returns it.
 BatchStatus statusFromObject(const QJsonObject &object);
+
+// One entry of the request's errors array: {index?, stage?, error, timestamp}.
+// index: the item (0-based) for a per-item error; stage: where a whole-batch
+// error happened ("start", "process").
+QJsonObject errorEntry(const QString &message, qint64 index = -1, const QString &stage = {});
+
+// The update that marks a request failed for good: status, errors,
+// completedAt, and processingDurationMs if it had started.
+QJsonObject failedFields(const QJsonArray &errors, const QDateTime &startedAt = {});
 
 } // namespace membatch::BatchRequest

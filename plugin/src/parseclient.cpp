@@ -31,11 +31,6 @@ void readParseError(ApiResult &r, QString *says)
         r.error = Job::AuthenticationError;
 }
 
-QByteArray compact(const QJsonObject &json)
-{
-    return QJsonDocument(json).toJson(QJsonDocument::Compact);
-}
-
 } // namespace
 
 ParseClient::ParseClient(QNetworkAccessManager *nam, const ConnectionSettings &settings, Auth auth)
@@ -54,11 +49,7 @@ ParseClient::Auth ParseClient::clientAuth(const ConnectionSettings &s)
 
 QNetworkRequest ParseClient::request(const QString &path, const QUrlQuery &query) const
 {
-    QUrl url = m_settings.parseUrl;
-    QString base = url.path();
-    if (base.endsWith(QLatin1Char('/')))
-        base.chop(1);
-    url.setPath(base + path);
+    QUrl url = appendPath(m_settings.parseUrl, path);
     if (!query.isEmpty())
         url.setQuery(query);
 
@@ -82,9 +73,8 @@ void ParseClient::signIn(QObject *context, std::function<void(const ApiResult &,
         handler(ApiResult{}, QString());
         return;
     }
-    auto readUser = [this, handler](const ApiResult &r) {
-        if (r.ok())
-            m_sessionToken = r.json.value(QStringLiteral("sessionToken")).toString(m_sessionToken);
+    auto readUser = [this, handler](ApiResult r) {
+        r.expectFields({"objectId"});
         handler(r, r.json.value(QStringLiteral("objectId")).toString());
     };
     if (!m_sessionToken.isEmpty()) {
@@ -95,8 +85,12 @@ void ParseClient::signIn(QObject *context, std::function<void(const ApiResult &,
                            {QStringLiteral("password"), m_settings.password}};
     QNetworkRequest req = request(QStringLiteral("/login"));
     req.setRawHeader("X-Parse-Revocable-Session", "1");
-    m_rest.send("POST", req, compact(body), context, [readUser, user = m_settings.username](const ApiResult &r) {
+    m_rest.send("POST", req, compactJson(body), context, [this, readUser, user = m_settings.username](ApiResult r) {
         if (r.serviceCode != 101) {
+            if (r.expectFields({"sessionToken"})) {
+                m_sessionToken = r.json.value(QStringLiteral("sessionToken")).toString();
+                m_ownsSession = true;
+            }
             readUser(r);
             return;
         }
@@ -107,26 +101,38 @@ void ParseClient::signIn(QObject *context, std::function<void(const ApiResult &,
     });
 }
 
+void ParseClient::signOut(QObject *context, std::function<void()> done)
+{
+    if (!m_ownsSession) {
+        done();
+        return;
+    }
+    m_ownsSession = false;
+    m_rest.send("POST", request(QStringLiteral("/logout")), "{}", context, [done](const ApiResult &r) {
+        if (!r.ok())
+            qCWarning(lcParse) << "could not end the session:" << r.message;
+        done();
+    });
+}
+
 void ParseClient::uploadFile(const QString &name, const QByteArray &data, const QByteArray &contentType,
                              QObject *context, Handler handler, RestClient::UploadProgress progress)
 {
     QNetworkRequest req = request(QStringLiteral("/files/") + name);
     req.setHeader(QNetworkRequest::ContentTypeHeader, contentType);
-    // Big files on slow links: allow for them, but not forever.
-    req.setTransferTimeout(RestClient::DefaultTimeoutMs + int(data.size() / 1024));
     qCDebug(lcParse) << "uploading" << name << data.size() << "bytes";
     m_rest.send("POST", req, data, context, std::move(handler), std::move(progress));
 }
 
 void ParseClient::createObject(const QString &className, const QJsonObject &fields, QObject *context, Handler handler)
 {
-    m_rest.send("POST", request(QStringLiteral("/classes/") + className), compact(fields), context, std::move(handler));
+    m_rest.send("POST", request(QStringLiteral("/classes/") + className), compactJson(fields), context, std::move(handler));
 }
 
 void ParseClient::updateObject(const QString &className, const QString &objectId, const QJsonObject &fields,
                                QObject *context, Handler handler)
 {
-    m_rest.send("PUT", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), compact(fields), context,
+    m_rest.send("PUT", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), compactJson(fields), context,
                 std::move(handler));
 }
 
@@ -137,15 +143,13 @@ void ParseClient::getObject(const QString &className, const QString &objectId, Q
 }
 
 void ParseClient::find(const QString &className, const QJsonObject &where, QObject *context, Handler handler,
-                       int limit, const QString &order, bool count)
+                       int limit, const QString &order)
 {
     QUrlQuery query;
-    query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compact(where)));
+    query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compactJson(where)));
     query.addQueryItem(QStringLiteral("limit"), QString::number(limit));
     if (!order.isEmpty())
         query.addQueryItem(QStringLiteral("order"), order);
-    if (count)
-        query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
     m_rest.send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
 }
 
@@ -161,16 +165,14 @@ void ParseClient::download(const QUrl &url, QObject *context, Handler handler)
     QNetworkRequest req(url);
     // Keep gzip bytes as stored: no transparent inflate by Qt.
     req.setRawHeader("Accept-Encoding", "identity");
-    req.setTransferTimeout(RestClient::DefaultTimeoutMs * 4);
+    // A file url may redirect (to a CDN, say); it carries no key, so follow.
+    req.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
     m_rest.send("GET", req, {}, context, std::move(handler));
 }
 
 QString ParseClient::batchPath(const QString &relative) const
 {
-    QString base = m_settings.parseUrl.path();
-    if (base.endsWith(QLatin1Char('/')))
-        base.chop(1);
-    return base + QLatin1Char('/') + relative;
+    return appendPath(m_settings.parseUrl, QLatin1Char('/') + relative).path();
 }
 
 QJsonObject ParseClient::pointer(const QString &className, const QString &objectId)

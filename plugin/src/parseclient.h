@@ -22,9 +22,6 @@ public:
     // A client acts as its user when it has one, else with the master key.
     static Auth clientAuth(const ConnectionSettings &settings);
 
-    void setSessionToken(const QString &token) { m_sessionToken = token; }
-    bool hasSessionToken() const { return !m_sessionToken.isEmpty(); }
-
     using Handler = RestClient::Handler;
 
     // Establishes who we are: with the master key, nobody (userId empty);
@@ -32,6 +29,9 @@ public:
     // username and password, whose session is then used for every request.
     void signIn(QObject *context, std::function<void(const ApiResult &, const QString &userId)> handler);
     QString sessionToken() const { return m_sessionToken; }
+    // Ends the session that signIn() opened with a login (POST /logout), so
+    // that runs do not pile up sessions; a session we were given is kept.
+    void signOut(QObject *context, std::function<void()> done);
     // POST /files/NAME with raw bytes; the answer carries name and url.
     void uploadFile(const QString &name, const QByteArray &data, const QByteArray &contentType, QObject *context,
                     Handler handler, RestClient::UploadProgress progress = {});
@@ -39,9 +39,9 @@ public:
     void updateObject(const QString &className, const QString &objectId, const QJsonObject &fields, QObject *context,
                       Handler handler);
     void getObject(const QString &className, const QString &objectId, QObject *context, Handler handler);
-    // GET /classes/CLASS?where=...; answer {"results":[...], "count":N}.
+    // GET /classes/CLASS?where=...; answer {"results":[...]}.
     void find(const QString &className, const QJsonObject &where, QObject *context, Handler handler,
-              int limit = 100, const QString &order = QStringLiteral("createdAt,objectId"), bool count = false);
+              int limit = 100, const QString &order = QStringLiteral("createdAt,objectId"));
     // POST /batch; requests are {"method","path","body"} with path relative
     // to the mount ("classes/Memory"): the mount is prefixed here.
     void batch(const QJsonArray &requests, QObject *context, Handler handler);
@@ -62,6 +62,7 @@ private:
     ConnectionSettings m_settings;
     Auth m_auth;
     QString m_sessionToken;
+    bool m_ownsSession = false;
 };
 
 } // namespace membatch

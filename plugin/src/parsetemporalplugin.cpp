@@ -12,8 +12,7 @@ ParseTemporalPlugin::ParseTemporalPlugin(QObject *parent)
     : QObject(parent)
     , m_nam(new QNetworkAccessManager(this))
 {
-    m_nam->setAutoDeleteReplies(false); // replies belong to the jobs
-    m_nam->setTransferTimeout(RestClient::DefaultTimeoutMs);
+    m_nam->setAutoDeleteReplies(false); // replies belong to the jobs (RestClient sets the timeouts)
 }
 
 void ParseTemporalPlugin::setConnection(const ConnectionSettings &settings)

@@ -13,7 +13,7 @@ namespace membatch {
 class ParseTemporalPlugin : public QObject, public IBatchProcessor
 {
     Q_OBJECT
-    Q_PLUGIN_METADATA(IID MEMBATCH_IBATCHPROCESSOR_IID FILE "../membatchplugin.json")
+    Q_PLUGIN_METADATA(IID MEMBATCH_IBATCHPROCESSOR_IID FILE "membatchplugin.json")
     Q_INTERFACES(membatch::IBatchProcessor)
 public:
     explicit ParseTemporalPlugin(QObject *parent = nullptr);

@@ -2,9 +2,11 @@
 
 #include <membatch/job.h>
 
+#include <QCoreApplication>
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
+#include <QSysInfo>
 
 namespace membatch {
 
@@ -28,6 +30,43 @@ int classifyHttpStatus(int status)
 
 } // namespace
 
+bool ApiResult::expectFields(std::initializer_list<const char *> keys)
+{
+    if (!ok())
+        return false;
+    for (const char *key : keys) {
+        if (json.value(QLatin1String(key)).toString().isEmpty()) {
+            error = Job::ServerError;
+            message = QStringLiteral("%1 answered %2 to %3 without '%4'")
+                          .arg(service)
+                          .arg(httpStatus)
+                          .arg(target, QLatin1String(key));
+            return false;
+        }
+    }
+    return true;
+}
+
+QByteArray compactJson(const QJsonObject &json)
+{
+    return QJsonDocument(json).toJson(QJsonDocument::Compact);
+}
+
+QUrl appendPath(const QUrl &base, const QString &path)
+{
+    QUrl url = base;
+    QString joined = url.path();
+    if (joined.endsWith(QLatin1Char('/')))
+        joined.chop(1);
+    url.setPath(joined + path, QUrl::TolerantMode);
+    return url;
+}
+
+QString processIdentity(const QString &role)
+{
+    return QStringLiteral("%1@%2:%3").arg(role, QSysInfo::machineHostName()).arg(QCoreApplication::applicationPid());
+}
+
 RestClient::RestClient(QNetworkAccessManager *nam, const QString &serviceName, ErrorReader readError)
     : m_nam(nam)
     , m_service(serviceName)
@@ -40,6 +79,8 @@ QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request,
 {
     if (request.transferTimeout() == 0)
         request.setTransferTimeout(DefaultTimeoutMs);
+    if (!request.attribute(QNetworkRequest::RedirectPolicyAttribute).isValid())
+        request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
     QNetworkReply *reply = body.isNull() && verb == "GET" ? m_nam->get(request)
                                                           : m_nam->sendCustomRequest(request, verb, body);
     reply->setParent(context); // dies, and aborts, with its owner
@@ -51,29 +92,37 @@ QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request,
     QObject::connect(reply, &QNetworkReply::finished, context, [reply, verb, service, readError, handler] {
         reply->deleteLater();
         ApiResult r;
+        r.service = service;
+        r.target = QStringLiteral("%1 %2").arg(QString::fromLatin1(verb), where(reply->request().url()));
         r.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        r.networkError = reply->error();
         r.body = reply->readAll();
         r.retryAfter = reply->rawHeader("Retry-After");
         const QJsonDocument doc = QJsonDocument::fromJson(r.body);
         if (doc.isObject())
             r.json = doc.object();
-        const QString target = QStringLiteral("%1 %2").arg(QString::fromLatin1(verb), where(reply->url()));
+        const bool success = r.httpStatus >= 200 && r.httpStatus <= 299;
+        const bool timedOut = reply->error() == QNetworkReply::OperationCanceledError;
 
-        if (r.httpStatus == 0) {
+        if (r.httpStatus == 0 || (success && reply->error() != QNetworkReply::NoError)) {
+            // No answer, or a success whose body was cut off: either way
+            // nothing trustworthy arrived.
             r.error = Job::NetworkError;
-            if (reply->error() == QNetworkReply::OperationCanceledError)
+            if (timedOut)
                 r.message = QStringLiteral("%1 did not answer %2 within %3 s")
-                                .arg(service, target)
+                                .arg(service, r.target)
                                 .arg(reply->request().transferTimeout() / 1000);
+            else if (r.httpStatus)
+                r.message = QStringLiteral("%1's answer to %2 was cut off: %3").arg(service, r.target, reply->errorString());
             else
-                r.message = QStringLiteral("cannot reach %1 (%2): %3").arg(service, target, reply->errorString());
-        } else if (r.httpStatus < 200 || r.httpStatus > 299) {
+                r.message = QStringLiteral("cannot reach %1 (%2): %3").arg(service, r.target, reply->errorString());
+        } else if (!success) {
             r.error = classifyHttpStatus(r.httpStatus);
             QString says;
             readError(r, &says);
             if (says.isEmpty())
                 says = QString::fromUtf8(r.body.left(200)).simplified();
-            r.message = QStringLiteral("%1 answered %2 to %3: %4").arg(service).arg(r.httpStatus).arg(target, says);
+            r.message = QStringLiteral("%1 answered %2 to %3: %4").arg(service).arg(r.httpStatus).arg(r.target, says);
         }
         handler(r);
     });

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <QByteArray>
+#include <QUrl>
 #include <QJsonObject>
 #include <QNetworkRequest>
 #include <QPointer>
 #include <QString>
 
 #include <functional>
+#include <initializer_list>
 
 class QNetworkAccessManager;
 class QNetworkReply;
@@ -18,7 +20,10 @@ namespace membatch {
 // message says what failed, where, and what the server said.
 struct ApiResult
 {
+    QString service;         // "Parse", "Temporal"
+    QString target;          // "POST http://host/parse/files/x" (no query)
     int httpStatus = 0;      // 0: no answer (network error)
+    int networkError = 0;    // QNetworkReply::NetworkError
     QByteArray body;
     QJsonObject json;        // the body, if it is a JSON object
     int error = 0;           // Job::Error
@@ -27,11 +32,26 @@ struct ApiResult
     QByteArray retryAfter;   // the Retry-After header, if any
 
     bool ok() const { return error == 0; }
+
+    // Turns a success that lacks one of these JSON fields into a ServerError
+    // saying so; returns ok() afterwards.
+    bool expectFields(std::initializer_list<const char *> keys);
 };
+
+// Compact JSON bytes of an object.
+QByteArray compactJson(const QJsonObject &json);
+
+// base with path appended to its path ("/parse" + "/classes/X").
+QUrl appendPath(const QUrl &base, const QString &path);
+
+// "<role>@<host>:<pid>": who we are, in Temporal's identity fields.
+QString processIdentity(const QString &role);
 
 // One small JSON-over-HTTP client per service over the shared
 // QNetworkAccessManager. Replies belong to the context object: when it is
-// destroyed they are aborted and the handler never runs.
+// destroyed they are aborted and the handler never runs. Redirects are not
+// followed unless a request asks for it: our requests carry keys, and a
+// redirect would hand them to whatever host it names.
 class RestClient
 {
 public:
@@ -49,8 +69,6 @@ public:
 
     // Aborts every reply owned by context without running its handler.
     static void abortAll(QObject *context);
-
-    QNetworkAccessManager *manager() const { return m_nam; }
 
 private:
     QNetworkAccessManager *m_nam;

@@ -4,10 +4,10 @@
 #include "logging.h"
 #include "watchjob.h"
 
-#include <QCoreApplication>
 #include <QDateTime>
 #include <QFileInfo>
-#include <QSysInfo>
+#include <QNetworkReply>
+#include <QRegularExpression>
 #include <QUuid>
 #include <QtConcurrent>
 
@@ -15,11 +15,22 @@ namespace membatch {
 
 namespace {
 
-QString clientIdentity()
+// A start we cannot know the outcome of: it may have reached the server.
+bool outcomeUnknown(const ApiResult &r)
 {
-    return QStringLiteral("membatch@%1:%2").arg(QSysInfo::machineHostName()).arg(QCoreApplication::applicationPid());
+    if (r.error == Job::NetworkError) // refused or no such host: it never arrived
+        return r.networkError != QNetworkReply::ConnectionRefusedError && r.networkError != QNetworkReply::HostNotFoundError;
+    return r.httpStatus == 429 || r.httpStatus >= 500;
 }
 
+int retryDelayMs(const ApiResult &r, int attempt)
+{
+    bool ok = false;
+    const int seconds = r.retryAfter.toInt(&ok);
+    if (ok && seconds >= 0)
+        return std::min(seconds, 60) * 1000;
+    return 1000 * (1 << (attempt - 1)); // 1 s, 2 s, ...
+}
 
 } // namespace
 
@@ -37,9 +48,17 @@ SubmitJob::SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &setti
     m_status.workflowId = BatchRequest::workflowIdFor(m_status.batchId);
     m_requestUuid = QUuid::createUuid().toString(QUuid::WithoutBraces);
     m_progress.batchId = m_status.batchId;
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, &SubmitJob::startWorkflow);
 }
 
 SubmitJob::~SubmitJob() = default;
+
+bool SubmitJob::isValidBatchId(const QString &batchId)
+{
+    static const QRegularExpression valid(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"));
+    return valid.match(batchId).hasMatch();
+}
 
 void SubmitJob::doStart()
 {
@@ -48,30 +67,39 @@ void SubmitJob::doStart()
         fail(ConfigurationError, tr("cannot submit: set %1").arg(missing.join(QStringLiteral(", "))));
         return;
     }
+    if (!isValidBatchId(m_status.batchId)) {
+        fail(InvalidInputError, tr("batch id '%1' is not valid: use 1 to 100 letters, digits, '-' and '_', "
+                                   "starting with a letter or digit")
+                                    .arg(m_status.batchId));
+        return;
+    }
     read();
 }
 
 bool SubmitJob::doKill()
 {
     // The thread-pool tasks hold only values; they finish on their own and
-    // nobody hears of them once the watchers are gone.
+    // nobody hears of them once the watchers are disconnected.
     m_readWatcher.disconnect(this);
     m_encodeWatcher.disconnect(this);
+    m_retryTimer.stop();
     RestClient::abortAll(this);
-    if (m_watch)
+    if (m_watch) {
+        m_watch->disconnect(this);
         m_watch->kill();
+    }
     return true;
 }
 
-void SubmitJob::setPhase(BatchProgress::Phase phase)
+bool SubmitJob::enter(BatchProgress::Phase phase)
 {
     m_progress.phase = phase;
     setProgress(m_progress);
+    return !isFinished();
 }
 
 void SubmitJob::read()
 {
-    setPhase(BatchProgress::Phase::Reading);
     connect(&m_readWatcher, &QFutureWatcher<BatchReadResult>::finished, this, [this] {
         BatchReadResult result = m_readWatcher.result();
         if (!result.error.isEmpty()) {
@@ -81,13 +109,13 @@ void SubmitJob::read()
         encode(std::move(result.items));
     });
     m_readWatcher.setFuture(QtConcurrent::run(readBatchFile, m_path));
+    enter(BatchProgress::Phase::Reading);
 }
 
 void SubmitJob::encode(QList<MemoryItem> items)
 {
     m_progress.total = items.size();
     m_status.totalMemories = items.size();
-    setPhase(BatchProgress::Phase::Encoding);
     connect(&m_encodeWatcher, &QFutureWatcher<BatchCodec::Encoded>::finished, this, [this] {
         m_encoded = m_encodeWatcher.result();
         m_status.rawBytes = m_encoded.rawBytes;
@@ -109,6 +137,7 @@ void SubmitJob::encode(QList<MemoryItem> items)
     m_encodeWatcher.setFuture(QtConcurrent::run(
         [level = m_options.compressionLevel](const QList<MemoryItem> &batch) { return BatchCodec::encode(batch, level); },
         std::move(items)));
+    enter(BatchProgress::Phase::Encoding);
 }
 
 void SubmitJob::signIn()
@@ -152,12 +181,13 @@ void SubmitJob::upload()
 {
     m_progress.bytesDone = 0;
     m_progress.bytesTotal = m_encoded.gzip.size();
-    setPhase(BatchProgress::Phase::Uploading);
     const QString name = QStringLiteral("batch_%1.json.gz").arg(m_status.batchId);
     m_parse.uploadFile(
         name, m_encoded.gzip, QByteArrayLiteral("application/gzip"), this,
-        [this](const ApiResult &r) {
-            if (!r.ok()) {
+        [this](ApiResult r) {
+            // Without a url the File cannot be referenced (a name-only File
+            // would lose the data).
+            if (!r.expectFields({"name", "url"})) {
                 fail(r, tr("uploading the batch file"));
                 return;
             }
@@ -174,11 +204,11 @@ void SubmitJob::upload()
             m_progress.bytesTotal = total;
             setProgress(m_progress);
         });
+    enter(BatchProgress::Phase::Uploading);
 }
 
 void SubmitJob::createRequest(const QJsonObject &file)
 {
-    setPhase(BatchProgress::Phase::Creating);
     const double ratio = m_status.compressedBytes ? double(m_status.rawBytes) / double(m_status.compressedBytes) : 0;
     QJsonObject fields{
         {QStringLiteral("batchId"), m_status.batchId},
@@ -211,8 +241,8 @@ void SubmitJob::createRequest(const QJsonObject &file)
         fields.insert(QStringLiteral("ACL"), QJsonObject()); // submitted with the master key: master only
     }
 
-    m_parse.createObject(BatchRequest::ClassName, fields, this, [this](const ApiResult &r) {
-        if (!r.ok()) {
+    m_parse.createObject(BatchRequest::ClassName, fields, this, [this](ApiResult r) {
+        if (!r.expectFields({"objectId"})) {
             fail(r, tr("creating the BatchMemoryRequest (the uploaded file %1 is left unreferenced)")
                         .arg(m_status.dataFileUrl.toDisplayString()));
             return;
@@ -221,22 +251,50 @@ void SubmitJob::createRequest(const QJsonObject &file)
         m_status.status = QLatin1String(BatchStatus::Pending);
         m_status.createdAt = ParseClient::dateFrom(r.json.value(QStringLiteral("createdAt")));
         setBatch(m_status);
-        startWorkflow();
+        if (enter(BatchProgress::Phase::Starting))
+            startWorkflow();
     });
+    enter(BatchProgress::Phase::Creating);
 }
 
 void SubmitJob::startWorkflow()
 {
-    setPhase(BatchProgress::Phase::Starting);
+    ++m_startAttempts;
     const QJsonArray input{BatchRequest::workflowInput(m_status.requestId, m_status.batchId)};
-    m_temporal.startWorkflow(m_status.workflowId, BatchRequest::WorkflowType, input, m_requestUuid, clientIdentity(),
-                             this, [this](const ApiResult &r) {
-                                 if (!r.ok()) {
-                                     failAfterCreate(QStringLiteral("start"), r, tr("starting workflow %1").arg(m_status.workflowId));
-                                     return;
-                                 }
-                                 recordRunId(r.json.value(QStringLiteral("runId")).toString());
+    m_temporal.startWorkflow(m_status.workflowId, BatchRequest::WorkflowType, input, m_requestUuid,
+                             processIdentity(QStringLiteral("membatch")), this, [this](ApiResult r) {
+                                 if (r.expectFields({"runId"}))
+                                     recordRunId(r.json.value(QStringLiteral("runId")).toString());
+                                 else
+                                     startFailed(r);
                              });
+}
+
+void SubmitJob::startFailed(const ApiResult &r)
+{
+    if (!outcomeUnknown(r)) {
+        markFailed(r);
+        return;
+    }
+    if (m_startAttempts < MaxStartAttempts) {
+        qCWarning(lcSubmit) << "starting the workflow, attempt" << m_startAttempts << "failed; trying again:" << r.message;
+        m_retryTimer.start(retryDelayMs(r, m_startAttempts));
+        return;
+    }
+    // Still unknown: look before declaring the batch failed.
+    m_temporal.describeWorkflow(m_status.workflowId, {}, this, [this, r](const ApiResult &described, const WorkflowState &state) {
+        if (described.ok() && !state.runId.isEmpty()) {
+            recordRunId(state.runId); // it did start
+        } else if (described.error == NotFoundError) {
+            markFailed(r);
+        } else {
+            fail(r, tr("starting workflow %1 (tried %2 times; it may or may not have started, and request %3 "
+                       "stays pending: look with 'membatch status %4')")
+                        .arg(m_status.workflowId)
+                        .arg(m_startAttempts)
+                        .arg(m_status.requestId, m_status.batchId));
+        }
+    });
 }
 
 void SubmitJob::recordRunId(const QString &runId)
@@ -256,13 +314,17 @@ void SubmitJob::submitted()
 {
     m_progress.status = m_status.status;
     m_progress.bytesDone = m_progress.bytesTotal = 0;
-    setPhase(BatchProgress::Phase::Queued);
-    if (!m_options.waitForCompletion) {
-        emitResult();
+    if (!enter(BatchProgress::Phase::Queued))
         return;
-    }
+    if (m_options.waitForCompletion)
+        follow();
+    else
+        finish();
+}
 
-    // Follow the batch with a watch job, reusing our session.
+void SubmitJob::follow()
+{
+    // A watch job, on our session.
     ConnectionSettings watchSettings = m_settings;
     watchSettings.sessionToken = m_parse.sessionToken();
     m_watch = new WatchJob(m_nam, watchSettings, m_status.batchId, m_options, this);
@@ -273,33 +335,26 @@ void SubmitJob::submitted()
         if (!watch->batch().batchId.isEmpty())
             setBatch(watch->batch());
         setError(watch->error(), watch->errorString());
-        emitResult();
+        finish();
     });
     m_watch->start();
 }
 
-void SubmitJob::failAfterCreate(const QString &stage, const ApiResult &r, const QString &what)
+void SubmitJob::markFailed(const ApiResult &r)
 {
-    const QString message = QStringLiteral("%1: %2").arg(what, r.message);
-    const QJsonArray errors{QJsonObject{{QStringLiteral("stage"), stage},
-                                        {QStringLiteral("error"), message},
-                                        {QStringLiteral("timestamp"),
-                                         QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)}}};
-    const QJsonObject fields{
-        {QStringLiteral("status"), QLatin1String(BatchStatus::Failed)},
-        {QStringLiteral("completedAt"), ParseClient::date(QDateTime::currentDateTimeUtc())},
-        {QStringLiteral("errors"), errors},
-    };
-    m_parse.updateObject(BatchRequest::ClassName, m_status.requestId, fields, this,
+    const QString what = tr("starting workflow %1").arg(m_status.workflowId);
+    const QJsonArray errors{BatchRequest::errorEntry(QStringLiteral("%1: %2").arg(what, r.message), -1, QStringLiteral("start"))};
+    m_parse.updateObject(BatchRequest::ClassName, m_status.requestId, BatchRequest::failedFields(errors), this,
                          [this, r, what, errors](const ApiResult &update) {
+                             if (!update.ok()) {
+                                 fail(r, what + tr(" (and marking request %1 failed also failed: %2)")
+                                                    .arg(m_status.requestId, update.message));
+                                 return;
+                             }
                              m_status.status = QLatin1String(BatchStatus::Failed);
                              m_status.errors = errors;
                              setBatch(m_status);
-                             if (!update.ok())
-                                 fail(r, what + tr(" (and marking request %1 failed also failed: %2)")
-                                              .arg(m_status.requestId, update.message));
-                             else
-                                 fail(r, what + tr(" (request %1 is marked failed)").arg(m_status.requestId));
+                             fail(r, what + tr(" (request %1 is marked failed)").arg(m_status.requestId));
                          });
 }
 
@@ -312,7 +367,12 @@ void SubmitJob::fail(int error, const QString &message)
 {
     qCDebug(lcSubmit) << "failed:" << message;
     setError(error, message);
-    emitResult();
+    finish();
+}
+
+void SubmitJob::finish()
+{
+    m_parse.signOut(this, [this] { emitResult(); });
 }
 
 } // namespace membatch

@@ -9,6 +9,7 @@
 
 #include <QFutureWatcher>
 #include <QPointer>
+#include <QTimer>
 
 namespace membatch {
 
@@ -25,6 +26,13 @@ public:
               const BatchOptions &options, QObject *parent = nullptr);
     ~SubmitJob() override;
 
+    // Starts whose outcome is unknown (no answer, 429, 5xx) are sent again
+    // with the same requestId, which Temporal deduplicates.
+    static constexpr int MaxStartAttempts = 3;
+
+    // What a batch id may be: it names the Parse file and the workflow.
+    static bool isValidBatchId(const QString &batchId);
+
 protected:
     void doStart() override;
     bool doKill() override;
@@ -37,14 +45,19 @@ private:
     void upload();
     void createRequest(const QJsonObject &file);
     void startWorkflow();
+    void startFailed(const ApiResult &r);
     void recordRunId(const QString &runId);
     void submitted();
-    // Marks the created request failed, so that nothing is left pending
-    // that no worker will ever take, then fails the job.
-    void failAfterCreate(const QString &stage, const ApiResult &r, const QString &what);
+    void follow();
+    // The start failed for good: mark the request failed, so that nothing
+    // is left pending that no worker will ever take.
+    void markFailed(const ApiResult &r);
     void fail(int error, const QString &message);
     void fail(const ApiResult &r, const QString &what);
-    void setPhase(BatchProgress::Phase phase);
+    // Ends our Parse session (if we opened one), then emits the result.
+    void finish();
+    // Reports a phase; false if a slot killed the job on hearing it.
+    bool enter(BatchProgress::Phase phase);
 
     QNetworkAccessManager *m_nam;
     ConnectionSettings m_settings;
@@ -54,10 +67,12 @@ private:
     TemporalClient m_temporal;
     QFutureWatcher<BatchReadResult> m_readWatcher;
     QFutureWatcher<BatchCodec::Encoded> m_encodeWatcher;
+    QTimer m_retryTimer;
     QPointer<WatchJob> m_watch;
 
     QString m_userId;
     QString m_requestUuid; // BatchMemoryRequest.requestId and Temporal's start requestId
+    int m_startAttempts = 0;
     BatchCodec::Encoded m_encoded;
     BatchStatus m_status;
     BatchProgress m_progress;

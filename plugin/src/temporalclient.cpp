@@ -18,11 +18,6 @@ void readTemporalError(ApiResult &r, QString *says)
         *says = r.serviceCode ? QStringLiteral("%1 (code %2)").arg(message).arg(r.serviceCode) : message;
 }
 
-QByteArray compact(const QJsonObject &json)
-{
-    return QJsonDocument(json).toJson(QJsonDocument::Compact);
-}
-
 QString pathSegment(const QString &value)
 {
     return QString::fromUtf8(QUrl::toPercentEncoding(value));
@@ -43,12 +38,7 @@ QString TemporalClient::namespacePath() const
 
 QNetworkRequest TemporalClient::request(const QString &path, const QString &prefix) const
 {
-    QUrl url = m_settings.temporalUrl;
-    QString base = url.path();
-    if (base.endsWith(QLatin1Char('/')))
-        base.chop(1);
-    url.setPath(base + prefix + path, QUrl::TolerantMode);
-    QNetworkRequest req(url);
+    QNetworkRequest req(appendPath(m_settings.temporalUrl, prefix + path));
     req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
     return req;
 }
@@ -70,7 +60,7 @@ void TemporalClient::startWorkflow(const QString &workflowId, const QString &wor
     m_rest.send("POST",
                 request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId),
                         m_settings.temporalApiPrefix),
-                compact(body), context, std::move(handler));
+                compactJson(body), context, std::move(handler));
 }
 
 void TemporalClient::describeWorkflow(const QString &workflowId, const QString &runId, QObject *context,
@@ -135,7 +125,7 @@ void TemporalClient::pollActivityTask(const QString &identity, QObject *context,
     };
     QNetworkRequest req = request(namespacePath() + QStringLiteral("/activity-tasks/poll"), QStringLiteral("/emulator/v1"));
     req.setTransferTimeout(PollTimeoutMs);
-    m_rest.send("POST", req, compact(body), context, [handler](const ApiResult &r) {
+    m_rest.send("POST", req, compactJson(body), context, [handler](const ApiResult &r) {
         ActivityTask task;
         const QJsonObject &j = r.json;
         task.taskToken = j.value(QStringLiteral("taskToken")).toString().toLatin1();
@@ -157,7 +147,7 @@ void TemporalClient::heartbeat(const QByteArray &taskToken, const QJsonArray &de
                            {QStringLiteral("details"), details},
                            {QStringLiteral("identity"), identity}};
     m_rest.send("POST", request(namespacePath() + QStringLiteral("/activity-heartbeat"), m_settings.temporalApiPrefix),
-                compact(body), context, [handler](const ApiResult &r) {
+                compactJson(body), context, [handler](const ApiResult &r) {
                     handler(r, r.json.value(QStringLiteral("cancelRequested")).toBool());
                 });
 }
@@ -169,7 +159,7 @@ void TemporalClient::completeActivity(const QByteArray &taskToken, const QJsonAr
                            {QStringLiteral("result"), result},
                            {QStringLiteral("identity"), identity}};
     m_rest.send("POST", request(namespacePath() + QStringLiteral("/activity-complete"), m_settings.temporalApiPrefix),
-                compact(body), context, std::move(handler));
+                compactJson(body), context, std::move(handler));
 }
 
 void TemporalClient::failActivity(const QByteArray &taskToken, const QString &message, const QString &type,
@@ -185,7 +175,7 @@ void TemporalClient::failActivity(const QByteArray &taskToken, const QString &me
                            {QStringLiteral("failure"), failure},
                            {QStringLiteral("identity"), identity}};
     m_rest.send("POST", request(namespacePath() + QStringLiteral("/activity-fail"), m_settings.temporalApiPrefix),
-                compact(body), context, std::move(handler));
+                compactJson(body), context, std::move(handler));
 }
 
 QString TemporalClient::shortStatus(const QString &enumName)

@@ -44,7 +44,7 @@ void WatchJob::doStart()
     m_parse.signIn(this, [this](const ApiResult &r, const QString &) {
         if (!r.ok()) {
             setError(r.error, tr("signing in to Parse: %1").arg(r.message));
-            emitResult();
+            finish();
             return;
         }
         poll();
@@ -75,7 +75,7 @@ void WatchJob::readRequest(const ApiResult &r)
     if (results.isEmpty()) {
         setError(NotFoundError, tr("no batch %1 in Parse (or it is not visible to %2)")
                                     .arg(m_batchId, m_settings.username.isEmpty() ? tr("this key") : m_settings.username));
-        emitResult();
+        finish();
         return;
     }
     BatchStatus fresh = BatchRequest::statusFromObject(results.first().toObject());
@@ -86,7 +86,7 @@ void WatchJob::readRequest(const ApiResult &r)
         update();
         return;
     }
-    m_temporal.describeWorkflow(m_status.workflowId, m_status.workflowRunId, this,
+    m_temporal.describeWorkflow(m_status.workflowId, m_followLatestRun ? QString() : m_status.workflowRunId, this,
                                 [this](const ApiResult &wr, const WorkflowState &state) { readWorkflow(wr, state); });
 }
 
@@ -103,6 +103,8 @@ void WatchJob::readWorkflow(const ApiResult &r, const WorkflowState &state)
     m_status.workflowStatus = state.status;
     if (m_status.workflowRunId.isEmpty())
         m_status.workflowRunId = state.runId;
+    if (state.status == QLatin1String("continued_as_new"))
+        m_followLatestRun = true; // describe the run that carries on from now on
     const bool endedBadly = !state.isOpen() && state.status != QLatin1String("completed");
     if (endedBadly && m_status.workflowFailure.isEmpty()) {
         m_temporal.closeFailure(m_status.workflowId, m_status.workflowRunId, this,
@@ -130,8 +132,19 @@ void WatchJob::update()
     p.succeeded = m_status.successCount;
     p.failed = m_status.failCount;
     setProgress(p);
+    if (isFinished())
+        return; // killed by a slot that heard the progress
 
     if (m_options.once || m_status.isFinal()) {
+        finish();
+        return;
+    }
+    // The workflow completed, yet the request is not final: look once
+    // more (the last write may be on its way), then say so.
+    if (m_status.workflowStatus == QLatin1String("completed") && ++m_completedLooks > 1) {
+        setError(ServerError, tr("workflow %1 completed, but request %2 still says '%3': the worker did not "
+                                 "record a final status")
+                                  .arg(m_status.workflowId, m_status.requestId, m_status.status));
         finish();
         return;
     }
@@ -140,7 +153,7 @@ void WatchJob::update()
 
 void WatchJob::finish()
 {
-    if (m_status.isFinal() && !m_status.isCompleted()) {
+    if (error() == NoError && m_status.isFinal() && !m_status.isCompleted()) {
         QString why;
         if (!m_status.workflowFailure.isEmpty() && m_status.status != QLatin1String(BatchStatus::PartialFailure))
             why = m_status.workflowFailure;
@@ -157,7 +170,7 @@ void WatchJob::finish()
                                        .arg(m_status.failCount)
                                        .arg(why.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(why)));
     }
-    emitResult();
+    m_parse.signOut(this, [this] { emitResult(); });
 }
 
 void WatchJob::lookFailed(const ApiResult &r, const QString &what)
@@ -165,7 +178,7 @@ void WatchJob::lookFailed(const ApiResult &r, const QString &what)
     const bool hopeless = r.error == AuthenticationError || r.error == NotFoundError || m_options.once;
     if (hopeless || ++m_failures >= MaxConsecutiveFailures) {
         setError(r.error, QStringLiteral("%1: %2").arg(what, r.message));
-        emitResult();
+        finish();
         return;
     }
     qCWarning(lcWatch) << what << "failed, will look again:" << r.message;

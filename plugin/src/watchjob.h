@@ -32,6 +32,8 @@ private:
     void readRequest(const ApiResult &r);
     void readWorkflow(const ApiResult &r, const WorkflowState &state);
     void update();
+    // Sets the outcome's error, if any, ends our Parse session (if we opened
+    // one), then emits the result.
     void finish();
     // A failed look: give up at once if it cannot get better (not found,
     // refused), else try again, up to MaxConsecutiveFailures in a row.
@@ -45,6 +47,8 @@ private:
     QTimer m_timer;
     BatchStatus m_status;
     int m_failures = 0;
+    int m_completedLooks = 0;
+    bool m_followLatestRun = false;
 };
 
 } // namespace membatch

@@ -4,8 +4,6 @@
 #include "batchrequest.h"
 #include "logging.h"
 
-#include <QCoreApplication>
-#include <QSysInfo>
 
 namespace membatch {
 
@@ -18,9 +16,7 @@ WorkerJob::WorkerJob(QNetworkAccessManager *nam, const ConnectionSettings &setti
     , m_temporal(nam, settings)
 {
     if (m_options.identity.isEmpty())
-        m_options.identity = QStringLiteral("membatch-worker@%1:%2")
-                                 .arg(QSysInfo::machineHostName())
-                                 .arg(QCoreApplication::applicationPid());
+        m_options.identity = processIdentity(QStringLiteral("membatch-worker"));
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &WorkerJob::poll);
 }
@@ -42,12 +38,18 @@ bool WorkerJob::doKill()
     RestClient::abortAll(this);
     // An unfinished task is left to Temporal's timeouts and retry policy;
     // its memories carry fixed ids, so the next attempt adds no copies.
-    delete m_activity;
+    // deleteLater: we may be inside one of the activity's own signals.
+    if (m_activity) {
+        m_activity->disconnect(this);
+        RestClient::abortAll(m_activity);
+        m_activity->deleteLater();
+    }
     return true;
 }
 
 void WorkerJob::poll()
 {
+    m_pollClock.start();
     m_temporal.pollActivityTask(m_options.identity, this, [this](const ApiResult &r, const ActivityTask &task) {
         if (!r.ok()) {
             // Failing on the very first poll means a wrong address or
@@ -64,8 +66,8 @@ void WorkerJob::poll()
         }
         m_everPolled = true;
         m_pollFailures = 0;
-        if (task.isEmpty()) {
-            poll(); // the long poll ran out with nothing to do
+        if (task.isEmpty()) { // the long poll ran out with nothing to do
+            m_retryTimer.start(int(std::max<qint64>(0, MinPollIntervalMs - m_pollClock.elapsed())));
             return;
         }
         if (task.activityType != BatchRequest::ActivityType) {
@@ -78,11 +80,11 @@ void WorkerJob::poll()
 
 void WorkerJob::run(const ActivityTask &task)
 {
-    emitInfo(tr("took the task of workflow %1 (attempt %2)").arg(task.workflowId).arg(task.attempt));
     m_activity = new BatchActivity(m_nam, m_settings, task, m_options.identity, m_options.progressEvery, this);
     connect(m_activity, &BatchActivity::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
     connect(m_activity, &BatchActivity::finished, this, &WorkerJob::taskFinished);
     m_activity->start();
+    emitInfo(tr("took the task of workflow %1 (attempt %2)").arg(task.workflowId).arg(task.attempt));
 }
 
 void WorkerJob::rejectUnknown(const ActivityTask &task)
@@ -96,8 +98,10 @@ void WorkerJob::taskFinished(bool succeeded, const QString &message)
 {
     if (m_activity)
         m_activity->deleteLater();
-    emitInfo(succeeded ? message : tr("task failed: %1").arg(message));
     ++m_tasksDone;
+    emitInfo(succeeded ? message : tr("task failed: %1").arg(message));
+    if (isFinished())
+        return; // killed by a slot that heard the message
     if (m_options.maxTasks > 0 && m_tasksDone >= m_options.maxTasks) {
         emitResult();
         return;

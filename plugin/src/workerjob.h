@@ -5,6 +5,7 @@
 #include <membatch/batchoptions.h>
 #include <membatch/job.h>
 
+#include <QElapsedTimer>
 #include <QPointer>
 #include <QTimer>
 
@@ -23,8 +24,9 @@ public:
               QObject *parent = nullptr);
 
     static constexpr int MaxConsecutivePollFailures = 5;
-
-    int tasksDone() const { return m_tasksDone; }
+    // An empty answer sooner than this is not a long poll that ran out (a
+    // proxy, say): wait this long before the next poll, not spin.
+    static constexpr int MinPollIntervalMs = 1000;
 
 protected:
     void doStart() override;
@@ -41,6 +43,7 @@ private:
     WorkerOptions m_options;
     TemporalClient m_temporal;
     QTimer m_retryTimer;
+    QElapsedTimer m_pollClock;
     QPointer<BatchActivity> m_activity;
     int m_tasksDone = 0;
     int m_pollFailures = 0;

@@ -20,7 +20,7 @@ struct WorkerOptions
 {
     QString identity;           // empty: membatch-worker@<host>:<pid>
     int maxTasks = 0;           // 0: run until killed
-    int progressEvery = 10;     // items between progress writes and heartbeats
+    int progressEvery = 10;     // items stored per /batch call, with the counts and a heartbeat after each (1..100)
 };
 
 } // namespace membatch

@@ -33,7 +33,7 @@ struct MEMBATCH_EXPORT BatchStatus
     qint64 processedCount = 0;
     qint64 successCount = 0;
     qint64 failCount = 0;
-    QJsonArray errors;        // [{index, error, timestamp}, ...]
+    QJsonArray errors;        // [{index?, stage?, error, timestamp}, ...]: index for a per-item error
     QUrl dataFileUrl;
     qint64 rawBytes = 0;
     qint64 compressedBytes = 0;

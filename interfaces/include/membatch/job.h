@@ -62,6 +62,9 @@ protected:
     // Aborts what is in flight; return false if that is not possible.
     virtual bool doKill();
 
+    // These do nothing once the job has finished. A slot connected to
+    // progressChanged() or infoMessage() may kill the job: after emitting,
+    // check isFinished() before going on.
     void setError(int code, const QString &text);
     void setProgress(const BatchProgress &progress);
     void emitInfo(const QString &message);
