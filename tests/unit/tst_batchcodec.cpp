@@ -54,7 +54,11 @@ private Q_SLOTS:
         QTest::newRow("bad metadata") << QByteArray(R"([{"content":"a","metadata":[1]}])") << QStringLiteral("'metadata' must be an object");
         QTest::newRow("a bare number") << QByteArray("42") << QStringLiteral("in.json:1: invalid JSON");
         QTest::newRow("a line holding an array") << QByteArray("{\"content\":\"a\"}\n[1]") << QStringLiteral("in.json:2: not a JSON object");
-        QTest::newRow("truncated gzip") << GzipCodec::compress("{\"content\":\"a\"}\n").left(12) << QStringLiteral("in.json: ");
+        QByteArray lines;
+        for (int i = 0; i < 1000; ++i)
+            lines += "{\"content\":\"memory " + QByteArray::number(i * 7919) + "\"}\n";
+        const QByteArray gz = GzipCodec::compress(lines);
+        QTest::newRow("truncated gzip") << gz.left(gz.size() / 2) << QStringLiteral("in.json: gzip data is truncated");
     }
 
     void reportsWhereInputIsBad()
