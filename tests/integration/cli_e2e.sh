@@ -22,55 +22,49 @@ fail() {
     failures=$((failures + 1))
 }
 
-# expect NAME RC PATTERN -- CMD...: runs CMD, checks its exit code and that
-# stdout+stderr match PATTERN (an extended regex).
-expect() {
-    local name=$1 want_rc=$2 pattern=$3
-    shift 4
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [[ $rc -ne $want_rc ]]; then
-        fail "$name: exit code $rc, expected $want_rc; output:"$'\n'"$out"
-    elif ! grep -Eq -- "$pattern" <<<"$out"; then
-        fail "$name: output does not match /$pattern/:"$'\n'"$out"
-    else
-        echo "PASS: $name"
-    fi
-    LAST_OUTPUT=$out
-}
+# shellcheck source=../cli/expect.sh
+source "$(dirname "$0")/../cli/expect.sh"
+check() { expect "$@" || failures=$((failures + 1)); }
 
 # --- bad input: one clear message, non-zero exit, nothing submitted -------
 printf '{"content":"a"}\n{"content":"b"\n' >"$work/broken.jsonl"
-expect "invalid JSON names the line" 1 "broken.jsonl:2: invalid JSON" -- \
+check "invalid JSON names the line" 1 "broken.jsonl:2: invalid JSON" -- \
     "$membatch" submit "$work/broken.jsonl" --task-queue "$queue"
 : >"$work/empty.json"
-expect "empty batch" 1 "empty.json: the batch is empty" -- "$membatch" submit "$work/empty.json"
-expect "missing file" 1 "nope.json: cannot read" -- "$membatch" submit "$work/nope.json"
-expect "wrong key" 1 "unauthorized \(the application id or key was refused\)" -- \
+check "empty batch" 1 "empty.json: the batch is empty" -- "$membatch" submit "$work/empty.json"
+check "missing file" 1 "nope.json: cannot read" -- "$membatch" submit "$work/nope.json"
+check "wrong key" 1 "unauthorized \(the application id or key was refused\)" -- \
     env MEMBATCH_REST_KEY=not-the-key "$membatch" submit "$sample"
-expect "unreachable Parse" 1 "cannot reach Parse" -- \
+check "unreachable Parse" 1 "cannot reach Parse" -- \
     "$membatch" submit "$sample" --parse-url http://127.0.0.1:1/parse
-expect "unknown batch" 1 "no batch no-such-batch" -- "$membatch" status no-such-batch
-expect "secrets stay out of messages" 1 "." -- \
+check "unknown batch" 1 "no batch no-such-batch" -- "$membatch" status no-such-batch
+check "secrets stay out of messages" 1 "." -- \
     env MEMBATCH_PASSWORD=hunter2-secret "$membatch" submit "$sample"
 if grep -q hunter2-secret <<<"$LAST_OUTPUT"; then fail "the password appeared in the output"; fi
 
+# --- a start that fails for good: the request says failed, status exits 3 --
+failed_id="cli-failed-$$"
+check "submit with Temporal unreachable" 1 "is marked failed" -- \
+    "$membatch" submit "$sample" --batch-id "$failed_id" --temporal-url http://127.0.0.1:1
+check "status of a failed batch" 3 "batch $failed_id: failed" -- "$membatch" status "$failed_id"
+check "a taken batch id" 1 "batch id $failed_id is already taken" -- \
+    "$membatch" submit "$sample" --batch-id "$failed_id"
+
 # --- submit with no worker: queued; status says so with exit code 4 --------
-expect "submit without waiting" 0 "^batch .*: pending" -- \
+check "submit without waiting" 0 "^batch .*: pending" -- \
     "$membatch" submit "$sample" --task-queue "$queue"
 batch_id=$(sed -n 's/^batch \([^:]*\): pending$/\1/p' <<<"$LAST_OUTPUT")
 [[ -n $batch_id ]] || fail "no batch id in the submit output"
-expect "status of a queued batch" 4 '"outcome":"pending"' -- "$membatch" status "$batch_id" --json
+check "status of a queued batch" 4 '"outcome":"pending"' -- "$membatch" status "$batch_id" --json
 
 # --- a worker takes it; watch follows it to the end -------------------------
 "$membatch" work --task-queue "$queue" --max-tasks 2 >"$work/worker.log" 2>&1 &
 worker_pid=$!
-expect "watch to completion" 0 "batch $batch_id: completed" -- "$membatch" watch "$batch_id" --poll-ms 100
-expect "status of a completed batch" 0 '"status":"completed"' -- "$membatch" status "$batch_id" --json
+check "watch to completion" 0 "batch $batch_id: completed" -- "$membatch" watch "$batch_id" --poll-ms 100
+check "status of a completed batch" 0 '"status":"completed"' -- "$membatch" status "$batch_id" --json
 
 # --- submit --wait --json: progress lines, then one result line -------------
-expect "submit --wait --json" 0 '"event":"result"' -- \
+check "submit --wait --json" 0 '"event":"result"' -- \
     "$membatch" submit "$sample" --wait --json --poll-ms 100 --task-queue "$queue"
 last=$(tail -n 1 <<<"$LAST_OUTPUT")
 grep -q '"ok":true' <<<"$last" || fail "the last JSON line is not an ok result: $last"

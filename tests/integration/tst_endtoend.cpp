@@ -2,6 +2,7 @@
 // the Temporal HTTP API emulator), started by the ctest fixture. The plugin
 // is loaded the way a host loads it; the checks read Parse and Temporal
 // directly, not through the plugin.
+#include "batchactivity.h"
 #include "gzipcodec.h"
 
 #include <membatch/ibatchprocessor.h>
@@ -101,17 +102,22 @@ private:
     }
 
     // Runs a job to its result; the job is kept alive for inspection.
-    void runToEnd(Job *job, int timeoutMs = 90000)
+    static bool runToEnd(Job *job, int timeoutMs = 90000)
     {
         job->setAutoDelete(false);
         QSignalSpy result(job, &Job::result);
         job->start();
-        QVERIFY2(result.wait(timeoutMs), "the job did not finish in time");
-        QCOMPARE(result.count(), 1);
+        if (!result.wait(timeoutMs) || result.count() != 1) {
+            qWarning("the job did not finish in time (or finished twice)");
+            job->kill();
+            return false;
+        }
+        return true;
     }
 
     // A request created by hand (as a foreign client might), to drive the
-    // worker with data the submitter would refuse.
+    // worker with data the submitter would refuse. Returns its objectId, or
+    // an error text (with a space in it).
     QString createRequestByHand(const QString &batchId, const QByteArray &fileBytes, int totalMemories)
     {
         const Http file = parseAsMaster("POST", QStringLiteral("/files/hand_%1.json.gz").arg(batchId), {}, fileBytes,
@@ -130,7 +136,14 @@ private:
         };
         const Http created = parseAsMaster("POST", QStringLiteral("/classes/BatchMemoryRequest"), {},
                                            QJsonDocument(fields).toJson(QJsonDocument::Compact));
-        const QString requestId = created.json().value(QStringLiteral("objectId")).toString();
+        if (created.status != 201)
+            return QStringLiteral("create failed: ") + QString::fromUtf8(created.body);
+        return created.json().value(QStringLiteral("objectId")).toString();
+    }
+
+    // Starts the batch's workflow by hand; empty on success, else the answer.
+    QString startByHand(const QString &batchId, const QString &requestId)
+    {
         const QJsonObject start{
             {QStringLiteral("workflowId"), QStringLiteral("batch-") + batchId},
             {QStringLiteral("workflowType"), QJsonObject{{QStringLiteral("name"), QStringLiteral("ProcessBatchMemoryFromRequestWorkflow")}}},
@@ -140,9 +153,17 @@ private:
         };
         const Http started = temporal("POST", QStringLiteral("/workflows/batch-") + batchId,
                                       QJsonDocument(start).toJson(QJsonDocument::Compact));
-        if (started.status != 200)
-            return QStringLiteral("start failed: ") + QString::fromUtf8(started.body);
-        return requestId;
+        return started.status == 200 ? QString() : QString::fromUtf8(started.body);
+    }
+
+    // Creates and starts a request by hand; returns its objectId.
+    QString submitByHand(const QString &batchId, const QByteArray &fileBytes, int totalMemories)
+    {
+        const QString requestId = createRequestByHand(batchId, fileBytes, totalMemories);
+        if (requestId.contains(QLatin1Char(' ')))
+            return requestId;
+        const QString startError = startByHand(batchId, requestId);
+        return startError.isEmpty() ? requestId : QStringLiteral("start failed: ") + startError;
     }
 
     // The plugin acts as the demo user (as a submitter does), or with the
@@ -214,7 +235,7 @@ private Q_SLOTS:
             if (phases.isEmpty() || phases.last() != p.phase)
                 phases.append(p.phase);
         });
-        runToEnd(job);
+        QVERIFY(runToEnd(job));
         QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
         const BatchStatus batch = job->batch();
         delete job;
@@ -306,7 +327,7 @@ private Q_SLOTS:
         BatchOptions options = watchOptions();
         options.waitForCompletion = true;
         BatchJob *submit = m_processor->submit(path, options);
-        runToEnd(submit);
+        QVERIFY(runToEnd(submit));
         QVERIFY2(submit->error() == Job::NoError, qPrintable(submit->errorString()));
         const QString batchId = submit->batch().batchId;
         delete submit;
@@ -314,7 +335,7 @@ private Q_SLOTS:
         options = watchOptions();
         options.once = true;
         BatchJob *status = m_processor->watch(batchId, options);
-        runToEnd(status);
+        QVERIFY(runToEnd(status));
         QCOMPARE(status->error(), int(Job::NoError));
         QCOMPARE(status->batch().status, QStringLiteral("completed"));
         QCOMPARE(status->batch().successCount, 3);
@@ -325,12 +346,12 @@ private Q_SLOTS:
     {
         const QString batchId = QUuid::createUuid().toString(QUuid::WithoutBraces);
         const QByteArray json = R"([{"content":"good one"},{"content":""},{"content":"good two","tags":"not-a-list"},{"content":"good three"}])";
-        const QString requestId = createRequestByHand(batchId, GzipCodec::compress(json), 4);
+        const QString requestId = submitByHand(batchId, GzipCodec::compress(json), 4);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
 
         actAsMaster();
         BatchJob *watch = m_processor->watch(batchId, watchOptions());
-        runToEnd(watch);
+        QVERIFY(runToEnd(watch));
         QCOMPARE(watch->error(), int(Job::BatchFailedError));
         QVERIFY2(watch->errorString().contains(QStringLiteral("ended partial_failure: 2 of 4 memories stored, 2 failed")),
                  qPrintable(watch->errorString()));
@@ -345,15 +366,48 @@ private Q_SLOTS:
         QVERIFY(!batch.errors.at(0).toObject().value(QStringLiteral("timestamp")).toString().isEmpty());
     }
 
+    void aRetriedAttemptAddsNoCopies()
+    {
+        // As if an earlier attempt had stored items 0 and 2 and then died.
+        const QString batchId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QByteArray json = R"([{"content":"m0"},{"content":"m1"},{"content":"m2"},{"content":"m3"}])";
+        const QString requestId = createRequestByHand(batchId, GzipCodec::compress(json), 4);
+        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+        for (int i : {0, 2}) {
+            const QJsonObject memory{{QStringLiteral("objectId"), BatchActivity::memoryObjectId(requestId, i)},
+                                     {QStringLiteral("content"), QStringLiteral("m%1").arg(i)},
+                                     {QStringLiteral("batchId"), batchId},
+                                     {QStringLiteral("index"), i},
+                                     {QStringLiteral("ACL"), QJsonObject()}};
+            QCOMPARE(parseAsMaster("POST", QStringLiteral("/classes/Memory"), {}, QJsonDocument(memory).toJson()).status, 201);
+        }
+        const QString startError = startByHand(batchId, requestId);
+        QVERIFY2(startError.isEmpty(), qPrintable(startError));
+
+        actAsMaster();
+        BatchJob *watch = m_processor->watch(batchId, watchOptions());
+        QVERIFY(runToEnd(watch));
+        QVERIFY2(watch->error() == Job::NoError, qPrintable(watch->errorString()));
+        QCOMPARE(watch->batch().successCount, 4);
+        delete watch;
+
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"batchId\":\"%1\"}").arg(batchId));
+        query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
+        query.addQueryItem(QStringLiteral("limit"), QStringLiteral("100"));
+        const QJsonObject found = parseAsMaster("GET", QStringLiteral("/classes/Memory"), query).json();
+        QCOMPARE(found.value(QStringLiteral("count")).toInt(), 4);
+    }
+
     void workerFailsABatchWhoseFileIsNotGzip()
     {
         const QString batchId = QUuid::createUuid().toString(QUuid::WithoutBraces);
-        const QString requestId = createRequestByHand(batchId, "[{\"content\":\"plain, not gzip\"}] and more", 1);
+        const QString requestId = submitByHand(batchId, "[{\"content\":\"plain, not gzip\"}] and more", 1);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
 
         actAsMaster();
         BatchJob *watch = m_processor->watch(batchId, watchOptions());
-        runToEnd(watch);
+        QVERIFY(runToEnd(watch));
         QCOMPARE(watch->error(), int(Job::BatchFailedError));
         QVERIFY2(watch->errorString().contains(QStringLiteral("not gzip")), qPrintable(watch->errorString()));
         QCOMPARE(watch->batch().status, QStringLiteral("failed"));
@@ -398,7 +452,7 @@ private Q_SLOTS:
             wrong.parseUrl = QUrl(value);
         actAsSubmitter(wrong);
         BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("refused.jsonl"), 2, QStringLiteral("r")), watchOptions());
-        runToEnd(job);
+        QVERIFY(runToEnd(job));
         QCOMPARE(job->error(), error);
         QVERIFY2(job->errorString().contains(message), qPrintable(job->errorString()));
         for (const QString &secret : {m_settings.password, m_settings.restKey, m_settings.masterKey, value})
@@ -412,7 +466,7 @@ private Q_SLOTS:
         noTemporal.temporalUrl = QUrl(QStringLiteral("http://127.0.0.1:1"));
         actAsSubmitter(noTemporal);
         BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("nostart.jsonl"), 2, QStringLiteral("ns")), watchOptions());
-        runToEnd(job);
+        QVERIFY(runToEnd(job));
         QCOMPARE(job->error(), int(Job::NetworkError));
         QVERIFY2(job->errorString().contains(QStringLiteral("cannot reach Temporal")), qPrintable(job->errorString()));
         QVERIFY2(job->errorString().contains(QStringLiteral("is marked failed")), qPrintable(job->errorString()));
@@ -428,7 +482,7 @@ private Q_SLOTS:
     void watchReportsAnUnknownBatch()
     {
         BatchJob *job = m_processor->watch(QStringLiteral("no-such-batch"), watchOptions());
-        runToEnd(job);
+        QVERIFY(runToEnd(job));
         QCOMPARE(job->error(), int(Job::NotFoundError));
         QVERIFY2(job->errorString().contains(QStringLiteral("no batch no-such-batch")), qPrintable(job->errorString()));
         delete job;
@@ -439,11 +493,11 @@ private Q_SLOTS:
         BatchOptions options = watchOptions();
         options.batchId = QStringLiteral("fixed-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
         BatchJob *first = m_processor->submit(writeBatch(QStringLiteral("taken1.jsonl"), 2, QStringLiteral("t")), options);
-        runToEnd(first);
+        QVERIFY(runToEnd(first));
         QVERIFY2(first->error() == Job::NoError, qPrintable(first->errorString()));
         delete first;
         BatchJob *second = m_processor->submit(writeBatch(QStringLiteral("taken2.jsonl"), 2, QStringLiteral("t")), options);
-        runToEnd(second);
+        QVERIFY(runToEnd(second));
         QCOMPARE(second->error(), int(Job::InvalidInputError));
         QVERIFY2(second->errorString().contains(QStringLiteral("is already taken")), qPrintable(second->errorString()));
         delete second;

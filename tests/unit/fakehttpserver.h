@@ -3,6 +3,8 @@
 // A tiny HTTP/1.1 server on loopback for unit tests: canned answers per
 // route, every request recorded. It can also cut an answer short or never
 // answer, to test how clients cope.
+#include <membatch/connectionsettings.h>
+
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMap>
@@ -148,3 +150,16 @@ private:
     QList<Route> m_routes;
     QMap<QTcpSocket *, QByteArray> m_buffers;
 };
+
+// Settings that point Parse (at /parse) and Temporal (at the root) at one
+// fake server, with the master key; tests add a user where they need one.
+inline membatch::ConnectionSettings settingsForFake(const FakeHttpServer &server)
+{
+    membatch::ConnectionSettings s;
+    s.parseUrl = server.url(QStringLiteral("/parse"));
+    s.appId = QStringLiteral("app");
+    s.restKey = QStringLiteral("rest-SECRET");
+    s.masterKey = QStringLiteral("master-SECRET");
+    s.temporalUrl = server.url();
+    return s;
+}

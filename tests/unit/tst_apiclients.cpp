@@ -20,16 +20,6 @@ class tst_ApiClients : public QObject
 private:
     QNetworkAccessManager m_nam;
 
-    ConnectionSettings settingsFor(const FakeHttpServer &server) const
-    {
-        ConnectionSettings s;
-        s.parseUrl = server.url(QStringLiteral("/parse"));
-        s.appId = QStringLiteral("app");
-        s.restKey = QStringLiteral("rest-SECRET");
-        s.masterKey = QStringLiteral("master-SECRET");
-        s.temporalUrl = server.url();
-        return s;
-    }
 
     // Runs one call and returns its result; the handler must run exactly once.
     template<typename Call>
@@ -82,7 +72,7 @@ private Q_SLOTS:
         FakeHttpServer server;
         QVERIFY(server.listen());
         server.on("GET", QStringLiteral("/parse/classes/C/x"), Response::raw(status, body));
-        ParseClient parse(&m_nam, settingsFor(server), ParseClient::Auth::Master);
+        ParseClient parse(&m_nam, settingsForFake(server), ParseClient::Auth::Master);
         const ApiResult r = runCall([&](QObject *ctx, auto done) { parse.getObject(QStringLiteral("C"), QStringLiteral("x"), ctx, done); });
         QCOMPARE(r.error, error);
         QCOMPARE(r.httpStatus, status);
@@ -104,7 +94,7 @@ private Q_SLOTS:
                   Response::json(200, {{QStringLiteral("objectId"), QStringLiteral("u1")}, {QStringLiteral("sessionToken"), QStringLiteral("r:tok")}}));
         server.on("GET", QStringLiteral("/parse/classes/C"), Response::json(200, {{QStringLiteral("results"), QJsonArray()}}));
         server.on("POST", QStringLiteral("/parse/logout"), Response::json(200, {}));
-        ConnectionSettings s = settingsFor(server);
+        ConnectionSettings s = settingsForFake(server);
         s.username = QStringLiteral("ann");
         s.password = QStringLiteral("pw-SECRET");
         ParseClient parse(&m_nam, s, ParseClient::clientAuth(s));
@@ -140,7 +130,7 @@ private Q_SLOTS:
         FakeHttpServer server;
         QVERIFY(server.listen());
         server.on("POST", QStringLiteral("/parse/login"), Response::json(404, {{QStringLiteral("code"), 101}, {QStringLiteral("error"), QStringLiteral("Invalid username/password.")}}));
-        ConnectionSettings s = settingsFor(server);
+        ConnectionSettings s = settingsForFake(server);
         s.username = QStringLiteral("ann");
         s.password = QStringLiteral("pw-SECRET");
         ParseClient parse(&m_nam, s, ParseClient::clientAuth(s));
@@ -158,7 +148,7 @@ private Q_SLOTS:
         FakeHttpServer server;
         QVERIFY(server.listen());
         server.on("GET", QStringLiteral("/parse/classes/C/x"), Response{200, "{\"objectId\":\"ab", {}, Response::Kind::CutOff});
-        ParseClient parse(&m_nam, settingsFor(server), ParseClient::Auth::Master);
+        ParseClient parse(&m_nam, settingsForFake(server), ParseClient::Auth::Master);
         const ApiResult r = runCall([&](QObject *ctx, auto done) { parse.getObject(QStringLiteral("C"), QStringLiteral("x"), ctx, done); });
         QCOMPARE(r.error, int(Job::NetworkError));
         QVERIFY2(r.message.contains(QStringLiteral("was cut off")), qPrintable(r.message));
@@ -169,7 +159,7 @@ private Q_SLOTS:
         FakeHttpServer server;
         QVERIFY(server.listen());
         server.on("POST", QStringLiteral("/parse/files/"), Response::json(201, {{QStringLiteral("name"), QStringLiteral("n")}}));
-        ParseClient parse(&m_nam, settingsFor(server), ParseClient::Auth::Master);
+        ParseClient parse(&m_nam, settingsForFake(server), ParseClient::Auth::Master);
         ApiResult r = runCall([&](QObject *ctx, auto done) { parse.uploadFile(QStringLiteral("f.gz"), "x", "application/gzip", ctx, done); });
         QVERIFY(r.ok());
         QVERIFY(!r.expectFields({"name", "url"}));
@@ -186,7 +176,7 @@ private Q_SLOTS:
         QVERIFY(server.listen());
         server.on("GET", QStringLiteral("/parse/classes/C/x"),
                   Response{307, "{}", {{"Location", elsewhere.url(QStringLiteral("/steal")).toEncoded()}}, Response::Kind::Normal});
-        ParseClient parse(&m_nam, settingsFor(server), ParseClient::Auth::Master);
+        ParseClient parse(&m_nam, settingsForFake(server), ParseClient::Auth::Master);
         const ApiResult r = runCall([&](QObject *ctx, auto done) { parse.getObject(QStringLiteral("C"), QStringLiteral("x"), ctx, done); });
         QCOMPARE(r.httpStatus, 307);
         QVERIFY(!r.ok());
@@ -211,7 +201,7 @@ private Q_SLOTS:
         FakeHttpServer server;
         QVERIFY(server.listen());
         server.on("GET", QStringLiteral("/parse/classes/C/x"), Response{200, "{}", {}, Response::Kind::Never});
-        ParseClient parse(&m_nam, settingsFor(server), ParseClient::Auth::Master);
+        ParseClient parse(&m_nam, settingsForFake(server), ParseClient::Auth::Master);
         auto *context = new QObject;
         bool called = false;
         parse.getObject(QStringLiteral("C"), QStringLiteral("x"), context, [&](const ApiResult &) { called = true; });
@@ -231,7 +221,7 @@ private Q_SLOTS:
         server.on("POST", QStringLiteral("/api/v1/namespaces/default/workflows/"),
                   Response::json(409, {{QStringLiteral("code"), 6},
                                        {QStringLiteral("message"), QStringLiteral("Workflow execution is already running. WorkflowId: w, RunId: r.")}}));
-        TemporalClient temporal(&m_nam, settingsFor(server));
+        TemporalClient temporal(&m_nam, settingsForFake(server));
         const ApiResult r = runCall([&](QObject *ctx, auto done) {
             temporal.startWorkflow(QStringLiteral("batch-1"), QStringLiteral("T"), QJsonArray{QJsonObject{{QStringLiteral("request_id"), QStringLiteral("r1")}}},
                                    QStringLiteral("req-uuid"), QStringLiteral("me"), ctx, done);
@@ -255,7 +245,7 @@ private Q_SLOTS:
         QVERIFY(server.listen());
         server.on("GET", QStringLiteral("/api/v1/namespaces/default/workflows/batch-1"),
                   Response::raw(200, R"({"workflowExecutionInfo":{"execution":{"workflowId":"batch-1","runId":"r9"},"status":"WORKFLOW_EXECUTION_STATUS_TIMED_OUT"}})"));
-        TemporalClient temporal(&m_nam, settingsFor(server));
+        TemporalClient temporal(&m_nam, settingsForFake(server));
         QObject context;
         WorkflowState state;
         bool done = false;

@@ -49,17 +49,6 @@ private:
         server.on("POST", QStringLiteral("/parse/logout"), Response::json(200, {}));
     }
 
-    ConnectionSettings settingsFor(const FakeHttpServer &server) const
-    {
-        ConnectionSettings s;
-        s.parseUrl = server.url(QStringLiteral("/parse"));
-        s.appId = QStringLiteral("app");
-        s.restKey = QStringLiteral("rest");
-        s.username = QStringLiteral("ann");
-        s.password = QStringLiteral("pw");
-        s.temporalUrl = server.url();
-        return s;
-    }
 
     static QString startPath() { return QStringLiteral("/api/v1/namespaces/default/workflows/"); }
 
@@ -77,6 +66,16 @@ private:
         bool drained = false;
         QMetaObject::invokeMethod(this, [&drained] { drained = true; }, Qt::QueuedConnection);
         QTRY_VERIFY(drained);
+    }
+
+    // The submitter acts as a user, never with the master key.
+    static ConnectionSettings settingsFor(const FakeHttpServer &server)
+    {
+        ConnectionSettings s = settingsForFake(server);
+        s.masterKey.clear();
+        s.username = QStringLiteral("ann");
+        s.password = QStringLiteral("pw");
+        return s;
     }
 
 private Q_SLOTS:

@@ -64,15 +64,6 @@ private:
         server.on("POST", kFail, Response::json(200, {}));
     }
 
-    ConnectionSettings settingsFor(const FakeHttpServer &server) const
-    {
-        ConnectionSettings s;
-        s.parseUrl = server.url(QStringLiteral("/parse"));
-        s.appId = QStringLiteral("app");
-        s.masterKey = QStringLiteral("master");
-        s.temporalUrl = server.url();
-        return s;
-    }
 
     bool runOneTask(WorkerJob &worker)
     {
@@ -105,7 +96,7 @@ private Q_SLOTS:
                                   : Response::raw(200, R"([{"success":{"objectId":"y"}},{"error":{"code":137,"error":"A duplicate value"}}])");
         });
 
-        WorkerJob worker(&m_nam, settingsFor(server), oneTask(2));
+        WorkerJob worker(&m_nam, settingsForFake(server), oneTask(2));
         QStringList infos;
         connect(&worker, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
         QVERIFY(runOneTask(worker));
@@ -117,7 +108,7 @@ private Q_SLOTS:
         QCOMPARE(batchCalls.size(), 2);
         QList<qint64> stored;
         for (const Request &call : batchCalls) {
-            QCOMPARE(call.headers.value("x-parse-master-key"), QByteArray("master"));
+            QCOMPARE(call.headers.value("x-parse-master-key"), QByteArray("master-SECRET"));
             const QJsonArray requests = call.json().value(QStringLiteral("requests")).toArray();
             for (const QJsonValue &v : requests) {
                 const QJsonObject sub = v.toObject();
@@ -186,7 +177,7 @@ private Q_SLOTS:
         FakeHttpServer server;
         QVERIFY(server.listen());
         serve(server, file, total);
-        WorkerJob worker(&m_nam, settingsFor(server), oneTask(10));
+        WorkerJob worker(&m_nam, settingsForFake(server), oneTask(10));
         QVERIFY(runOneTask(worker));
 
         const QJsonObject final = server.requestsTo("PUT", kRequest).last().json();
@@ -207,7 +198,7 @@ private Q_SLOTS:
         QVERIFY(server.listen());
         serve(server, GzipCodec::compress(R"([{"content":"x"}])"), 1);
         server.on("POST", QStringLiteral("/parse/batch"), Response::json(500, {{QStringLiteral("code"), 1}, {QStringLiteral("message"), QStringLiteral("Internal server error.")}}));
-        WorkerJob worker(&m_nam, settingsFor(server), oneTask(10));
+        WorkerJob worker(&m_nam, settingsForFake(server), oneTask(10));
         QVERIFY(runOneTask(worker));
         const QJsonObject failure = server.requestsTo("POST", kFail).first().json().value(QStringLiteral("failure")).toObject();
         QVERIFY(failure.value(QStringLiteral("message")).toString().contains(QStringLiteral("Internal server error.")));
@@ -224,7 +215,7 @@ private Q_SLOTS:
         serve(server, GzipCodec::compress(R"([{"content":"a"},{"content":"b"}])"), 2);
         server.on("POST", QStringLiteral("/parse/batch"), Response::raw(200, R"([{"success":{}}])"));
         server.on("POST", kHeartbeat, Response::json(404, {{QStringLiteral("code"), 5}, {QStringLiteral("message"), QStringLiteral("workflow execution already completed")}}));
-        WorkerJob worker(&m_nam, settingsFor(server), oneTask(1));
+        WorkerJob worker(&m_nam, settingsForFake(server), oneTask(1));
         QVERIFY(runOneTask(worker));
         QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/batch")).size(), 1); // stopped after the first group
         QVERIFY(server.requestsTo("POST", kComplete).isEmpty());
@@ -238,7 +229,7 @@ private Q_SLOTS:
         serve(server, {}, 0, QStringLiteral("something_else"));
         WorkerOptions options = oneTask(10);
         options.maxTasks = 0;
-        WorkerJob worker(&m_nam, settingsFor(server), options);
+        WorkerJob worker(&m_nam, settingsForFake(server), options);
         worker.setAutoDelete(false);
         worker.start();
         QTRY_VERIFY(!server.requestsTo("POST", kFail).isEmpty());
@@ -255,7 +246,7 @@ private Q_SLOTS:
         serve(server, GzipCodec::compress(R"([{"content":"a"}])"), 1);
         WorkerOptions options = oneTask(10);
         options.maxTasks = 0;
-        WorkerJob worker(&m_nam, settingsFor(server), options);
+        WorkerJob worker(&m_nam, settingsForFake(server), options);
         worker.setAutoDelete(false);
         connect(&worker, &Job::infoMessage, &worker, [&worker] { worker.kill(); });
         QSignalSpy result(&worker, &Job::result);
