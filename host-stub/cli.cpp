@@ -29,8 +29,10 @@ QString commandList()
 {
     QString text = QStringLiteral("Commands:\n");
     for (const CommandSpec &c : kCommands)
-        text += QStringLiteral("  %1 %2\n      %3\n")
-                    .arg(QLatin1String(c.name), QLatin1String(c.arguments), QLatin1String(c.summary));
+        text += QStringLiteral("  %1%2\n      %3\n")
+                    .arg(QLatin1String(c.name),
+                         *c.arguments ? QLatin1Char(' ') + QLatin1String(c.arguments) : QString(),
+                         QLatin1String(c.summary));
     text += QStringLiteral("\nConnection settings come from MEMBATCH_* variables (source .stack/env);\n"
                            "the options below override them. Exit codes: 0 done/completed, 1 error,\n"
                            "2 usage, 3 batch ended without completing, 4 batch still running (status).");
