@@ -15,6 +15,12 @@ struct WorkflowState
     QString runId;
     QString status;  // "running", "completed", "failed", "canceled", "terminated", "continued_as_new", "timed_out"
     bool isOpen() const { return status == QLatin1String("running"); }
+    // Closed without completing; a run that continued as new lives on.
+    bool endedBadly() const
+    {
+        return !status.isEmpty() && !isOpen() && status != QLatin1String("completed")
+            && status != QLatin1String("continued_as_new");
+    }
 };
 
 // An activity task handed to a worker (PollActivityTaskQueueResponse).

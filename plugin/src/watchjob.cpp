@@ -105,8 +105,7 @@ void WatchJob::readWorkflow(const ApiResult &r, const WorkflowState &state)
         m_status.workflowRunId = state.runId;
     if (state.status == QLatin1String("continued_as_new"))
         m_followLatestRun = true; // describe the run that carries on from now on
-    const bool endedBadly = !state.isOpen() && state.status != QLatin1String("completed");
-    if (endedBadly && m_status.workflowFailure.isEmpty()) {
+    if (state.endedBadly() && m_status.workflowFailure.isEmpty()) {
         m_temporal.closeFailure(m_status.workflowId, m_status.workflowRunId, this,
                                 [this](const ApiResult &, const QString &failure) {
                                     m_status.workflowFailure = failure.isEmpty()
