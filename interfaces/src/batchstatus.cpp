@@ -10,20 +10,18 @@ bool isFinalParseStatus(const QString &status)
         || status == QLatin1String(BatchStatus::Failed);
 }
 
-// Closed without completing. A run that continued as new goes on in its
-// successor, so it has not ended.
-bool workflowEndedBadly(const QString &workflowStatus)
-{
-    return !workflowStatus.isEmpty() && workflowStatus != QLatin1String("running")
-        && workflowStatus != QLatin1String("completed") && workflowStatus != QLatin1String("continued_as_new");
-}
-
 QString isoOrEmpty(const QDateTime &t)
 {
     return t.isValid() ? t.toUTC().toString(Qt::ISODateWithMs) : QString();
 }
 
 } // namespace
+
+bool BatchStatus::workflowEndedBadly(const QString &workflowStatus)
+{
+    return !workflowStatus.isEmpty() && workflowStatus != QLatin1String("running")
+        && workflowStatus != QLatin1String("completed") && workflowStatus != QLatin1String("continued_as_new");
+}
 
 bool BatchStatus::isFinal() const
 {

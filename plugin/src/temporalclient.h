@@ -2,6 +2,7 @@
 
 #include "restclient.h"
 
+#include <membatch/batchstatus.h>
 #include <membatch/connectionsettings.h>
 
 #include <QJsonArray>
@@ -15,12 +16,7 @@ struct WorkflowState
     QString runId;
     QString status;  // "running", "completed", "failed", "canceled", "terminated", "continued_as_new", "timed_out"
     bool isOpen() const { return status == QLatin1String("running"); }
-    // Closed without completing; a run that continued as new lives on.
-    bool endedBadly() const
-    {
-        return !status.isEmpty() && !isOpen() && status != QLatin1String("completed")
-            && status != QLatin1String("continued_as_new");
-    }
+    bool endedBadly() const { return BatchStatus::workflowEndedBadly(status); }
 };
 
 // An activity task handed to a worker (PollActivityTaskQueueResponse).

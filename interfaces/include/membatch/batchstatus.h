@@ -45,6 +45,9 @@ struct MEMBATCH_EXPORT BatchStatus
     // The batch has ended: a final Parse status, or a workflow that closed
     // without completing (failed, terminated, canceled, timed out).
     bool isFinal() const;
+    // A workflow status ("failed", "terminated", ...) that means the run
+    // closed without completing; "continued_as_new" lives on in a new run.
+    static bool workflowEndedBadly(const QString &workflowStatus);
     bool isCompleted() const { return status == QLatin1String(Completed); }
     // The effective outcome: the Parse status, or "failed" when the workflow
     // ended badly before the worker could record one.
