@@ -112,6 +112,7 @@ private Q_SLOTS:
         QTest::newRow("workflow terminated mid-way") << "processing" << "terminated" << true << "failed";
         QTest::newRow("workflow timed out before start") << "pending" << "timed_out" << true << "failed";
         QTest::newRow("workflow unknown") << "processing" << "" << false << "processing";
+        QTest::newRow("continued as new") << "processing" << "continued_as_new" << false << "processing";
     }
 
     void statusOutcome()
