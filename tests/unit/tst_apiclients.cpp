@@ -37,6 +37,30 @@ private:
         return result;
     }
 
+    static ConnectionSettings userSettings(const FakeHttpServer &server)
+    {
+        ConnectionSettings s = settingsForFake(server);
+        s.username = QStringLiteral("ann");
+        s.password = QStringLiteral("pw-SECRET");
+        return s;
+    }
+
+    static ApiResult signIn(ParseClient &parse, QString *userId = nullptr)
+    {
+        QObject context;
+        ApiResult result;
+        bool done = false;
+        parse.signIn(&context, [&](const ApiResult &r, const QString &id) {
+            result = r;
+            if (userId)
+                *userId = id;
+            done = true;
+        });
+        if (!QTest::qWaitFor([&done] { return done; }, 10000))
+            result.message = QStringLiteral("<no answer>");
+        return result;
+    }
+
 private Q_SLOTS:
     void readsParseAnswers_data()
     {
@@ -94,20 +118,10 @@ private Q_SLOTS:
                   Response::json(200, {{QStringLiteral("objectId"), QStringLiteral("u1")}, {QStringLiteral("sessionToken"), QStringLiteral("r:tok")}}));
         server.on("GET", QStringLiteral("/parse/classes/C"), Response::json(200, {{QStringLiteral("results"), QJsonArray()}}));
         server.on("POST", QStringLiteral("/parse/logout"), Response::json(200, {}));
-        ConnectionSettings s = settingsForFake(server);
-        s.username = QStringLiteral("ann");
-        s.password = QStringLiteral("pw-SECRET");
-        ParseClient parse(&m_nam, s, ParseClient::clientAuth(s));
-
-        QObject context;
+        ParseClient parse(&m_nam, userSettings(server), ParseClient::Auth::Session);
         QString userId;
-        bool signedIn = false;
-        parse.signIn(&context, [&](const ApiResult &r, const QString &id) {
-            QVERIFY2(r.ok(), qPrintable(r.message));
-            userId = id;
-            signedIn = true;
-        });
-        QTRY_VERIFY(signedIn);
+        const ApiResult signedIn = signIn(parse, &userId);
+        QVERIFY2(signedIn.ok(), qPrintable(signedIn.message));
         QCOMPARE(userId, QStringLiteral("u1"));
         QCOMPARE(server.requests.first().json().value(QStringLiteral("password")).toString(), QStringLiteral("pw-SECRET"));
 
@@ -118,6 +132,7 @@ private Q_SLOTS:
         QVERIFY(!find.headers.contains("x-parse-master-key"));
         QVERIFY(find.query.contains(QStringLiteral("order=createdAt,objectId")));
 
+        QObject context;
         bool signedOut = false;
         parse.signOut(&context, [&] { signedOut = true; });
         QTRY_VERIFY(signedOut);
@@ -130,15 +145,8 @@ private Q_SLOTS:
         FakeHttpServer server;
         QVERIFY(server.listen());
         server.on("POST", QStringLiteral("/parse/login"), Response::json(404, {{QStringLiteral("code"), 101}, {QStringLiteral("error"), QStringLiteral("Invalid username/password.")}}));
-        ConnectionSettings s = settingsForFake(server);
-        s.username = QStringLiteral("ann");
-        s.password = QStringLiteral("pw-SECRET");
-        ParseClient parse(&m_nam, s, ParseClient::clientAuth(s));
-        QObject context;
-        ApiResult result;
-        bool done = false;
-        parse.signIn(&context, [&](const ApiResult &r, const QString &) { result = r; done = true; });
-        QTRY_VERIFY(done);
+        ParseClient parse(&m_nam, userSettings(server), ParseClient::Auth::Session);
+        const ApiResult result = signIn(parse);
         QCOMPARE(result.error, int(Job::AuthenticationError));
         QCOMPARE(result.message, QStringLiteral("Parse refused the login of user 'ann': wrong username or password"));
     }
