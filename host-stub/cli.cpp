@@ -45,6 +45,8 @@ const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("
 const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-9 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
 const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watch: milliseconds between looks (default 1000)."), QStringLiteral("MS"), QStringLiteral("1000"));
 const QCommandLineOption optMaxTasks(QStringLiteral("max-tasks"), QStringLiteral("work: stop after N tasks (default: run until killed)."), QStringLiteral("N"), QStringLiteral("0"));
+const QCommandLineOption optConcurrency(QStringLiteral("concurrency"), QStringLiteral("work: tasks run at once (default 2)."), QStringLiteral("N"), QStringLiteral("2"));
+const QCommandLineOption optPollers(QStringLiteral("pollers"), QStringLiteral("work: long polls in flight at most (default 2, never more than --concurrency)."), QStringLiteral("N"), QStringLiteral("2"));
 const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
 const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
 const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));
@@ -54,6 +56,7 @@ const QCommandLineOption optRestKey(QStringLiteral("rest-key"), QStringLiteral("
 const QCommandLineOption optMasterKey(QStringLiteral("master-key"), QStringLiteral("Parse master key ($MEMBATCH_MASTER_KEY; prefer the variable)."), QStringLiteral("KEY"));
 const QCommandLineOption optUsername(QStringLiteral("username"), QStringLiteral("Parse user to submit as ($MEMBATCH_USERNAME; password from $MEMBATCH_PASSWORD)."), QStringLiteral("NAME"));
 const QCommandLineOption optTemporalUrl(QStringLiteral("temporal-url"), QStringLiteral("Temporal HTTP API URL ($MEMBATCH_TEMPORAL_URL)."), QStringLiteral("URL"));
+const QCommandLineOption optTemporalAddress(QStringLiteral("temporal-address"), QStringLiteral("Temporal gRPC frontend HOST:PORT, where the worker polls ($MEMBATCH_TEMPORAL_ADDRESS)."), QStringLiteral("HOST:PORT"));
 const QCommandLineOption optNamespace(QStringLiteral("namespace"), QStringLiteral("Temporal namespace ($MEMBATCH_NAMESPACE)."), QStringLiteral("NS"));
 const QCommandLineOption optTaskQueue(QStringLiteral("task-queue"), QStringLiteral("Temporal task queue ($MEMBATCH_TASK_QUEUE)."), QStringLiteral("NAME"));
 
@@ -75,9 +78,9 @@ Cli::Cli(QObject *parent)
     m_parser.addVersionOption();
     m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, work or plugin"),
                                    QStringLiteral("COMMAND [ARGS]"));
-    m_parser.addOptions({optJson, optWait, optBatchId, optLevel, optPoll, optMaxTasks, optIdentity, optPlugin,
-                         optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey, optUsername, optTemporalUrl,
-                         optNamespace, optTaskQueue});
+    m_parser.addOptions({optJson, optWait, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
+                         optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
+                         optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
 
 Cli::~Cli() = default;
@@ -128,6 +131,10 @@ int Cli::run(const QStringList &arguments)
     workerOptions.identity = m_parser.value(optIdentity);
     if (!positiveInt(m_parser.value(optMaxTasks), 0, 1 << 30, &workerOptions.maxTasks))
         return usageError(QStringLiteral("--max-tasks must be 0 or more"));
+    if (!positiveInt(m_parser.value(optConcurrency), 1, 64, &workerOptions.concurrency))
+        return usageError(QStringLiteral("--concurrency must be 1 to 64"));
+    if (!positiveInt(m_parser.value(optPollers), 1, 64, &workerOptions.pollers))
+        return usageError(QStringLiteral("--pollers must be 1 to 64"));
 
     if (!loadPlugin())
         return ExitError;
@@ -199,6 +206,7 @@ ConnectionSettings Cli::settings() const
     override(optRestKey, &s.restKey);
     override(optMasterKey, &s.masterKey);
     override(optUsername, &s.username);
+    override(optTemporalAddress, &s.temporalAddress);
     override(optNamespace, &s.temporalNamespace);
     override(optTaskQueue, &s.taskQueue);
     return s;

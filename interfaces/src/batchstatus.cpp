@@ -7,7 +7,7 @@ namespace {
 bool isFinalParseStatus(const QString &status)
 {
     return status == QLatin1String(BatchStatus::Completed) || status == QLatin1String(BatchStatus::PartialFailure)
-        || status == QLatin1String(BatchStatus::Failed);
+        || status == QLatin1String(BatchStatus::Failed) || status == QLatin1String(BatchStatus::Canceled);
 }
 
 QString isoOrEmpty(const QDateTime &t)
@@ -32,6 +32,8 @@ QString BatchStatus::outcome() const
 {
     if (isFinalParseStatus(status))
         return status;
+    if (workflowStatus == QLatin1String("canceled"))
+        return QLatin1String(Canceled);
     if (workflowEndedBadly(workflowStatus))
         return QLatin1String(Failed);
     return status;

@@ -23,6 +23,7 @@ ConnectionSettings ConnectionSettings::fromEnvironment(const QProcessEnvironment
     read("MEMBATCH_PASSWORD", &s.password);
     read("MEMBATCH_SESSION_TOKEN", &s.sessionToken);
     readUrl("MEMBATCH_TEMPORAL_URL", &s.temporalUrl);
+    read("MEMBATCH_TEMPORAL_ADDRESS", &s.temporalAddress);
     if (env.contains(QStringLiteral("MEMBATCH_TEMPORAL_API_PREFIX")))
         s.temporalApiPrefix = env.value(QStringLiteral("MEMBATCH_TEMPORAL_API_PREFIX"));
     read("MEMBATCH_NAMESPACE", &s.temporalNamespace);
@@ -60,6 +61,8 @@ QStringList ConnectionSettings::missingForClient() const
 QStringList ConnectionSettings::missingForWorker() const
 {
     QStringList missing = missingCommon(*this);
+    if (temporalAddress.isEmpty())
+        missing << QStringLiteral("MEMBATCH_TEMPORAL_ADDRESS");
     if (masterKey.isEmpty())
         missing << QStringLiteral("MEMBATCH_MASTER_KEY");
     return missing;
@@ -76,8 +79,9 @@ QString ConnectionSettings::describe() const
         who = QStringLiteral("the master key");
     else
         who = QStringLiteral("no credentials");
-    return QStringLiteral("Parse %1 (app %2, as %3), Temporal %4%5 (namespace %6, task queue %7)")
-        .arg(parseUrl.toDisplayString(), appId, who, temporalUrl.toDisplayString(), temporalApiPrefix,
+    const QString grpc = temporalAddress.isEmpty() ? QString() : QStringLiteral(", gRPC %1").arg(temporalAddress);
+    return QStringLiteral("Parse %1 (app %2, as %3), Temporal %4%5%6 (namespace %7, task queue %8)")
+        .arg(parseUrl.toDisplayString(), appId, who, temporalUrl.toDisplayString(), temporalApiPrefix, grpc,
              temporalNamespace, taskQueue);
 }
 

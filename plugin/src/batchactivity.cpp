@@ -20,6 +20,20 @@ constexpr int kDuplicateValue = 137; // Parse: an object with this objectId exis
 // Parse's default batchRequestLimit (the master key is exempt, but stay polite).
 constexpr int kMaxGroupSize = 100;
 
+// Heartbeats go out every third of the heartbeat timeout, within these bounds
+// (and every 10 s when the task has none: a cancel still gets through).
+constexpr qint64 kMinHeartbeatMs = 100;
+constexpr qint64 kMaxHeartbeatMs = 10000;
+
+// Reports to Temporal that find it unreachable are sent again this many times
+// (0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s: half a minute covers a restart).
+constexpr int kReportAttempts = 7;
+
+bool isTransient(const ApiResult &r)
+{
+    return r.error == Job::NetworkError || (r.error == Job::ServerError && (r.httpStatus >= 500 || r.httpStatus == 429));
+}
+
 } // namespace
 
 BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
@@ -32,6 +46,9 @@ BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSetting
     , m_identity(identity)
     , m_groupSize(std::clamp(groupSize, 1, kMaxGroupSize))
 {
+    const qint64 timeout = m_task.heartbeatTimeoutMs > 0 ? m_task.heartbeatTimeoutMs : 3 * kMaxHeartbeatMs;
+    m_heartbeatTimer.setInterval(int(std::clamp(timeout / 3, kMinHeartbeatMs, kMaxHeartbeatMs)));
+    connect(&m_heartbeatTimer, &QTimer::timeout, this, &BatchActivity::heartbeat);
 }
 
 QString BatchActivity::memoryObjectId(const QString &requestId, qint64 index)
@@ -42,6 +59,10 @@ QString BatchActivity::memoryObjectId(const QString &requestId, qint64 index)
 
 void BatchActivity::start()
 {
+    if (!m_task.inputError.isEmpty()) {
+        fail(tr("activity %1 cannot read its input: %2").arg(BatchRequest::ActivityType, m_task.inputError), true);
+        return;
+    }
     const QJsonArray &input = m_task.input;
     if (input.size() != 2 || !input.at(0).isString() || !input.at(1).isString()) {
         fail(tr("activity %1 expects [request_id, batch_id] as input").arg(BatchRequest::ActivityType), true);
@@ -49,7 +70,16 @@ void BatchActivity::start()
     }
     m_requestId = input.at(0).toString();
     m_batchId = input.at(1).toString();
+    m_heartbeatTimer.start();
     fetchRequest();
+}
+
+void BatchActivity::abandon()
+{
+    m_settled = true;
+    m_heartbeatTimer.stop();
+    m_decodeWatcher.disconnect(this);
+    RestClient::abortAll(this);
 }
 
 void BatchActivity::emitProgress(BatchProgress::Phase phase)
@@ -154,6 +184,10 @@ void BatchActivity::recordItemError(qint64 index, const QString &message)
 
 void BatchActivity::storeNextGroup()
 {
+    if (m_cancelRequested) {
+        cancelBatch();
+        return;
+    }
     const qint64 begin = m_next;
     const qint64 end = std::min<qint64>(begin + m_groupSize, m_items.size());
     if (begin >= end) {
@@ -238,25 +272,60 @@ void BatchActivity::reportProgress()
             return;
         }
         emitProgress(BatchProgress::Phase::Processing);
-        heartbeat();
+        storeNextGroup();
     });
 }
 
 void BatchActivity::heartbeat()
 {
+    if (m_heartbeatInFlight || m_settled)
+        return; // the last one is still on its way: no pile-up behind a slow server
+    m_heartbeatInFlight = true;
     const QJsonArray details{QJsonObject{{QStringLiteral("processed"), m_next}, {QStringLiteral("total"), m_items.size()}}};
     m_temporal.heartbeat(m_task.taskToken, details, m_identity, this, [this](const ApiResult &r, bool cancelRequested) {
+        m_heartbeatInFlight = false;
         if (r.error == Job::NotFoundError) {
             // The task is no longer ours (timed out and handed on, or the
             // workflow ended): stop without reporting anything.
+            abandon();
             Q_EMIT finished(false, tr("batch %1: Temporal no longer knows this task: %2").arg(m_batchId, r.message));
             return;
         }
         if (!r.ok())
             qCWarning(lcWorker) << "heartbeat failed, going on:" << r.message;
-        if (cancelRequested)
-            qCInfo(lcWorker) << "batch" << m_batchId << ": cancel requested; cancellation is not supported yet, going on";
-        storeNextGroup();
+        if (cancelRequested && !m_cancelRequested) {
+            qCInfo(lcWorker) << "batch" << m_batchId << ": cancel requested; stopping after the group in flight";
+            m_cancelRequested = true;
+        }
+    });
+}
+
+void BatchActivity::cancelBatch()
+{
+    const qint64 failed = m_errors.size();
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    const QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Canceled)},
+                             {QStringLiteral("processedCount"), m_next},
+                             {QStringLiteral("successCount"), m_succeeded},
+                             {QStringLiteral("failCount"), failed},
+                             {QStringLiteral("errors"), m_errors},
+                             {QStringLiteral("completedAt"), ParseClient::date(now)},
+                             {QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now)}};
+    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [this](const ApiResult &r) {
+        if (!r.ok())
+            qCWarning(lcWorker) << "could not mark batch" << m_batchId << "canceled:" << r.message;
+        else
+            m_request.insert(QStringLiteral("status"), QLatin1String(BatchStatus::Canceled));
+        emitProgress(BatchProgress::Phase::Done);
+        const QJsonArray details{QJsonObject{{QStringLiteral("status"), QLatin1String(BatchStatus::Canceled)},
+                                             {QStringLiteral("processed"), m_next},
+                                             {QStringLiteral("successful"), m_succeeded},
+                                             {QStringLiteral("failed"), m_errors.size()}}};
+        const QString message = tr("batch %1: canceled after %2 of %3 memories").arg(m_batchId).arg(m_next).arg(m_items.size());
+        report([this, details](RestClient::Handler h) { m_temporal.cancelActivity(m_task.taskToken, details, m_identity, this, std::move(h)); },
+               [this, message](const ApiResult &rr) {
+                   settle(false, rr.ok() ? message : tr("%1, but telling Temporal failed: %2").arg(message, rr.message));
+               });
     });
 }
 
@@ -294,39 +363,65 @@ void BatchActivity::complete()
                                         {QStringLiteral("total"), total},
                                         {QStringLiteral("successful"), m_succeeded},
                                         {QStringLiteral("failed"), failed}}};
-    m_temporal.completeActivity(m_task.taskToken, result, m_identity, this, [this, status](const ApiResult &r) {
-        if (!r.ok()) {
-            Q_EMIT finished(false, tr("batch %1 is %2, but telling Temporal failed: %3").arg(m_batchId, status, r.message));
-            return;
-        }
-        Q_EMIT finished(true, tr("batch %1: %2").arg(m_batchId, status));
-    });
+    report([this, result](RestClient::Handler h) { m_temporal.completeActivity(m_task.taskToken, result, m_identity, this, std::move(h)); },
+           [this, status](const ApiResult &r) {
+               if (!r.ok())
+                   settle(false, tr("batch %1 is %2, but telling Temporal failed: %3").arg(m_batchId, status, r.message));
+               else
+                   settle(true, tr("batch %1: %2").arg(m_batchId, status));
+           });
 }
 
 void BatchActivity::fail(const QString &message, bool nonRetryable)
 {
-    auto report = [this, message, nonRetryable] {
-        m_temporal.failActivity(m_task.taskToken, message,
-                                nonRetryable ? QStringLiteral("BatchDataError") : QStringLiteral("BatchTransientError"),
-                                nonRetryable, m_identity, this, [this, message](const ApiResult &r) {
-                                    if (!r.ok())
-                                        qCWarning(lcWorker) << "could not report the failure to Temporal:" << r.message;
-                                    Q_EMIT finished(false, message);
-                                });
+    auto reportFailure = [this, message, nonRetryable] {
+        const QString type = nonRetryable ? QStringLiteral("BatchDataError") : QStringLiteral("BatchTransientError");
+        report([this, message, type, nonRetryable](RestClient::Handler h) {
+            m_temporal.failActivity(m_task.taskToken, message, type, nonRetryable, m_identity, this, std::move(h));
+        },
+               [this, message](const ApiResult &r) {
+                   if (!r.ok())
+                       qCWarning(lcWorker) << "could not report the failure to Temporal:" << r.message;
+                   settle(false, message);
+               });
     };
     if (!nonRetryable || m_request.isEmpty()) {
-        report();
+        reportFailure();
         return;
     }
     // A data problem will not mend itself: record it where users look.
     QJsonArray errors = m_errors;
     errors.append(BatchRequest::errorEntry(message, -1, QStringLiteral("process")));
     m_parse.updateObject(BatchRequest::ClassName, m_requestId, BatchRequest::failedFields(errors, m_startedAt), this,
-                         [report](const ApiResult &r) {
+                         [reportFailure](const ApiResult &r) {
         if (!r.ok())
             qCWarning(lcWorker) << "could not mark the batch failed:" << r.message;
-        report();
+        reportFailure();
     });
+}
+
+void BatchActivity::report(const std::function<void(RestClient::Handler)> &send,
+                           const std::function<void(const ApiResult &)> &done, int attempt)
+{
+    m_heartbeatTimer.stop(); // the task is being settled: nothing more to tell
+    send([this, send, done, attempt](const ApiResult &r) {
+        if (isTransient(r) && attempt + 1 < kReportAttempts) {
+            const int delayMs = std::min(500 << attempt, 8000);
+            qCWarning(lcWorker) << "telling Temporal failed, again in" << delayMs << "ms:" << r.message;
+            QTimer::singleShot(delayMs, this, [this, send, done, attempt] { report(send, done, attempt + 1); });
+            return;
+        }
+        done(r);
+    });
+}
+
+void BatchActivity::settle(bool succeeded, const QString &message)
+{
+    if (m_settled)
+        return;
+    m_settled = true;
+    m_heartbeatTimer.stop();
+    Q_EMIT finished(succeeded, message);
 }
 
 } // namespace membatch

@@ -10,6 +10,7 @@
 #include <QFutureWatcher>
 #include <QJsonArray>
 #include <QObject>
+#include <QTimer>
 
 namespace membatch {
 
@@ -18,6 +19,11 @@ namespace membatch {
 // store each memory as a Memory object, keep the counts on the request up to
 // date, record per-item errors, set the final status, and report the
 // outcome to Temporal. Kept apart from the polling (WorkerJob).
+//
+// It heartbeats on a timer, a third of the task's heartbeat timeout, with
+// its progress as details, whatever Parse is doing; a heartbeat that finds
+// a cancel requested makes it stop after the group in flight, mark the
+// request canceled with the counts so far and report the cancellation.
 class BatchActivity : public QObject
 {
     Q_OBJECT
@@ -26,6 +32,9 @@ public:
                   const QString &identity, int groupSize, QObject *parent = nullptr);
 
     void start();
+    // Stops everything at once and reports nothing (the worker is going away):
+    // Temporal hands the task on when its heartbeats stop.
+    void abandon();
 
     // The Memory objectId for item index of a request: the same on every
     // attempt, so a retried attempt cannot store a second copy.
@@ -43,6 +52,7 @@ private:
     void decode(const QByteArray &gzip);
     void heartbeat();
     void storeNextGroup();
+    void cancelBatch();
     void groupStored(qint64 end);
     void reportProgress();
     void finalize();
@@ -53,6 +63,11 @@ private:
     void fail(const QString &message, bool nonRetryable);
     void recordItemError(qint64 index, const QString &message);
     void emitProgress(BatchProgress::Phase phase);
+    // Sends a completion, failure or cancellation to Temporal, again with
+    // backoff while the server is unreachable (a restart), then settles.
+    void report(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done,
+                int attempt = 0);
+    void settle(bool succeeded, const QString &message);
 
     ConnectionSettings m_settings;
     ParseClient m_parse;
@@ -61,6 +76,10 @@ private:
     QString m_identity;
     int m_groupSize;
     QFutureWatcher<BatchCodec::Decoded> m_decodeWatcher;
+    QTimer m_heartbeatTimer;
+    bool m_heartbeatInFlight = false;
+    bool m_cancelRequested = false;
+    bool m_settled = false;
 
     QString m_requestId;
     QString m_batchId;

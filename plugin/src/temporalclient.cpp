@@ -115,31 +115,6 @@ void TemporalClient::closeFailure(const QString &workflowId, const QString &runI
     });
 }
 
-void TemporalClient::pollActivityTask(const QString &identity, QObject *context,
-                                      std::function<void(const ApiResult &, const ActivityTask &)> handler)
-{
-    // Emulator-only route: see tests/temporal-emulator/README.md.
-    const QJsonObject body{
-        {QStringLiteral("taskQueue"), QJsonObject{{QStringLiteral("name"), m_settings.taskQueue}}},
-        {QStringLiteral("identity"), identity},
-    };
-    QNetworkRequest req = request(namespacePath() + QStringLiteral("/activity-tasks/poll"), QStringLiteral("/emulator/v1"));
-    req.setTransferTimeout(PollTimeoutMs);
-    m_rest.send("POST", req, compactJson(body), context, [handler](const ApiResult &r) {
-        ActivityTask task;
-        const QJsonObject &j = r.json;
-        task.taskToken = j.value(QStringLiteral("taskToken")).toString().toLatin1();
-        const QJsonObject execution = j.value(QStringLiteral("workflowExecution")).toObject();
-        task.workflowId = execution.value(QStringLiteral("workflowId")).toString();
-        task.runId = execution.value(QStringLiteral("runId")).toString();
-        task.activityId = j.value(QStringLiteral("activityId")).toString();
-        task.activityType = j.value(QStringLiteral("activityType")).toObject().value(QStringLiteral("name")).toString();
-        task.input = j.value(QStringLiteral("input")).toArray();
-        task.attempt = j.value(QStringLiteral("attempt")).toInt(1);
-        handler(r, task);
-    });
-}
-
 void TemporalClient::heartbeat(const QByteArray &taskToken, const QJsonArray &details, const QString &identity,
                                QObject *context, std::function<void(const ApiResult &, bool)> handler)
 {
@@ -175,6 +150,17 @@ void TemporalClient::failActivity(const QByteArray &taskToken, const QString &me
                            {QStringLiteral("failure"), failure},
                            {QStringLiteral("identity"), identity}};
     m_rest.send("POST", request(namespacePath() + QStringLiteral("/activity-fail"), m_settings.temporalApiPrefix),
+                compactJson(body), context, std::move(handler));
+}
+
+void TemporalClient::cancelActivity(const QByteArray &taskToken, const QJsonArray &details, const QString &identity,
+                                    QObject *context, Handler handler)
+{
+    const QJsonObject body{{QStringLiteral("taskToken"), QString::fromLatin1(taskToken)},
+                           {QStringLiteral("details"), details},
+                           {QStringLiteral("identity"), identity}};
+    m_rest.send("POST",
+                request(namespacePath() + QStringLiteral("/activity-resolve-as-canceled"), m_settings.temporalApiPrefix),
                 compactJson(body), context, std::move(handler));
 }
 

@@ -27,14 +27,18 @@ struct ActivityTask
     QString runId;
     QString activityId;
     QString activityType;
-    QJsonArray input;     // payload shorthand: the decoded JSON values
+    QJsonArray input;     // the decoded JSON values of the input payloads
+    QString inputError;   // set when a payload could not be read
     int attempt = 1;
+    qint64 heartbeatTimeoutMs = 0;   // 0: none set
+    qint64 startToCloseTimeoutMs = 0;
     bool isEmpty() const { return taskToken.isEmpty(); }
 };
 
 // Temporal's HTTP API (the server's JSON listener, 1.24+): start, describe,
-// activity heartbeat/complete/fail by task token, and the emulator-only
-// task poll (no Temporal server has an HTTP route for polling).
+// the close event, and an activity's heartbeat, completion, failure and
+// cancellation by task token. Polling for tasks has no HTTP route: see
+// ActivityTaskPoller.
 class TemporalClient
 {
 public:
@@ -53,8 +57,6 @@ public:
     void closeFailure(const QString &workflowId, const QString &runId, QObject *context,
                       std::function<void(const ApiResult &, const QString &failure)> handler);
 
-    void pollActivityTask(const QString &identity, QObject *context,
-                          std::function<void(const ApiResult &, const ActivityTask &)> handler);
     // Answers whether a cancel was requested.
     void heartbeat(const QByteArray &taskToken, const QJsonArray &details, const QString &identity, QObject *context,
                    std::function<void(const ApiResult &, bool cancelRequested)> handler);
@@ -62,11 +64,12 @@ public:
                           QObject *context, Handler handler);
     void failActivity(const QByteArray &taskToken, const QString &message, const QString &type, bool nonRetryable,
                       const QString &identity, QObject *context, Handler handler);
+    // RespondActivityTaskCanceled: the worker stopped because a cancel was requested.
+    void cancelActivity(const QByteArray &taskToken, const QJsonArray &details, const QString &identity,
+                        QObject *context, Handler handler);
 
     // "WORKFLOW_EXECUTION_STATUS_TIMED_OUT" -> "timed_out"
     static QString shortStatus(const QString &enumName);
-
-    static constexpr int PollTimeoutMs = 70000; // over a server's long-poll
 
 private:
     QNetworkRequest request(const QString &path, const QString &prefix) const;

@@ -4,7 +4,6 @@
 #include "batchrequest.h"
 #include "logging.h"
 
-
 namespace membatch {
 
 WorkerJob::WorkerJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const WorkerOptions &options,
@@ -14,11 +13,15 @@ WorkerJob::WorkerJob(QNetworkAccessManager *nam, const ConnectionSettings &setti
     , m_settings(settings)
     , m_options(options)
     , m_temporal(nam, settings)
+    , m_poller(settings)
 {
     if (m_options.identity.isEmpty())
         m_options.identity = processIdentity(QStringLiteral("membatch-worker"));
+    m_options.concurrency = std::clamp(m_options.concurrency, 1, 64);
+    m_options.pollers = std::clamp(m_options.pollers, 1, m_options.concurrency);
     m_retryTimer.setSingleShot(true);
-    connect(&m_retryTimer, &QTimer::timeout, this, &WorkerJob::poll);
+    connect(&m_retryTimer, &QTimer::timeout, this, &WorkerJob::fillPolls);
+    m_clock.start();
 }
 
 void WorkerJob::doStart()
@@ -29,75 +32,112 @@ void WorkerJob::doStart()
         emitResult();
         return;
     }
-    poll();
+    fillPolls();
 }
 
 bool WorkerJob::doKill()
 {
     m_retryTimer.stop();
+    ActivityTaskPoller::cancelAll(this);
     RestClient::abortAll(this);
-    // An unfinished task is left to Temporal's timeouts and retry policy;
-    // its memories carry fixed ids, so the next attempt adds no copies.
+    // An unfinished task is left to Temporal: its heartbeats stop, so the
+    // heartbeat timeout hands it to another worker within seconds; its
+    // memories carry fixed ids, so the next attempt adds no copies.
     // deleteLater: we may be inside one of the activity's own signals.
-    if (m_activity) {
-        m_activity->disconnect(this);
-        RestClient::abortAll(m_activity);
-        m_activity->deleteLater();
+    for (const QPointer<BatchActivity> &activity : std::as_const(m_activities)) {
+        if (!activity)
+            continue;
+        activity->disconnect(this);
+        activity->abandon();
+        activity->deleteLater();
     }
+    m_activities.clear();
     return true;
 }
 
-void WorkerJob::poll()
+void WorkerJob::fillPolls()
 {
-    m_pollClock.start();
-    m_temporal.pollActivityTask(m_options.identity, this, [this](const ApiResult &r, const ActivityTask &task) {
-        if (!r.ok()) {
-            // Failing on the very first poll means a wrong address or
-            // namespace; later ones may be a restart: back off and retry.
-            if (!m_everPolled || ++m_pollFailures >= MaxConsecutivePollFailures) {
-                setError(r.error, tr("polling task queue %1: %2").arg(m_settings.taskQueue, r.message));
-                emitResult();
-                return;
-            }
-            const int delayMs = 500 * (1 << m_pollFailures);
-            qCWarning(lcWorker) << "poll failed, retrying in" << delayMs << "ms:" << r.message;
+    if (isFinished() || m_retryTimer.isActive())
+        return;
+    const int freeSlots = m_options.concurrency - int(m_activities.size()) - m_pollsInFlight;
+    int wanted = std::min(freeSlots, m_options.pollers - m_pollsInFlight);
+    if (m_options.maxTasks > 0)
+        wanted = std::min(wanted, m_options.maxTasks - claimed());
+    for (int i = 0; i < wanted; ++i) {
+        ++m_pollsInFlight;
+        const qint64 startedMs = m_clock.elapsed();
+        m_poller.poll(m_options.identity, this, [this, startedMs](const ApiResult &r, const ActivityTask &task) {
+            polled(r, task, startedMs);
+        });
+    }
+}
+
+void WorkerJob::polled(const ApiResult &r, const ActivityTask &task, qint64 startedMs)
+{
+    --m_pollsInFlight;
+    if (!r.ok()) {
+        // Failing on the very first poll means a wrong address or namespace:
+        // say so at once. Later ones may be a restart: ride it out.
+        const qint64 now = m_clock.elapsed();
+        if (m_failingSinceMs < 0)
+            m_failingSinceMs = now;
+        const bool transient = r.error == NetworkError || r.error == ServerError;
+        if (!m_everPolled || !transient || now - m_failingSinceMs > OutageToleranceMs) {
+            ActivityTaskPoller::cancelAll(this);
+            setError(r.error, tr("polling task queue %1: %2").arg(m_settings.taskQueue, r.message));
+            emitResult();
+            return;
+        }
+        const int delayMs = std::min(200 << std::min(m_pollFailures++, 4), 5000);
+        qCWarning(lcWorker) << "poll failed, polling again in" << delayMs << "ms:" << r.message;
+        if (!m_retryTimer.isActive())
             m_retryTimer.start(delayMs);
-            return;
-        }
-        m_everPolled = true;
-        m_pollFailures = 0;
-        if (task.isEmpty()) { // the long poll ran out with nothing to do
-            m_retryTimer.start(int(std::max<qint64>(0, MinPollIntervalMs - m_pollClock.elapsed())));
-            return;
-        }
-        if (task.activityType != BatchRequest::ActivityType) {
-            rejectUnknown(task);
-            return;
-        }
+        return;
+    }
+    m_everPolled = true;
+    m_pollFailures = 0;
+    m_failingSinceMs = -1;
+    if (task.isEmpty()) { // the long poll ran out with nothing to do
+        const qint64 took = m_clock.elapsed() - startedMs;
+        if (took < MinPollIntervalMs && !m_retryTimer.isActive())
+            m_retryTimer.start(int(MinPollIntervalMs - took));
+        fillPolls();
+        return;
+    }
+    if (task.activityType != BatchRequest::ActivityType)
+        rejectUnknown(task);
+    else
         run(task);
-    });
+    fillPolls();
 }
 
 void WorkerJob::run(const ActivityTask &task)
 {
-    m_activity = new BatchActivity(m_nam, m_settings, task, m_options.identity, m_options.progressEvery, this);
-    connect(m_activity, &BatchActivity::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
-    connect(m_activity, &BatchActivity::finished, this, &WorkerJob::taskFinished);
-    m_activity->start();
+    auto *activity = new BatchActivity(m_nam, m_settings, task, m_options.identity, m_options.progressEvery, this);
+    m_activities.append(activity);
+    connect(activity, &BatchActivity::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
+    connect(activity, &BatchActivity::finished, this, [this, activity](bool succeeded, const QString &message) {
+        taskFinished(activity, succeeded, message);
+    });
+    activity->start();
     emitInfo(tr("took the task of workflow %1 (attempt %2)").arg(task.workflowId).arg(task.attempt));
 }
 
 void WorkerJob::rejectUnknown(const ActivityTask &task)
 {
     const QString message = tr("this worker runs only %1 activities, not %2").arg(BatchRequest::ActivityType, task.activityType);
+    ++m_pollsInFlight; // the slot stays taken until Temporal has the answer
     m_temporal.failActivity(task.taskToken, message, QStringLiteral("UnknownActivity"), true, m_options.identity, this,
-                            [this](const ApiResult &) { poll(); });
+                            [this](const ApiResult &) {
+                                --m_pollsInFlight;
+                                fillPolls();
+                            });
 }
 
-void WorkerJob::taskFinished(bool succeeded, const QString &message)
+void WorkerJob::taskFinished(BatchActivity *activity, bool succeeded, const QString &message)
 {
-    if (m_activity)
-        m_activity->deleteLater();
+    m_activities.removeAll(activity);
+    activity->deleteLater();
     ++m_tasksDone;
     emitInfo(succeeded ? message : tr("task failed: %1").arg(message));
     if (isFinished())
@@ -106,7 +146,7 @@ void WorkerJob::taskFinished(bool succeeded, const QString &message)
         emitResult();
         return;
     }
-    poll();
+    fillPolls();
 }
 
 } // namespace membatch

@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# Local membatch stack: PostgreSQL 15 + Parse Server + the Temporal HTTP API
-# emulator, all on loopback with ports picked at start, keys made at start.
+# Local membatch stack: PostgreSQL 15 + Parse Server + a real Temporal server
+# (`temporal server start-dev`, SQLite) with the project's workflow worker,
+# all on loopback with ports picked at start, keys made at start.
 #
 #   tests/stack/stack.sh up|down|status [--dir DIR]
+#   tests/stack/stack.sh restart temporal [--dir DIR]
 #
 # DIR (default $MEMBATCH_STACK_DIR, else <repo>/.stack) holds everything:
 #   env             shell-sourceable MEMBATCH_* settings (mode 600)
 #   pg.uri          the database URI (no password: trust auth on loopback)
 #   pg.root         where the Postgres cluster lives (DIR/pg, or /tmp/... when
 #                   the postgres user cannot reach DIR or its path is long)
-#   pg.port parse.pid parse.port temporal.pid temporal.port
-#   parse.log temporal.log parse/ (Parse files and logs)
+#   pg.port parse.pid parse.port parse.log parse/ (Parse files and logs)
+#   temporal.pid temporal.ports ("GRPC HTTP UI METRICS") temporal.log
+#   temporal.db     Temporal's SQLite database: a restart keeps every workflow
+#   workflow.pid workflow.log  the supervised workflow worker (Python SDK)
 # Several stacks (e.g. .stack and build/test-stack) run side by side.
-# MEMBATCH_TEMPORAL_EMULATOR overrides the emulator script (for testing).
+# The Temporal CLI and the SDK come from the project's .venv (./dev deps).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_BIN=${MEMBATCH_PG_BIN:-/usr/lib/postgresql/15/bin}
 PARSE_LAUNCHER="$REPO/tests/stack/parse-server.mjs"
-EMULATOR=${MEMBATCH_TEMPORAL_EMULATOR:-$REPO/tests/temporal-emulator/server.mjs}
+VENV=${MEMBATCH_VENV:-$REPO/.venv}
+TEMPORAL_BIN="$VENV/bin/temporal"
+VENV_PYTHON="$VENV/bin/python"
+WORKFLOW_DIR="$REPO/resources/temporal"
+SUPERVISE="$REPO/tests/stack/supervise.sh"
+NAMESPACE=default
+TASK_QUEUE=membatch-batches
 SCHEMA="$REPO/resources/parse-schema.json"
 APP_ID=membatch
 DEMO_USER=demo
@@ -30,12 +40,16 @@ DIR=""
 usage() {
   cat <<EOF
 usage: $(basename "$0") up|down|status [--dir DIR]
+       $(basename "$0") restart temporal [--dir DIR]
 
-  up      start PostgreSQL 15, Parse Server and the Temporal emulator on free
-          loopback ports, write DIR/env; a healthy stack is left as it is,
-          a broken one is cleaned and started again
+  up      start PostgreSQL 15, Parse Server, a Temporal dev server and the
+          workflow worker on free loopback ports, write DIR/env; a healthy
+          stack is left as it is, a broken one is cleaned and started again
   down    stop everything in DIR and remove its data
   status  show each component; exit 0 only when all are healthy
+  restart temporal
+          stop the Temporal server and start it again on the same ports and
+          database (workflows survive; for tests of a server restart)
 
 DIR: --dir, else \$MEMBATCH_STACK_DIR, else $REPO/.stack
 EOF
@@ -92,11 +106,12 @@ pid_is_ours() { # pid_is_ours PID
   grep -qzF -- "$DIR/" "/proc/$pid/cmdline" 2>/dev/null
 }
 
-# Our node processes in this DIR, found by their arguments (for when a pid
-# file got lost): the Parse launcher's --data-dir and the emulator's --port-file.
+# Our processes in this DIR, found by their arguments (for when a pid file
+# got lost): the Parse launcher's --data-dir, Temporal's --db-filename and
+# the supervisor's log.
 find_our_pids() {
   local f
-  { grep -lxzF -e "$DIR/parse" -e "$DIR/parse.port" -e "$DIR/temporal.port" \
+  { grep -lxzF -e "$DIR/parse" -e "$DIR/temporal.db" -e "$DIR/workflow.log" \
     /proc/[0-9]*/cmdline 2>/dev/null || true; } | while IFS= read -r f; do
     f=${f#/proc/}
     printf '%s\n' "${f%/cmdline}"
@@ -114,13 +129,14 @@ wait_gone() { # wait_gone PID SECONDS -> 0 when gone
   done
 }
 
-stop_pid() { # stop_pid NAME PID
-  local name=$1 pid=$2
+stop_pid() { # stop_pid NAME PID [GROUP]: GROUP also signals the process group PID leads
+  local name=$1 pid=$2 target=$2
   pid_is_ours "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
+  [[ ${3:-} == group ]] && target=-$pid
+  kill -TERM -- "$target" 2>/dev/null || return 0
   if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
     log "$name (pid $pid) did not stop on SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
+    kill -KILL -- "$target" 2>/dev/null || true
     wait_gone "$pid" 5 || die "$name (pid $pid) is still running"
   fi
 }
@@ -142,7 +158,20 @@ pg_running() {
 }
 
 parse_url() { printf 'http://127.0.0.1:%s/parse' "$(read_file "$DIR/parse.port")"; }
-temporal_url() { printf 'http://127.0.0.1:%s' "$(read_file "$DIR/temporal.port")"; }
+# temporal_port grpc|http|ui|metrics
+temporal_port() {
+  local grpc http ui metrics
+  read -r grpc http ui metrics <<<"$(read_file "$DIR/temporal.ports")"
+  case $1 in
+    grpc) printf '%s' "${grpc:-}" ;;
+    http) printf '%s' "${http:-}" ;;
+    ui) printf '%s' "${ui:-}" ;;
+    metrics) printf '%s' "${metrics:-}" ;;
+  esac
+}
+temporal_url() { printf 'http://127.0.0.1:%s' "$(temporal_port http)"; }
+temporal_address() { printf '127.0.0.1:%s' "$(temporal_port grpc)"; }
+temporal_ui_url() { printf 'http://127.0.0.1:%s' "$(temporal_port ui)"; }
 
 parse_healthy() {
   [[ -n $(read_file "$DIR/parse.port") ]] && pid_is_ours "$(read_file "$DIR/parse.pid")" &&
@@ -150,12 +179,19 @@ parse_healthy() {
 }
 
 temporal_healthy() {
-  [[ -n $(read_file "$DIR/temporal.port") ]] && pid_is_ours "$(read_file "$DIR/temporal.pid")" &&
-    http_ok "$(temporal_url)/emulator/v1/health"
+  [[ -n $(temporal_port http) ]] && pid_is_ours "$(read_file "$DIR/temporal.pid")" &&
+    http_ok "$(temporal_url)/api/v1/system-info"
+}
+
+# The workflow worker is healthy when the server sees it polling.
+workflow_healthy() {
+  pid_is_ours "$(read_file "$DIR/workflow.pid")" && [[ -n $(temporal_port http) ]] || return 1
+  curl -s -m 2 "$(temporal_url)/api/v1/namespaces/$NAMESPACE/task-queues/$TASK_QUEUE?taskQueueType=TASK_QUEUE_TYPE_WORKFLOW" 2>/dev/null |
+    grep -q '"identity":"membatch-workflow@'
 }
 
 all_healthy() {
-  [[ -f $DIR/env ]] && pg_running && parse_healthy && temporal_healthy
+  [[ -f $DIR/env ]] && pg_running && parse_healthy && temporal_healthy && workflow_healthy
 }
 
 # Shows the end of a log on stderr.
@@ -171,7 +207,8 @@ show_log() { # show_log NAME FILE
 
 stop_all() {
   local pid root
-  stop_pid temporal-emulator "$(read_file "$DIR/temporal.pid")"
+  stop_pid workflow-worker "$(read_file "$DIR/workflow.pid")" group
+  stop_pid temporal "$(read_file "$DIR/temporal.pid")"
   stop_pid parse-server "$(read_file "$DIR/parse.pid")"
   for pid in $(find_our_pids); do
     stop_pid "stray process" "$pid"
@@ -264,26 +301,33 @@ start_postgres() {
 "
 }
 
-# wait_ready NAME PIDFILE PORTFILE HEALTHPATH LOG
+# wait_ready NAME PIDFILE LOG CHECK...: until CHECK succeeds, or the process
+# exits, or START_TIMEOUT.
 wait_ready() {
-  local name=$1 pid port deadline
+  local name=$1 pid log=$3 deadline
   pid=$(read_file "$2")
+  shift 3
   deadline=$(($(now_ms) + START_TIMEOUT * 1000))
   while :; do
-    port=$(read_file "$3")
-    if [[ -n $port ]] && http_ok "http://127.0.0.1:$port$4"; then
+    if "$@"; then
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
-      show_log "$name" "$5"
+      show_log "$name" "$log"
       die "$name exited during start"
     fi
     if (($(now_ms) >= deadline)); then
-      show_log "$name" "$5"
+      show_log "$name" "$log"
       die "$name was not ready after ${START_TIMEOUT}s"
     fi
-    sleep 0.1
+    sleep 0.05
   done
+}
+
+parse_port_healthy() {
+  local port
+  port=$(read_file "$DIR/parse.port")
+  [[ -n $port ]] && http_ok "http://127.0.0.1:$port/parse/health"
 }
 
 # The launchers start before Postgres is ready, so that loading Node and
@@ -303,10 +347,42 @@ spawn_parse() { # spawn_parse MASTER REST PASSWORD
   printf '%s\n' "$!" >"$DIR/parse.pid"
 }
 
+# The Temporal dev server on the ports in DIR/temporal.ports (picked on the
+# first start, kept on a restart) with its SQLite database in DIR.
 spawn_temporal() {
-  setsid node "$EMULATOR" --host 127.0.0.1 --port 0 --port-file "$DIR/temporal.port" \
-    </dev/null >"$DIR/temporal.log" 2>&1 9>&- &
+  if [[ -z $(temporal_port grpc) ]]; then
+    printf '%s %s %s %s\n' "$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)" >"$DIR/temporal.ports"
+  fi
+  setsid "$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 \
+    --port "$(temporal_port grpc)" --http-port "$(temporal_port http)" \
+    --ui-port "$(temporal_port ui)" --metrics-port "$(temporal_port metrics)" \
+    --db-filename "$DIR/temporal.db" --namespace "$NAMESPACE" \
+    --log-level warn --ui-disable-news-fetch \
+    </dev/null >>"$DIR/temporal.log" 2>&1 9>&- &
   printf '%s\n' "$!" >"$DIR/temporal.pid"
+}
+
+# The workflow worker, under a supervisor that starts it again if it dies
+# (setsid: the supervisor leads a process group that `down` stops whole).
+spawn_workflow_worker() {
+  PYTHONPATH="$WORKFLOW_DIR" MEMBATCH_TEMPORAL_ADDRESS="$(temporal_address)" \
+    MEMBATCH_NAMESPACE="$NAMESPACE" MEMBATCH_TASK_QUEUE="$TASK_QUEUE" \
+    setsid "$SUPERVISE" workflow-worker "$DIR/workflow.log" -- \
+    "$VENV_PYTHON" -m membatch_workflow --connect-timeout "$START_TIMEOUT" \
+    </dev/null >/dev/null 2>&1 9>&- &
+  printf '%s\n' "$!" >"$DIR/workflow.pid"
+}
+
+cmd_restart() {
+  [[ ${RESTART_WHAT:-} == temporal ]] || die "usage: stack.sh restart temporal [--dir DIR]"
+  [[ -f $DIR/temporal.ports ]] || die "no stack in $DIR"
+  local t0
+  t0=$(now_ms)
+  stop_pid temporal "$(read_file "$DIR/temporal.pid")"
+  local stopped_ms=$(($(now_ms) - t0))
+  spawn_temporal
+  wait_ready temporal "$DIR/temporal.pid" "$DIR/temporal.log" temporal_healthy
+  log "temporal restarted (stopped in $stopped_ms ms, back in $(($(now_ms) - t0)) ms): $(temporal_address)"
 }
 
 cmd_up() {
@@ -316,7 +392,7 @@ cmd_up() {
   command -v curl >/dev/null || die "curl is missing (run ./dev deps)"
   [[ -x $PG_BIN/pg_ctl ]] || die "PostgreSQL 15 is missing in $PG_BIN (run ./dev deps)"
   [[ -d $REPO/tests/node_modules/parse-server ]] || die "tests/node_modules is missing (run ./dev deps)"
-  [[ -f $EMULATOR ]] || die "Temporal emulator not found: $EMULATOR"
+  [[ -x $TEMPORAL_BIN && -x $VENV_PYTHON ]] || die "the Temporal CLI is missing in $VENV (run ./dev deps)"
 
   if all_healthy; then
     log "already up ($DIR); env: $DIR/env"
@@ -340,8 +416,12 @@ cmd_up() {
   spawn_parse "$master" "$rest" "$password"
   spawn_temporal
   start_postgres
-  wait_ready temporal-emulator "$DIR/temporal.pid" "$DIR/temporal.port" /emulator/v1/health "$DIR/temporal.log"
-  wait_ready parse-server "$DIR/parse.pid" "$DIR/parse.port" /parse/health "$DIR/parse.log"
+  local t_temporal
+  wait_ready temporal "$DIR/temporal.pid" "$DIR/temporal.log" temporal_healthy
+  t_temporal=$(($(now_ms) - t0))
+  spawn_workflow_worker
+  wait_ready parse-server "$DIR/parse.pid" "$DIR/parse.log" parse_port_healthy
+  wait_ready workflow-worker "$DIR/workflow.pid" "$DIR/workflow.log" workflow_healthy
 
   write_private "$DIR/env" "export MEMBATCH_PARSE_URL=$(parse_url)
 export MEMBATCH_APP_ID=$APP_ID
@@ -350,15 +430,17 @@ export MEMBATCH_MASTER_KEY=$master
 export MEMBATCH_USERNAME=$DEMO_USER
 export MEMBATCH_PASSWORD=$password
 export MEMBATCH_TEMPORAL_URL=$(temporal_url)
-export MEMBATCH_NAMESPACE=default
-export MEMBATCH_TASK_QUEUE=membatch-batches
+export MEMBATCH_TEMPORAL_ADDRESS=$(temporal_address)
+export MEMBATCH_TEMPORAL_UI_URL=$(temporal_ui_url)
+export MEMBATCH_NAMESPACE=$NAMESPACE
+export MEMBATCH_TASK_QUEUE=$TASK_QUEUE
 export MEMBATCH_STACK_DIR=$DIR
 "
   trap - EXIT INT TERM
-  log "up in $(($(now_ms) - t0)) ms ($DIR)"
+  log "up in $(($(now_ms) - t0)) ms ($DIR); Temporal answered after $t_temporal ms"
   log "  postgres  127.0.0.1:$(read_file "$DIR/pg.port")"
   log "  parse     $(parse_url)"
-  log "  temporal  $(temporal_url)"
+  log "  temporal  gRPC $(temporal_address), HTTP API $(temporal_url), UI $(temporal_ui_url)"
   log "  env       source $DIR/env"
 }
 
@@ -366,7 +448,7 @@ export MEMBATCH_STACK_DIR=$DIR
 
 cmd_status() {
   local ok=0 root pgpid=""
-  if [[ ! -f $DIR/pg.root && ! -f $DIR/parse.pid && ! -f $DIR/temporal.pid ]]; then
+  if [[ ! -f $DIR/pg.root && ! -f $DIR/parse.pid && ! -f $DIR/temporal.pid && ! -f $DIR/workflow.pid ]]; then
     log "no stack in $DIR"
     return 1
   fi
@@ -385,9 +467,16 @@ cmd_status() {
     ok=1
   fi
   if temporal_healthy; then
-    printf '%-18s pid %-8s %-34s healthy\n' temporal-emulator "$(read_file "$DIR/temporal.pid")" "$(temporal_url)"
+    printf '%-18s pid %-8s %-34s healthy (gRPC %s, UI %s)\n' temporal "$(read_file "$DIR/temporal.pid")" "$(temporal_url)" \
+      "$(temporal_address)" "$(temporal_ui_url)"
   else
-    printf '%-18s pid %-8s %-34s DOWN\n' temporal-emulator "$(read_file "$DIR/temporal.pid")" "$(temporal_url)"
+    printf '%-18s pid %-8s %-34s DOWN\n' temporal "$(read_file "$DIR/temporal.pid")" "$(temporal_url)"
+    ok=1
+  fi
+  if workflow_healthy; then
+    printf '%-18s pid %-8s %-34s polling\n' workflow-worker "$(read_file "$DIR/workflow.pid")" "$NAMESPACE/$TASK_QUEUE"
+  else
+    printf '%-18s pid %-8s %-34s DOWN\n' workflow-worker "$(read_file "$DIR/workflow.pid")" "$NAMESPACE/$TASK_QUEUE"
     ok=1
   fi
   if [[ -f $DIR/env ]]; then
@@ -408,6 +497,13 @@ main() {
       up | down | status)
         [[ -z $cmd ]] || die "one command at a time"
         cmd=$1
+        ;;
+      restart)
+        [[ -z $cmd ]] || die "one command at a time"
+        cmd=restart
+        (($# >= 2)) || die "restart what? (temporal)"
+        RESTART_WHAT=$2
+        shift
         ;;
       --dir)
         (($# >= 2)) || die "--dir needs a value"

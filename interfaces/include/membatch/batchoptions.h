@@ -20,7 +20,9 @@ struct WorkerOptions
 {
     QString identity;           // empty: membatch-worker@<host>:<pid>
     int maxTasks = 0;           // 0: run until killed
-    int progressEvery = 10;     // items stored per /batch call, with the counts and a heartbeat after each (1..100)
+    int concurrency = 2;        // tasks run at once (1..64)
+    int pollers = 2;            // long polls in flight at most, never more than free slots (1..64)
+    int progressEvery = 10;     // items stored per /batch call, with the counts after each (1..100)
 };
 
 } // namespace membatch

@@ -21,6 +21,7 @@ struct MEMBATCH_EXPORT BatchStatus
     static constexpr const char *Completed = "completed";
     static constexpr const char *PartialFailure = "partial_failure";
     static constexpr const char *Failed = "failed";
+    static constexpr const char *Canceled = "canceled"; // a cancel was requested and the worker stopped
 
     QString batchId;
     QString requestId;        // the BatchMemoryRequest objectId
@@ -49,7 +50,7 @@ struct MEMBATCH_EXPORT BatchStatus
     // closed without completing; "continued_as_new" lives on in a new run.
     static bool workflowEndedBadly(const QString &workflowStatus);
     bool isCompleted() const { return status == QLatin1String(Completed); }
-    // The effective outcome: the Parse status, or "failed" when the workflow
+    // The effective outcome: the Parse status, or "canceled" or "failed" when the workflow
     // ended badly before the worker could record one.
     QString outcome() const;
 

@@ -23,21 +23,24 @@ struct MEMBATCH_EXPORT ConnectionSettings
     QString password;
     QString sessionToken;     // ...or uses this session directly
 
-    QUrl temporalUrl;         // the server's HTTP listener, e.g. http://127.0.0.1:7243
+    QUrl temporalUrl;         // the server's HTTP API, e.g. http://127.0.0.1:7243
+    QString temporalAddress;  // its gRPC frontend, host:port (the worker polls there), e.g. 127.0.0.1:7233
     QString temporalApiPrefix = QStringLiteral("/api/v1");
     QString temporalNamespace = QStringLiteral("default");
     QString taskQueue = QStringLiteral("membatch-batches");
 
     // Reads MEMBATCH_PARSE_URL, MEMBATCH_APP_ID, MEMBATCH_REST_KEY,
     // MEMBATCH_MASTER_KEY, MEMBATCH_USERNAME, MEMBATCH_PASSWORD,
-    // MEMBATCH_SESSION_TOKEN, MEMBATCH_TEMPORAL_URL, MEMBATCH_TEMPORAL_API_PREFIX,
+    // MEMBATCH_SESSION_TOKEN, MEMBATCH_TEMPORAL_URL, MEMBATCH_TEMPORAL_ADDRESS,
+    // MEMBATCH_TEMPORAL_API_PREFIX,
     // MEMBATCH_NAMESPACE and MEMBATCH_TASK_QUEUE; unset ones keep their defaults.
     static ConnectionSettings fromEnvironment(const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment());
 
     // What is missing for a client that submits or watches (Parse with a user
     // or the master key, and Temporal), as the variable names to set.
     QStringList missingForClient() const;
-    // What is missing for a worker (Parse with the master key, and Temporal).
+    // What is missing for a worker (Parse with the master key, and Temporal's
+    // HTTP API and gRPC frontend).
     QStringList missingForWorker() const;
 
     // Human-readable summary without any secret.
