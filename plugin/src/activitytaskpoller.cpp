@@ -83,9 +83,12 @@ ApiResult resultFromStatus(const grpc::Status &status, const QString &address)
         return r;
     case grpc::StatusCode::UNAVAILABLE:
         r.error = Job::NetworkError;
-        r.message = QStringLiteral("cannot reach Temporal's gRPC frontend at %1 (%2); MEMBATCH_TEMPORAL_ADDRESS must be "
-                                   "the server's gRPC port (7233 by default), not its HTTP API")
-                        .arg(address, says);
+        if (says.contains(QLatin1String("http1.x")))
+            r.message = QStringLiteral("%1 answers in HTTP/1, not gRPC: MEMBATCH_TEMPORAL_ADDRESS must be Temporal's gRPC "
+                                       "frontend (7233 by default), not its HTTP API")
+                            .arg(address);
+        else
+            r.message = QStringLiteral("cannot reach Temporal's gRPC frontend at %1 (%2)").arg(address, says);
         return r;
     case grpc::StatusCode::UNAUTHENTICATED:
     case grpc::StatusCode::PERMISSION_DENIED:

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The membatch command end to end against the local stack: what a script or
 # CI job sees (exit codes, messages, JSON lines). Run through with-env.sh.
-# usage: cli_e2e.sh MEMBATCH_BINARY SAMPLE_FILE
+# It works on a task queue of its own, with a workflow worker of its own, so
+# that no other worker takes its batches.
+# usage: cli_e2e.sh MEMBATCH_BINARY SAMPLE_FILE WORKFLOW_WORKER
 set -uo pipefail
 
 membatch=$1
 sample=$2
+workflow_worker=$3
 work=$(mktemp -d)
 queue="cli-e2e-$$"
 worker_pid=""
@@ -13,9 +16,17 @@ failures=0
 
 cleanup() {
     [[ -n $worker_pid ]] && kill "$worker_pid" 2>/dev/null
+    [[ -n ${WF_PID:-} ]] && kill "$WF_PID" 2>/dev/null && wait "$WF_PID" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The workflow worker says one line once it polls: wait for that line.
+coproc WF { exec "$workflow_worker" --task-queue "$queue" 2>"$work/workflow.log"; }
+if ! read -t 30 -r line <&"${WF[0]}" || [[ $line != *polling* ]]; then
+    echo "FAIL: the workflow worker for $queue did not start: $(cat "$work/workflow.log")" >&2
+    exit 1
+fi
 
 fail() {
     echo "FAIL: $*" >&2

@@ -1,35 +1,17 @@
-// End to end against the real local stack (Parse Server on PostgreSQL and
-// the Temporal HTTP API emulator), started by the ctest fixture. The plugin
-// is loaded the way a host loads it; the checks read Parse and Temporal
-// directly, not through the plugin.
+// End to end against the real local stack (Parse Server on PostgreSQL, a
+// Temporal dev server and the project's workflow worker), started by the
+// ctest fixture. The plugin is loaded the way a host loads it; the checks
+// read Parse and Temporal directly, not through the plugin.
 #include "batchactivity.h"
 #include "gzipcodec.h"
+#include "stackclient.h"
 
 #include <membatch/ibatchprocessor.h>
 #include <membatch/pluginloader.h>
 
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QSignalSpy>
 #include <QTemporaryDir>
-#include <QTest>
-#include <QUrlQuery>
-#include <QUuid>
 
 using namespace membatch;
-
-namespace {
-
-struct Http
-{
-    int status = 0;
-    QByteArray body;
-    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
-};
-
-} // namespace
 
 class tst_EndToEnd : public QObject
 {
@@ -40,130 +22,12 @@ private:
     PluginLoader m_loader;
     IBatchProcessor *m_processor = nullptr;
     Job *m_worker = nullptr;
-    QNetworkAccessManager m_nam;
     QTemporaryDir m_dir;
-
-    // Direct HTTP for the checks; blocking on a signal spy is fine in a test.
-    Http send(const QByteArray &verb, const QUrl &url, const QByteArray &body = {},
-              const QList<QPair<QByteArray, QByteArray>> &headers = {})
-    {
-        QNetworkRequest req(url);
-        for (const auto &h : headers)
-            req.setRawHeader(h.first, h.second);
-        req.setRawHeader("Accept-Encoding", "identity");
-        QNetworkReply *reply = m_nam.sendCustomRequest(req, verb, body);
-        QSignalSpy done(reply, &QNetworkReply::finished);
-        if (!reply->isFinished())
-            done.wait(30000);
-        Http r{reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
-        reply->deleteLater();
-        return r;
-    }
-
-    QUrl parseUrl(const QString &path, const QUrlQuery &query = {}) const
-    {
-        QUrl url = m_settings.parseUrl;
-        url.setPath(url.path() + path);
-        url.setQuery(query);
-        return url;
-    }
-
-    Http parseAsMaster(const QByteArray &verb, const QString &path, const QUrlQuery &query = {},
-                       const QByteArray &body = {}, const QByteArray &contentType = "application/json")
-    {
-        return send(verb, parseUrl(path, query), body,
-                    {{"X-Parse-Application-Id", m_settings.appId.toUtf8()},
-                     {"X-Parse-Master-Key", m_settings.masterKey.toUtf8()},
-                     {"Content-Type", contentType}});
-    }
-
-    Http temporal(const QByteArray &verb, const QString &path, const QByteArray &body = {})
-    {
-        QUrl url = m_settings.temporalUrl;
-        url.setPath(m_settings.temporalApiPrefix + QStringLiteral("/namespaces/") + m_settings.temporalNamespace + path);
-        return send(verb, url, body, {{"Content-Type", "application/json"}});
-    }
+    StackClient m_stack;
 
     QString writeBatch(const QString &name, int count, const QString &tag)
     {
-        QFile file(m_dir.filePath(name));
-        if (!file.open(QIODevice::WriteOnly))
-            return {};
-        for (int i = 0; i < count; ++i) {
-            QJsonObject item{{QStringLiteral("content"), QStringLiteral("%1 memory #%2: the quick brown fox").arg(tag).arg(i)},
-                             {QStringLiteral("metadata"), QJsonObject{{QStringLiteral("i"), i}}},
-                             {QStringLiteral("tags"), QJsonArray{tag, QStringLiteral("n%1").arg(i % 7)}},
-                             {QStringLiteral("source"), QStringLiteral("tst_endtoend")}};
-            if (i % 10 == 0)
-                item.insert(QStringLiteral("embedding"), QJsonArray{0.5, -0.25, double(i)});
-            file.write(QJsonDocument(item).toJson(QJsonDocument::Compact) + '\n');
-        }
-        return file.fileName();
-    }
-
-    // Runs a job to its result; the job is kept alive for inspection.
-    static bool runToEnd(Job *job, int timeoutMs = 90000)
-    {
-        job->setAutoDelete(false);
-        QSignalSpy result(job, &Job::result);
-        job->start();
-        if (!result.wait(timeoutMs) || result.count() != 1) {
-            qWarning("the job did not finish in time (or finished twice)");
-            job->kill();
-            return false;
-        }
-        return true;
-    }
-
-    // A request created by hand (as a foreign client might), to drive the
-    // worker with data the submitter would refuse. Returns its objectId, or
-    // an error text (with a space in it).
-    QString createRequestByHand(const QString &batchId, const QByteArray &fileBytes, int totalMemories)
-    {
-        const Http file = parseAsMaster("POST", QStringLiteral("/files/hand_%1.json.gz").arg(batchId), {}, fileBytes,
-                                        "application/gzip");
-        if (file.status != 201)
-            return QStringLiteral("upload failed: ") + QString::fromUtf8(file.body);
-        const QJsonObject fields{
-            {QStringLiteral("batchId"), batchId},
-            {QStringLiteral("status"), QStringLiteral("pending")},
-            {QStringLiteral("totalMemories"), totalMemories},
-            {QStringLiteral("workflowId"), QStringLiteral("batch-") + batchId},
-            {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
-                                                          {QStringLiteral("name"), file.json().value(QStringLiteral("name"))},
-                                                          {QStringLiteral("url"), file.json().value(QStringLiteral("url"))}}},
-            {QStringLiteral("ACL"), QJsonObject()},
-        };
-        const Http created = parseAsMaster("POST", QStringLiteral("/classes/BatchMemoryRequest"), {},
-                                           QJsonDocument(fields).toJson(QJsonDocument::Compact));
-        if (created.status != 201)
-            return QStringLiteral("create failed: ") + QString::fromUtf8(created.body);
-        return created.json().value(QStringLiteral("objectId")).toString();
-    }
-
-    // Starts the batch's workflow by hand; empty on success, else the answer.
-    QString startByHand(const QString &batchId, const QString &requestId)
-    {
-        const QJsonObject start{
-            {QStringLiteral("workflowId"), QStringLiteral("batch-") + batchId},
-            {QStringLiteral("workflowType"), QJsonObject{{QStringLiteral("name"), QStringLiteral("ProcessBatchMemoryFromRequestWorkflow")}}},
-            {QStringLiteral("taskQueue"), QJsonObject{{QStringLiteral("name"), m_settings.taskQueue}}},
-            {QStringLiteral("input"), QJsonArray{QJsonObject{{QStringLiteral("request_id"), requestId}, {QStringLiteral("batch_id"), batchId}}}},
-            {QStringLiteral("requestId"), QUuid::createUuid().toString(QUuid::WithoutBraces)},
-        };
-        const Http started = temporal("POST", QStringLiteral("/workflows/batch-") + batchId,
-                                      QJsonDocument(start).toJson(QJsonDocument::Compact));
-        return started.status == 200 ? QString() : QString::fromUtf8(started.body);
-    }
-
-    // Creates and starts a request by hand; returns its objectId.
-    QString submitByHand(const QString &batchId, const QByteArray &fileBytes, int totalMemories)
-    {
-        const QString requestId = createRequestByHand(batchId, fileBytes, totalMemories);
-        if (requestId.contains(QLatin1Char(' ')))
-            return requestId;
-        const QString startError = startByHand(batchId, requestId);
-        return startError.isEmpty() ? requestId : QStringLiteral("start failed: ") + startError;
+        return StackClient::writeBatch(m_dir.filePath(name), count, tag);
     }
 
     // The plugin acts as the demo user (as a submitter does), or with the
@@ -191,7 +55,7 @@ private:
 private Q_SLOTS:
     void initTestCase()
     {
-        m_settings = ConnectionSettings::fromEnvironment();
+        m_settings = m_stack.settings;
         QVERIFY2(m_settings.missingForClient().isEmpty() && m_settings.missingForWorker().isEmpty(),
                  "the stack's env is not set: run under tests/stack/with-env.sh");
         QVERIFY(m_dir.isValid());
@@ -203,6 +67,7 @@ private Q_SLOTS:
         m_processor->setConnection(workerSettings);
         WorkerOptions workerOptions;
         workerOptions.identity = QStringLiteral("tst_endtoend-worker");
+        workerOptions.concurrency = 2;
         m_worker = m_processor->work(workerOptions);
         m_worker->setAutoDelete(false);
         m_worker->start();
@@ -235,7 +100,7 @@ private Q_SLOTS:
             if (phases.isEmpty() || phases.last() != p.phase)
                 phases.append(p.phase);
         });
-        QVERIFY(runToEnd(job));
+        QVERIFY(StackClient::runToEnd(job));
         QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
         const BatchStatus batch = job->batch();
         delete job;
@@ -253,7 +118,7 @@ private Q_SLOTS:
         QCOMPARE(batch.failCount, 0);
 
         // In Parse: the request, as the worker left it.
-        const Http request = parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest/") + batch.requestId);
+        const Http request = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest/") + batch.requestId);
         QCOMPARE(request.status, 200);
         const QJsonObject r = request.json();
         QCOMPARE(r.value(QStringLiteral("batchId")).toString(), batch.batchId);
@@ -273,7 +138,7 @@ private Q_SLOTS:
         QCOMPARE(r.value(QStringLiteral("batchMetadata")).toObject().value(QStringLiteral("memory_count")).toInt(), 120);
 
         // The file is real gzip of exactly what was submitted.
-        const Http file = send("GET", QUrl(r.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString()));
+        const Http file = m_stack.send("GET", QUrl(r.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString()));
         QCOMPARE(file.status, 200);
         QByteArray json;
         QString error;
@@ -286,7 +151,7 @@ private Q_SLOTS:
         query.addQueryItem(QStringLiteral("order"), QStringLiteral("index"));
         query.addQueryItem(QStringLiteral("limit"), QStringLiteral("1000"));
         query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
-        const Http memories = parseAsMaster("GET", QStringLiteral("/classes/Memory"), query);
+        const Http memories = m_stack.parseAsMaster("GET", QStringLiteral("/classes/Memory"), query);
         QCOMPARE(memories.status, 200);
         QCOMPARE(memories.json().value(QStringLiteral("count")).toInt(), 120);
         const QJsonArray results = memories.json().value(QStringLiteral("results")).toArray();
@@ -297,14 +162,14 @@ private Q_SLOTS:
             QCOMPARE(m.value(QStringLiteral("content")).toString(), QStringLiteral("e2e memory #%1: the quick brown fox").arg(i));
             QCOMPARE(m.value(QStringLiteral("tags")).toArray(), (QJsonArray{QStringLiteral("e2e"), QStringLiteral("n%1").arg(i % 7)}));
             QCOMPARE(m.value(QStringLiteral("metadata")).toObject().value(QStringLiteral("i")).toInt(), i);
-            QCOMPARE(m.value(QStringLiteral("source")).toString(), QStringLiteral("tst_endtoend"));
+            QCOMPARE(m.value(QStringLiteral("source")).toString(), QStringLiteral("membatch tests"));
             QCOMPARE(m.value(QStringLiteral("embedding")).toArray().size(), i % 10 == 0 ? 3 : 0);
             QCOMPARE(m.value(QStringLiteral("request")).toObject().value(QStringLiteral("objectId")).toString(), batch.requestId);
             QCOMPARE(m.value(QStringLiteral("ACL")).toObject().keys(), QStringList{userId});
         }
 
         // The workflow got only {request_id, batch_id}: its started event's input.
-        const Http history = temporal("GET", QStringLiteral("/workflows/batch-%1/history").arg(batch.batchId));
+        const Http history = m_stack.temporal("GET", QStringLiteral("/workflows/batch-%1/history").arg(batch.batchId));
         QCOMPARE(history.status, 200);
         const QJsonArray events = history.json().value(QStringLiteral("history")).toObject().value(QStringLiteral("events")).toArray();
         QVERIFY(!events.isEmpty());
@@ -327,7 +192,7 @@ private Q_SLOTS:
         BatchOptions options = watchOptions();
         options.waitForCompletion = true;
         BatchJob *submit = m_processor->submit(path, options);
-        QVERIFY(runToEnd(submit));
+        QVERIFY(StackClient::runToEnd(submit));
         QVERIFY2(submit->error() == Job::NoError, qPrintable(submit->errorString()));
         const QString batchId = submit->batch().batchId;
         delete submit;
@@ -335,7 +200,7 @@ private Q_SLOTS:
         options = watchOptions();
         options.once = true;
         BatchJob *status = m_processor->watch(batchId, options);
-        QVERIFY(runToEnd(status));
+        QVERIFY(StackClient::runToEnd(status));
         QCOMPARE(status->error(), int(Job::NoError));
         QCOMPARE(status->batch().status, QStringLiteral("completed"));
         QCOMPARE(status->batch().successCount, 3);
@@ -346,12 +211,12 @@ private Q_SLOTS:
     {
         const QString batchId = QUuid::createUuid().toString(QUuid::WithoutBraces);
         const QByteArray json = R"([{"content":"good one"},{"content":""},{"content":"good two","tags":"not-a-list"},{"content":"good three"}])";
-        const QString requestId = submitByHand(batchId, GzipCodec::compress(json), 4);
+        const QString requestId = m_stack.submitByHand(batchId, GzipCodec::compress(json), 4);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
 
         actAsMaster();
         BatchJob *watch = m_processor->watch(batchId, watchOptions());
-        QVERIFY(runToEnd(watch));
+        QVERIFY(StackClient::runToEnd(watch));
         QCOMPARE(watch->error(), int(Job::BatchFailedError));
         QVERIFY2(watch->errorString().contains(QStringLiteral("ended partial_failure: 2 of 4 memories stored, 2 failed")),
                  qPrintable(watch->errorString()));
@@ -371,7 +236,7 @@ private Q_SLOTS:
         // As if an earlier attempt had stored items 0 and 2 and then died.
         const QString batchId = QUuid::createUuid().toString(QUuid::WithoutBraces);
         const QByteArray json = R"([{"content":"m0"},{"content":"m1"},{"content":"m2"},{"content":"m3"}])";
-        const QString requestId = createRequestByHand(batchId, GzipCodec::compress(json), 4);
+        const QString requestId = m_stack.createRequestByHand(batchId, GzipCodec::compress(json), 4);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
         for (int i : {0, 2}) {
             const QJsonObject memory{{QStringLiteral("objectId"), BatchActivity::memoryObjectId(requestId, i)},
@@ -379,14 +244,14 @@ private Q_SLOTS:
                                      {QStringLiteral("batchId"), batchId},
                                      {QStringLiteral("index"), i},
                                      {QStringLiteral("ACL"), QJsonObject()}};
-            QCOMPARE(parseAsMaster("POST", QStringLiteral("/classes/Memory"), {}, QJsonDocument(memory).toJson()).status, 201);
+            QCOMPARE(m_stack.parseAsMaster("POST", QStringLiteral("/classes/Memory"), {}, QJsonDocument(memory).toJson()).status, 201);
         }
-        const QString startError = startByHand(batchId, requestId);
+        const QString startError = m_stack.startByHand(batchId, requestId);
         QVERIFY2(startError.isEmpty(), qPrintable(startError));
 
         actAsMaster();
         BatchJob *watch = m_processor->watch(batchId, watchOptions());
-        QVERIFY(runToEnd(watch));
+        QVERIFY(StackClient::runToEnd(watch));
         QVERIFY2(watch->error() == Job::NoError, qPrintable(watch->errorString()));
         QCOMPARE(watch->batch().successCount, 4);
         delete watch;
@@ -395,26 +260,26 @@ private Q_SLOTS:
         query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"batchId\":\"%1\"}").arg(batchId));
         query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
         query.addQueryItem(QStringLiteral("limit"), QStringLiteral("100"));
-        const QJsonObject found = parseAsMaster("GET", QStringLiteral("/classes/Memory"), query).json();
+        const QJsonObject found = m_stack.parseAsMaster("GET", QStringLiteral("/classes/Memory"), query).json();
         QCOMPARE(found.value(QStringLiteral("count")).toInt(), 4);
     }
 
     void workerFailsABatchWhoseFileIsNotGzip()
     {
         const QString batchId = QUuid::createUuid().toString(QUuid::WithoutBraces);
-        const QString requestId = submitByHand(batchId, "[{\"content\":\"plain, not gzip\"}] and more", 1);
+        const QString requestId = m_stack.submitByHand(batchId, "[{\"content\":\"plain, not gzip\"}] and more", 1);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
 
         actAsMaster();
         BatchJob *watch = m_processor->watch(batchId, watchOptions());
-        QVERIFY(runToEnd(watch));
+        QVERIFY(StackClient::runToEnd(watch));
         QCOMPARE(watch->error(), int(Job::BatchFailedError));
         QVERIFY2(watch->errorString().contains(QStringLiteral("not gzip")), qPrintable(watch->errorString()));
         QCOMPARE(watch->batch().status, QStringLiteral("failed"));
         delete watch;
 
         // A data error is not retried: one attempt, and the workflow failed.
-        const Http described = temporal("GET", QStringLiteral("/workflows/batch-") + batchId);
+        const Http described = m_stack.temporal("GET", QStringLiteral("/workflows/batch-") + batchId);
         QCOMPARE(described.json().value(QStringLiteral("workflowExecutionInfo")).toObject().value(QStringLiteral("status")).toString(),
                  QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"));
     }
@@ -452,7 +317,7 @@ private Q_SLOTS:
             wrong.parseUrl = QUrl(value);
         actAsSubmitter(wrong);
         BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("refused.jsonl"), 2, QStringLiteral("r")), watchOptions());
-        QVERIFY(runToEnd(job));
+        QVERIFY(StackClient::runToEnd(job));
         QCOMPARE(job->error(), error);
         QVERIFY2(job->errorString().contains(message), qPrintable(job->errorString()));
         for (const QString &secret : {m_settings.password, m_settings.restKey, m_settings.masterKey, value})
@@ -466,14 +331,14 @@ private Q_SLOTS:
         noTemporal.temporalUrl = QUrl(QStringLiteral("http://127.0.0.1:1"));
         actAsSubmitter(noTemporal);
         BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("nostart.jsonl"), 2, QStringLiteral("ns")), watchOptions());
-        QVERIFY(runToEnd(job));
+        QVERIFY(StackClient::runToEnd(job));
         QCOMPARE(job->error(), int(Job::NetworkError));
         QVERIFY2(job->errorString().contains(QStringLiteral("cannot reach Temporal")), qPrintable(job->errorString()));
         QVERIFY2(job->errorString().contains(QStringLiteral("is marked failed")), qPrintable(job->errorString()));
         const QString requestId = job->batch().requestId;
         delete job;
 
-        const Http request = parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest/") + requestId);
+        const Http request = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest/") + requestId);
         QCOMPARE(request.json().value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
         QCOMPARE(request.json().value(QStringLiteral("errors")).toArray().first().toObject().value(QStringLiteral("stage")).toString(),
                  QStringLiteral("start"));
@@ -482,7 +347,7 @@ private Q_SLOTS:
     void watchReportsAnUnknownBatch()
     {
         BatchJob *job = m_processor->watch(QStringLiteral("no-such-batch"), watchOptions());
-        QVERIFY(runToEnd(job));
+        QVERIFY(StackClient::runToEnd(job));
         QCOMPARE(job->error(), int(Job::NotFoundError));
         QVERIFY2(job->errorString().contains(QStringLiteral("no batch no-such-batch")), qPrintable(job->errorString()));
         delete job;
@@ -493,11 +358,11 @@ private Q_SLOTS:
         BatchOptions options = watchOptions();
         options.batchId = QStringLiteral("fixed-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
         BatchJob *first = m_processor->submit(writeBatch(QStringLiteral("taken1.jsonl"), 2, QStringLiteral("t")), options);
-        QVERIFY(runToEnd(first));
+        QVERIFY(StackClient::runToEnd(first));
         QVERIFY2(first->error() == Job::NoError, qPrintable(first->errorString()));
         delete first;
         BatchJob *second = m_processor->submit(writeBatch(QStringLiteral("taken2.jsonl"), 2, QStringLiteral("t")), options);
-        QVERIFY(runToEnd(second));
+        QVERIFY(StackClient::runToEnd(second));
         QCOMPARE(second->error(), int(Job::InvalidInputError));
         QVERIFY2(second->errorString().contains(QStringLiteral("is already taken")), qPrintable(second->errorString()));
         delete second;

@@ -25,7 +25,7 @@ PARSE_LAUNCHER="$REPO/tests/stack/parse-server.mjs"
 VENV=${MEMBATCH_VENV:-$REPO/.venv}
 TEMPORAL_BIN="$VENV/bin/temporal"
 VENV_PYTHON="$VENV/bin/python"
-WORKFLOW_DIR="$REPO/resources/temporal"
+WORKFLOW_WORKER="$REPO/tests/stack/workflow-worker.sh"
 SUPERVISE="$REPO/tests/stack/supervise.sh"
 NAMESPACE=default
 TASK_QUEUE=membatch-batches
@@ -365,10 +365,10 @@ spawn_temporal() {
 # The workflow worker, under a supervisor that starts it again if it dies
 # (setsid: the supervisor leads a process group that `down` stops whole).
 spawn_workflow_worker() {
-  PYTHONPATH="$WORKFLOW_DIR" MEMBATCH_TEMPORAL_ADDRESS="$(temporal_address)" \
+  MEMBATCH_VENV="$VENV" MEMBATCH_TEMPORAL_ADDRESS="$(temporal_address)" \
     MEMBATCH_NAMESPACE="$NAMESPACE" MEMBATCH_TASK_QUEUE="$TASK_QUEUE" \
     setsid "$SUPERVISE" workflow-worker "$DIR/workflow.log" -- \
-    "$VENV_PYTHON" -m membatch_workflow --connect-timeout "$START_TIMEOUT" \
+    "$WORKFLOW_WORKER" --connect-timeout "$START_TIMEOUT" \
     </dev/null >/dev/null 2>&1 9>&- &
   printf '%s\n' "$!" >"$DIR/workflow.pid"
 }
