@@ -1,27 +1,144 @@
 // The reference worker (WorkerJob + BatchActivity) against a fake Parse +
-// Temporal: what it writes, in what order, and how it fails.
+// Temporal: tasks come from a fake gRPC frontend (FakeGrpcServer), Parse and
+// Temporal's HTTP API (heartbeat, complete, fail, cancel) from one fake HTTP
+// server. What it writes, in what order, and how it fails.
 #include "batchactivity.h"
+#include "fakegrpcserver.h"
 #include "fakehttpserver.h"
 #include "gzipcodec.h"
 #include "workerjob.h"
 
+#include <QAtomicInt>
 #include <QJsonArray>
 #include <QNetworkAccessManager>
 #include <QRegularExpression>
 #include <QSignalSpy>
+#include <QTcpServer>
 #include <QTest>
 #include <QThreadPool>
 
 using namespace membatch;
 using Request = FakeHttpServer::Request;
 using Response = FakeHttpServer::Response;
+using PollResponse = FakeGrpcServer::PollResponse;
 
 namespace {
-const QString kPoll = QStringLiteral("/emulator/v1/namespaces/default/activity-tasks/poll");
 const QString kRequest = QStringLiteral("/parse/classes/BatchMemoryRequest/req1");
+const QString kBatch = QStringLiteral("/parse/batch");
 const QString kHeartbeat = QStringLiteral("/api/v1/namespaces/default/activity-heartbeat");
 const QString kComplete = QStringLiteral("/api/v1/namespaces/default/activity-complete");
 const QString kFail = QStringLiteral("/api/v1/namespaces/default/activity-fail");
+const QString kCancel = QStringLiteral("/api/v1/namespaces/default/activity-resolve-as-canceled");
+const QString kToken = QStringLiteral("dG9rZW4="); // base64 of the task token "token"
+const QString kActivity = QStringLiteral("fetch_and_process_batch_memories");
+
+// An activity task as Temporal's frontend hands it out: input [requestId,
+// batchId] as two json/plain payloads, and a short heartbeat timeout so that
+// the worker's heartbeat timer (a third of it) ticks every 100 ms.
+PollResponse activityTask(const std::string &token = "token", const QString &requestId = QStringLiteral("req1"),
+                          const QString &batchId = QStringLiteral("b1"), const QString &activityType = kActivity)
+{
+    PollResponse task;
+    task.set_task_token(token);
+    task.mutable_workflow_execution()->set_workflow_id("batch-" + batchId.toStdString());
+    task.mutable_workflow_execution()->set_run_id("r1");
+    task.set_activity_id("1");
+    task.mutable_activity_type()->set_name(activityType.toStdString());
+    task.set_attempt(1);
+    task.mutable_heartbeat_timeout()->set_nanos(300 * 1000 * 1000);
+    task.mutable_start_to_close_timeout()->set_seconds(60);
+    for (const QString &id : {requestId, batchId}) {
+        auto *payload = task.mutable_input()->add_payloads();
+        (*payload->mutable_metadata())["encoding"] = "json/plain";
+        payload->set_data('"' + id.toStdString() + '"');
+    }
+    return task;
+}
+
+// Parse and Temporal's HTTP API on one fake HTTP server, Temporal's gRPC
+// frontend on a fake gRPC server.
+struct Fakes
+{
+    FakeHttpServer http;
+    FakeGrpcServer grpc;
+
+    bool listen() { return http.listen() && grpc.start(); }
+    ConnectionSettings settings() const
+    {
+        ConnectionSettings s = settingsForFake(http);
+        s.temporalAddress = grpc.address();
+        return s;
+    }
+};
+
+// Request requestId of batch batchId in Parse, whose file holds these items.
+void serveRequest(FakeHttpServer &server, const QByteArray &file, int totalMemories,
+                  const QString &requestId = QStringLiteral("req1"), const QString &batchId = QStringLiteral("b1"))
+{
+    const QString fileName = QStringLiteral("/files/%1.gz").arg(batchId);
+    const QJsonObject request{
+        {QStringLiteral("objectId"), requestId},
+        {QStringLiteral("batchId"), batchId},
+        {QStringLiteral("status"), QStringLiteral("pending")},
+        {QStringLiteral("totalMemories"), totalMemories},
+        {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
+                                                      {QStringLiteral("name"), fileName.mid(7)},
+                                                      {QStringLiteral("url"), server.url(fileName).toString()}}},
+        {QStringLiteral("user"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("Pointer")},
+                                             {QStringLiteral("className"), QStringLiteral("_User")},
+                                             {QStringLiteral("objectId"), QStringLiteral("u1")}}},
+        {QStringLiteral("ACL"), QJsonObject{{QStringLiteral("u1"), QJsonObject{{QStringLiteral("read"), true}}}}},
+    };
+    const QString path = QStringLiteral("/parse/classes/BatchMemoryRequest/") + requestId;
+    server.on("GET", path, Response::json(200, request));
+    server.on("PUT", path, Response::json(200, {}));
+    server.on("GET", fileName, Response::raw(200, file));
+}
+
+// Temporal's HTTP API: every report accepted.
+void serveTemporalHttp(FakeHttpServer &server)
+{
+    server.on("POST", kHeartbeat, Response::json(200, {}));
+    server.on("POST", kComplete, Response::json(200, {}));
+    server.on("POST", kFail, Response::json(200, {}));
+    server.on("POST", kCancel, Response::json(200, {}));
+}
+
+// One task for request req1 of batch b1, whose file holds these items.
+void serve(Fakes &fakes, const QByteArray &file, int totalMemories, const QString &activityType = kActivity)
+{
+    serveRequest(fakes.http, file, totalMemories);
+    serveTemporalHttp(fakes.http);
+    fakes.grpc.queue(activityTask("token", QStringLiteral("req1"), QStringLiteral("b1"), activityType));
+}
+
+// A route handler that answers only once ready() holds, running the event
+// loop meanwhile so that the worker's other requests (its heartbeats, other
+// tasks) go on: how a test holds Parse up until something has happened,
+// without sleeping. *cameTrue says whether ready() held within 10 s.
+FakeHttpServer::Handler answerWhen(std::function<bool()> ready, const Response &response, bool *cameTrue)
+{
+    return [ready = std::move(ready), response, cameTrue](const Request &) {
+        *cameTrue = QTest::qWaitFor(ready, 10000);
+        return response;
+    };
+}
+
+QJsonObject heartbeatDetails(const Request &heartbeat)
+{
+    return heartbeat.json().value(QStringLiteral("details")).toArray().first().toObject();
+}
+
+// Counts the worker's "poll failed" warnings (a poll it will retry), and
+// passes every message on to QTest's handler.
+QAtomicInt s_pollFailures;
+QtMessageHandler s_previousHandler = nullptr;
+void countPollFailures(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    if (type == QtWarningMsg && message.contains(QLatin1String("poll failed")))
+        s_pollFailures.ref();
+    s_previousHandler(type, context, message);
+}
 } // namespace
 
 class tst_WorkerJob : public QObject
@@ -30,40 +147,6 @@ class tst_WorkerJob : public QObject
 
 private:
     QNetworkAccessManager m_nam;
-
-    // One task for request req1 of batch b1, whose file holds these items.
-    static void serve(FakeHttpServer &server, const QByteArray &file, int totalMemories,
-                      const QString &activityType = QStringLiteral("fetch_and_process_batch_memories"))
-    {
-        auto polls = std::make_shared<int>(0);
-        server.on("POST", kPoll, [polls, activityType](const Request &) {
-            if (++*polls > 1)
-                return Response{200, "{}", {}, Response::Kind::Never}; // nothing more to do
-            return Response::raw(200, QStringLiteral(R"({"taskToken":"dG9rZW4=","workflowExecution":{"workflowId":"batch-b1","runId":"r1"},)"
-                                                     R"("activityId":"1","activityType":{"name":"%1"},"input":["req1","b1"],"attempt":1})")
-                                          .arg(activityType).toUtf8());
-        });
-        const QJsonObject request{
-            {QStringLiteral("objectId"), QStringLiteral("req1")},
-            {QStringLiteral("batchId"), QStringLiteral("b1")},
-            {QStringLiteral("status"), QStringLiteral("pending")},
-            {QStringLiteral("totalMemories"), totalMemories},
-            {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
-                                                          {QStringLiteral("name"), QStringLiteral("f.gz")},
-                                                          {QStringLiteral("url"), server.url(QStringLiteral("/files/f.gz")).toString()}}},
-            {QStringLiteral("user"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("Pointer")},
-                                                 {QStringLiteral("className"), QStringLiteral("_User")},
-                                                 {QStringLiteral("objectId"), QStringLiteral("u1")}}},
-            {QStringLiteral("ACL"), QJsonObject{{QStringLiteral("u1"), QJsonObject{{QStringLiteral("read"), true}}}}},
-        };
-        server.on("GET", kRequest, Response::json(200, request));
-        server.on("PUT", kRequest, Response::json(200, {}));
-        server.on("GET", QStringLiteral("/files/f.gz"), Response::raw(200, file));
-        server.on("POST", kHeartbeat, Response::json(200, {}));
-        server.on("POST", kComplete, Response::json(200, {}));
-        server.on("POST", kFail, Response::json(200, {}));
-    }
-
 
     bool runOneTask(WorkerJob &worker)
     {
@@ -82,21 +165,42 @@ private:
         return options;
     }
 
+    // Lets everything already posted run (queued handlers, deferred deletes).
+    void drain()
+    {
+        bool drained = false;
+        QMetaObject::invokeMethod(this, [&drained] { drained = true; }, Qt::QueuedConnection);
+        QTRY_VERIFY(drained);
+    }
+
 private Q_SLOTS:
     void storesTheBatchAndReportsIt()
     {
         const QByteArray items = R"([{"content":"zero"},{"content":""},{"content":"two","tags":["t"]},{"content":"three"}])";
-        FakeHttpServer server;
-        QVERIFY(server.listen());
-        serve(server, GzipCodec::compress(items), 4);
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, GzipCodec::compress(items), 4);
+        FakeHttpServer &server = fakes.http;
+        // Heartbeats go by timer: the second group is held up until one has
+        // come in during it, so that there is one with the counts so far.
+        auto heartbeatDuringSecondGroup = [&server] {
+            for (const Request &hb : server.requestsTo("POST", kHeartbeat))
+                if (heartbeatDetails(hb) == QJsonObject{{QStringLiteral("processed"), 2}, {QStringLiteral("total"), 4}})
+                    return true;
+            return false;
+        };
+        bool heartbeatCame = false;
         int batches = 0;
-        server.on("POST", QStringLiteral("/parse/batch"), [&batches](const Request &) {
+        server.on("POST", kBatch, [&](const Request &request) {
             // Item 3 was stored by an earlier attempt: Parse says 137.
-            return ++batches == 1 ? Response::raw(200, R"([{"success":{"objectId":"x"}}])")
-                                  : Response::raw(200, R"([{"success":{"objectId":"y"}},{"error":{"code":137,"error":"A duplicate value"}}])");
+            if (++batches == 1)
+                return Response::raw(200, R"([{"success":{"objectId":"x"}}])");
+            return answerWhen(heartbeatDuringSecondGroup,
+                              Response::raw(200, R"([{"success":{"objectId":"y"}},{"error":{"code":137,"error":"A duplicate value"}}])"),
+                              &heartbeatCame)(request);
         });
 
-        WorkerJob worker(&m_nam, settingsForFake(server), oneTask(2));
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(2));
         QStringList infos;
         connect(&worker, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
         QVERIFY(runOneTask(worker));
@@ -104,7 +208,7 @@ private Q_SLOTS:
         QCOMPARE(infos.last(), QStringLiteral("batch b1: partial_failure"));
 
         // Memories go in groups through /batch, with fixed ids, the request's user and ACL.
-        const QList<Request> batchCalls = server.requestsTo("POST", QStringLiteral("/parse/batch"));
+        const QList<Request> batchCalls = server.requestsTo("POST", kBatch);
         QCOMPARE(batchCalls.size(), 2);
         QList<qint64> stored;
         for (const Request &call : batchCalls) {
@@ -143,14 +247,31 @@ private Q_SLOTS:
         QCOMPARE(error.value(QStringLiteral("index")).toInt(), 1);
         QVERIFY(error.value(QStringLiteral("error")).toString().contains(QStringLiteral("'content'")));
 
-        // Temporal: a heartbeat per group, then the result.
-        QCOMPARE(server.requestsTo("POST", kHeartbeat).size(), 2);
-        QCOMPARE(server.requestsTo("POST", kHeartbeat).first().json().value(QStringLiteral("taskToken")).toString(), QStringLiteral("dG9rZW4="));
+        // Temporal: heartbeats with the token and the progress so far, then
+        // the result, and no heartbeat after it.
+        QVERIFY(heartbeatCame);
+        const QList<Request> heartbeats = server.requestsTo("POST", kHeartbeat);
+        QVERIFY(!heartbeats.isEmpty());
+        for (const Request &hb : heartbeats) {
+            QCOMPARE(hb.json().value(QStringLiteral("taskToken")).toString(), kToken);
+            QCOMPARE(hb.json().value(QStringLiteral("identity")).toString(), QStringLiteral("tester"));
+            const QJsonObject details = heartbeatDetails(hb);
+            QVERIFY(details.contains(QStringLiteral("processed")) && details.contains(QStringLiteral("total")));
+        }
+        QCOMPARE(server.requestsTo("POST", kComplete).size(), 1);
         const QJsonObject complete = server.requestsTo("POST", kComplete).first().json();
+        QCOMPARE(complete.value(QStringLiteral("taskToken")).toString(), kToken);
         QCOMPARE(complete.value(QStringLiteral("result")).toArray().first().toObject(),
                  QJsonObject({{QStringLiteral("status"), QStringLiteral("partial_failure")}, {QStringLiteral("total"), 4},
                               {QStringLiteral("successful"), 3}, {QStringLiteral("failed"), 1}}));
+        QCOMPARE(server.requests.last().path, kComplete);
         QVERIFY(server.requestsTo("POST", kFail).isEmpty());
+
+        // The poll asked for the settings' namespace and task queue, as us.
+        QCOMPARE(fakes.grpc.pollCount(), 1);
+        QCOMPARE(fakes.grpc.polls().front().ns, QStringLiteral("default"));
+        QCOMPARE(fakes.grpc.polls().front().taskQueue, QStringLiteral("membatch-batches"));
+        QCOMPARE(fakes.grpc.polls().front().identity, QStringLiteral("tester"));
     }
 
     void aBadFileFailsTheBatchWithoutRetry_data()
@@ -174,10 +295,11 @@ private Q_SLOTS:
         QFETCH(QByteArray, file);
         QFETCH(int, total);
         QFETCH(QString, reason);
-        FakeHttpServer server;
-        QVERIFY(server.listen());
-        serve(server, file, total);
-        WorkerJob worker(&m_nam, settingsForFake(server), oneTask(10));
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, file, total);
+        const FakeHttpServer &server = fakes.http;
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
         QVERIFY(runOneTask(worker));
 
         const QJsonObject final = server.requestsTo("PUT", kRequest).last().json();
@@ -185,20 +307,23 @@ private Q_SLOTS:
         const QJsonObject error = final.value(QStringLiteral("errors")).toArray().last().toObject();
         QCOMPARE(error.value(QStringLiteral("stage")).toString(), QStringLiteral("process"));
         QVERIFY2(error.value(QStringLiteral("error")).toString().contains(reason), qPrintable(error.value(QStringLiteral("error")).toString()));
-        const QJsonObject failure = server.requestsTo("POST", kFail).first().json().value(QStringLiteral("failure")).toObject();
+        const QJsonObject fail = server.requestsTo("POST", kFail).first().json();
+        QCOMPARE(fail.value(QStringLiteral("taskToken")).toString(), kToken);
+        const QJsonObject failure = fail.value(QStringLiteral("failure")).toObject();
         QVERIFY(failure.value(QStringLiteral("message")).toString().contains(reason));
         QCOMPARE(failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("nonRetryable")).toBool(), true);
-        QVERIFY(server.requestsTo("POST", QStringLiteral("/parse/batch")).isEmpty());
+        QVERIFY(server.requestsTo("POST", kBatch).isEmpty());
         QVERIFY(server.requestsTo("POST", kComplete).isEmpty());
     }
 
     void aServerErrorIsLeftToTemporalsRetry()
     {
-        FakeHttpServer server;
-        QVERIFY(server.listen());
-        serve(server, GzipCodec::compress(R"([{"content":"x"}])"), 1);
-        server.on("POST", QStringLiteral("/parse/batch"), Response::json(500, {{QStringLiteral("code"), 1}, {QStringLiteral("message"), QStringLiteral("Internal server error.")}}));
-        WorkerJob worker(&m_nam, settingsForFake(server), oneTask(10));
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, GzipCodec::compress(R"([{"content":"x"}])"), 1);
+        FakeHttpServer &server = fakes.http;
+        server.on("POST", kBatch, Response::json(500, {{QStringLiteral("code"), 1}, {QStringLiteral("message"), QStringLiteral("Internal server error.")}}));
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
         QVERIFY(runOneTask(worker));
         const QJsonObject failure = server.requestsTo("POST", kFail).first().json().value(QStringLiteral("failure")).toObject();
         QVERIFY(failure.value(QStringLiteral("message")).toString().contains(QStringLiteral("Internal server error.")));
@@ -210,30 +335,48 @@ private Q_SLOTS:
 
     void aLostTaskStopsWithoutReporting()
     {
-        FakeHttpServer server;
-        QVERIFY(server.listen());
-        serve(server, GzipCodec::compress(R"([{"content":"a"},{"content":"b"}])"), 2);
-        server.on("POST", QStringLiteral("/parse/batch"), Response::raw(200, R"([{"success":{}}])"));
-        server.on("POST", kHeartbeat, Response::json(404, {{QStringLiteral("code"), 5}, {QStringLiteral("message"), QStringLiteral("workflow execution already completed")}}));
-        WorkerJob worker(&m_nam, settingsForFake(server), oneTask(1));
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, GzipCodec::compress(R"([{"content":"a"},{"content":"b"}])"), 2);
+        FakeHttpServer &server = fakes.http;
+        // Parse never answers the first group: only the heartbeat's 404 can
+        // end the task. Temporal forgets the task once the group is on its
+        // way, so that the 404 comes in the middle, not before the start.
+        server.on("POST", kBatch, Response{200, "[]", {}, Response::Kind::Never});
+        server.on("POST", kHeartbeat, [&server](const Request &) {
+            if (server.requestsTo("POST", kBatch).isEmpty())
+                return Response::json(200, {});
+            return Response::json(404, {{QStringLiteral("code"), 5}, {QStringLiteral("message"), QStringLiteral("workflow execution already completed")}});
+        });
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(1));
+        QStringList infos;
+        connect(&worker, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
         QVERIFY(runOneTask(worker));
-        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/batch")).size(), 1); // stopped after the first group
+        QCOMPARE(worker.error(), int(Job::NoError)); // the task is lost, the worker is fine
+        QVERIFY2(infos.last().contains(QStringLiteral("no longer knows this task")), qPrintable(infos.last()));
+        QCOMPARE(server.requestsTo("POST", kBatch).size(), 1); // stopped in the first group
         QVERIFY(server.requestsTo("POST", kComplete).isEmpty());
         QVERIFY(server.requestsTo("POST", kFail).isEmpty());
+        QVERIFY(server.requestsTo("POST", kCancel).isEmpty());
+        for (const Request &put : server.requestsTo("PUT", kRequest)) // no final word on the request either
+            QVERIFY(!put.json().contains(QStringLiteral("completedAt")));
     }
 
     void refusesAnUnknownActivity()
     {
-        FakeHttpServer server;
-        QVERIFY(server.listen());
-        serve(server, {}, 0, QStringLiteral("something_else"));
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, {}, 0, QStringLiteral("something_else"));
+        const FakeHttpServer &server = fakes.http;
         WorkerOptions options = oneTask(10);
         options.maxTasks = 0;
-        WorkerJob worker(&m_nam, settingsForFake(server), options);
+        WorkerJob worker(&m_nam, fakes.settings(), options);
         worker.setAutoDelete(false);
         worker.start();
         QTRY_VERIFY(!server.requestsTo("POST", kFail).isEmpty());
-        const QJsonObject failure = server.requestsTo("POST", kFail).first().json().value(QStringLiteral("failure")).toObject();
+        const QJsonObject fail = server.requestsTo("POST", kFail).first().json();
+        QCOMPARE(fail.value(QStringLiteral("taskToken")).toString(), kToken);
+        const QJsonObject failure = fail.value(QStringLiteral("failure")).toObject();
         QCOMPARE(failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("type")).toString(), QStringLiteral("UnknownActivity"));
         QVERIFY(server.requestsTo("GET", kRequest).isEmpty());
         worker.kill();
@@ -241,12 +384,14 @@ private Q_SLOTS:
 
     void killFromAnInfoSlotStopsTheTask()
     {
-        FakeHttpServer server;
-        QVERIFY(server.listen());
-        serve(server, GzipCodec::compress(R"([{"content":"a"}])"), 1);
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, GzipCodec::compress(R"([{"content":"a"}])"), 1);
+        const FakeHttpServer &server = fakes.http;
         WorkerOptions options = oneTask(10);
         options.maxTasks = 0;
-        WorkerJob worker(&m_nam, settingsForFake(server), options);
+        options.concurrency = 1; // one poll at a time, so that there is exactly one before the kill
+        WorkerJob worker(&m_nam, fakes.settings(), options);
         worker.setAutoDelete(false);
         connect(&worker, &Job::infoMessage, &worker, [&worker] { worker.kill(); });
         QSignalSpy result(&worker, &Job::result);
@@ -254,12 +399,10 @@ private Q_SLOTS:
         QTRY_COMPARE(result.count(), 1);
         QCOMPARE(worker.error(), int(Job::KilledError));
         QThreadPool::globalInstance()->waitForDone();
-        bool drained = false;
-        QMetaObject::invokeMethod(this, [&drained] { drained = true; }, Qt::QueuedConnection);
-        QTRY_VERIFY(drained);
-        QCOMPARE(server.requestsTo("POST", kPoll).size(), 1);
+        drain();
+        QCOMPARE(fakes.grpc.pollCount(), 1);
         QVERIFY(server.requestsTo("PUT", kRequest).isEmpty());
-        QVERIFY(server.requestsTo("POST", QStringLiteral("/parse/batch")).isEmpty());
+        QVERIFY(server.requestsTo("POST", kBatch).isEmpty());
         QCOMPARE(result.count(), 1);
     }
 
@@ -271,6 +414,281 @@ private Q_SLOTS:
         QVERIFY(a != BatchActivity::memoryObjectId(QStringLiteral("req2"), 7));
         QCOMPARE(a.size(), 24);
         QVERIFY(QRegularExpression(QStringLiteral("^[0-9a-f]{24}$")).match(a).hasMatch());
+    }
+
+    // --- polling over gRPC ---------------------------------------------
+
+    void pollsInParallelForTheConfiguredQueue()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        fakes.grpc.setHoldMs(60000); // nothing to do: polls stay in flight
+        ConnectionSettings settings = fakes.settings();
+        settings.temporalNamespace = QStringLiteral("ns1");
+        settings.taskQueue = QStringLiteral("tq1");
+        WorkerOptions options = oneTask(10);
+        options.maxTasks = 0;
+        options.concurrency = 2;
+        options.pollers = 2;
+        WorkerJob worker(&m_nam, settings, options);
+        worker.setAutoDelete(false);
+        worker.start();
+        QTRY_COMPARE(fakes.grpc.inFlight(), 2);
+        QCOMPARE(fakes.grpc.maxInFlight(), 2);
+        const std::vector<FakeGrpcServer::Poll> polls = fakes.grpc.polls();
+        QCOMPARE(int(polls.size()), 2);
+        for (const FakeGrpcServer::Poll &poll : polls) {
+            QCOMPARE(poll.ns, QStringLiteral("ns1"));
+            QCOMPARE(poll.taskQueue, QStringLiteral("tq1"));
+            QCOMPARE(poll.identity, QStringLiteral("tester"));
+        }
+        QVERIFY(!worker.isFinished());
+        worker.kill();
+        QTRY_COMPARE(fakes.grpc.cancelledPolls(), 2);
+    }
+
+    void runsTwoTasksAtOnce()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        FakeHttpServer &server = fakes.http;
+        serveRequest(server, GzipCodec::compress(R"([{"content":"a"}])"), 1, QStringLiteral("req1"), QStringLiteral("b1"));
+        serveRequest(server, GzipCodec::compress(R"([{"content":"b"}])"), 1, QStringLiteral("req2"), QStringLiteral("b2"));
+        serveTemporalHttp(server);
+        fakes.grpc.queue(activityTask("token", QStringLiteral("req1"), QStringLiteral("b1")));
+        fakes.grpc.queue(activityTask("token2", QStringLiteral("req2"), QStringLiteral("b2")));
+        // Each batch's group waits until the other's has come too: run one
+        // after the other, they would never finish.
+        auto bothStoring = [&server] {
+            QSet<QString> batchIds;
+            for (const Request &call : server.requestsTo("POST", kBatch))
+                batchIds << call.json().value(QStringLiteral("requests")).toArray().first().toObject()
+                                .value(QStringLiteral("body")).toObject().value(QStringLiteral("batchId")).toString();
+            return batchIds == QSet<QString>{QStringLiteral("b1"), QStringLiteral("b2")};
+        };
+        bool together = false;
+        server.on("POST", kBatch, answerWhen(bothStoring, Response::raw(200, R"([{"success":{}}])"), &together));
+
+        WorkerOptions options = oneTask(10);
+        options.maxTasks = 2;
+        options.concurrency = 2;
+        WorkerJob worker(&m_nam, fakes.settings(), options);
+        QVERIFY(runOneTask(worker));
+        QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+        QVERIFY(together);
+        QSet<QString> tokens;
+        for (const Request &complete : server.requestsTo("POST", kComplete))
+            tokens << complete.json().value(QStringLiteral("taskToken")).toString();
+        QCOMPARE(tokens, (QSet<QString>{kToken, QStringLiteral("dG9rZW4y")}));
+        QCOMPARE(server.requestsTo("POST", kComplete).size(), 2);
+        QCOMPARE(fakes.grpc.tasksHandedOut(), 2);
+    }
+
+    void aFirstPollThatCannotConnectFailsAtOnce()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        // A port where nothing listens: bound a moment ago, now free.
+        QTcpServer gone;
+        QVERIFY(gone.listen(QHostAddress::LocalHost));
+        const QString address = QStringLiteral("127.0.0.1:%1").arg(gone.serverPort());
+        gone.close();
+        ConnectionSettings settings = settingsForFake(server);
+        settings.temporalAddress = address;
+        WorkerJob worker(&m_nam, settings, oneTask(10));
+        worker.setAutoDelete(false);
+        QSignalSpy result(&worker, &Job::result);
+        worker.start();
+        // At once: not after WorkerJob::OutageToleranceMs of retries.
+        QVERIFY(result.wait(5000));
+        QCOMPARE(worker.error(), int(Job::NetworkError));
+        QVERIFY2(worker.errorString().contains(address), qPrintable(worker.errorString()));
+        QVERIFY(server.requests.isEmpty());
+    }
+
+    void aFirstPollAgainstHttp1SaysSo()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        ConnectionSettings settings = settingsForFake(server);
+        // The HTTP API's address where the gRPC frontend's belongs: the usual mistake.
+        settings.temporalAddress = QStringLiteral("127.0.0.1:%1").arg(server.url().port());
+        WorkerJob worker(&m_nam, settings, oneTask(10));
+        worker.setAutoDelete(false);
+        QSignalSpy result(&worker, &Job::result);
+        worker.start();
+        QVERIFY(result.wait(5000));
+        QCOMPARE(worker.error(), int(Job::NetworkError));
+        QVERIFY2(worker.errorString().contains(QStringLiteral("answers in HTTP/1, not gRPC")), qPrintable(worker.errorString()));
+        QVERIFY2(worker.errorString().contains(settings.temporalAddress), qPrintable(worker.errorString()));
+    }
+
+    void ridesOutARestartOfTheServer()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        FakeHttpServer &server = fakes.http;
+        serveRequest(server, GzipCodec::compress(R"([{"content":"a"}])"), 1);
+        serveTemporalHttp(server);
+        s_pollFailures.storeRelaxed(0);
+        s_previousHandler = qInstallMessageHandler(countPollFailures);
+        const auto restoreHandler = qScopeGuard([] { qInstallMessageHandler(s_previousHandler); });
+
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        worker.setAutoDelete(false);
+        QSignalSpy result(&worker, &Job::result);
+        worker.start();
+        // A first poll that answers (nothing to do), and the next one held...
+        QTRY_VERIFY(fakes.grpc.emptyAnswers() >= 1);
+        fakes.grpc.setHoldMs(60000);
+        QTRY_COMPARE(fakes.grpc.inFlight(), 1);
+        // ...when the server goes away; the worker polls into the void a few times.
+        const int port = fakes.grpc.port();
+        fakes.grpc.stop();
+        QTRY_VERIFY_WITH_TIMEOUT(s_pollFailures.loadRelaxed() >= 3, 10000);
+        QVERIFY(!worker.isFinished());
+        QCOMPARE(result.count(), 0);
+
+        // Back on the same port, with a task: the worker takes it.
+        FakeGrpcServer restarted;
+        QVERIFY(restarted.start(port));
+        restarted.queue(activityTask());
+        QVERIFY(result.wait(20000));
+        QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+        QCOMPARE(restarted.tasksHandedOut(), 1);
+        QCOMPARE(restarted.polls().front().identity, QStringLiteral("tester"));
+        QCOMPARE(server.requestsTo("POST", kComplete).size(), 1);
+        QCOMPARE(server.requestsTo("POST", kComplete).first().json().value(QStringLiteral("taskToken")).toString(), kToken);
+    }
+
+    void killCancelsThePollsInFlight()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveRequest(fakes.http, GzipCodec::compress(R"([{"content":"a"}])"), 1);
+        serveTemporalHttp(fakes.http);
+        fakes.grpc.setHoldMs(60000);
+        WorkerOptions options = oneTask(10);
+        options.maxTasks = 0;
+        options.concurrency = 2;
+        options.pollers = 2;
+        WorkerJob worker(&m_nam, fakes.settings(), options);
+        worker.setAutoDelete(false);
+        QStringList infos;
+        connect(&worker, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
+        QSignalSpy result(&worker, &Job::result);
+        worker.start();
+        QTRY_COMPARE(fakes.grpc.inFlight(), 2);
+
+        QVERIFY(worker.kill());
+        QCOMPARE(result.count(), 1);
+        QCOMPARE(worker.error(), int(Job::KilledError));
+        QTRY_COMPARE(fakes.grpc.cancelledPolls(), 2);
+        QCOMPARE(fakes.grpc.inFlight(), 0);
+        // A task now finds no poll of this worker: none is left, none comes.
+        fakes.grpc.queue(activityTask());
+        drain();
+        QCOMPARE(fakes.grpc.pollCount(), 2);
+        QCOMPARE(fakes.grpc.tasksQueued(), 1);
+        QVERIFY(infos.isEmpty());
+        QVERIFY(fakes.http.requests.isEmpty());
+        QCOMPARE(result.count(), 1);
+    }
+
+    void anInputItCannotReadFailsWithoutRetry()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveTemporalHttp(fakes.http);
+        PollResponse task = activityTask();
+        (*task.mutable_input()->mutable_payloads(0)->mutable_metadata())["encoding"] = "binary/protobuf";
+        fakes.grpc.queue(task);
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        QVERIFY(runOneTask(worker));
+        QCOMPARE(worker.error(), int(Job::NoError));
+
+        const QList<Request> fails = fakes.http.requestsTo("POST", kFail);
+        QCOMPARE(fails.size(), 1);
+        QCOMPARE(fails.first().json().value(QStringLiteral("taskToken")).toString(), kToken);
+        const QJsonObject failure = fails.first().json().value(QStringLiteral("failure")).toObject();
+        QVERIFY2(failure.value(QStringLiteral("message")).toString().contains(QStringLiteral("binary/protobuf")),
+                 qPrintable(failure.value(QStringLiteral("message")).toString()));
+        QCOMPARE(failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("nonRetryable")).toBool(), true);
+        for (const Request &r : std::as_const(fakes.http.requests))
+            QVERIFY2(!r.path.startsWith(QLatin1String("/parse")), qPrintable(r.path)); // Parse untouched
+        QVERIFY(fakes.http.requestsTo("POST", kComplete).isEmpty());
+    }
+
+    void aRequestedCancelStopsAfterTheGroupInFlight()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, GzipCodec::compress(R"([{"content":"a"},{"content":"b"},{"content":"c"}])"), 3);
+        FakeHttpServer &server = fakes.http;
+        // The cancel is requested once the first group is on its way, and
+        // that group is held up until the worker has heard of it (it sends
+        // the next heartbeat only when the last one has been answered).
+        int cancelAnswers = 0;
+        server.on("POST", kHeartbeat, [&server, &cancelAnswers](const Request &) {
+            if (server.requestsTo("POST", kBatch).isEmpty())
+                return Response::json(200, {});
+            ++cancelAnswers;
+            return Response::json(200, {{QStringLiteral("cancelRequested"), true}});
+        });
+        bool heard = false;
+        server.on("POST", kBatch, answerWhen([&cancelAnswers] { return cancelAnswers >= 2; },
+                                             Response::raw(200, R"([{"success":{}}])"), &heard));
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(1));
+        QStringList infos;
+        connect(&worker, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
+        QVERIFY(runOneTask(worker));
+        QVERIFY(heard);
+        QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+        QVERIFY2(infos.last().contains(QStringLiteral("canceled after 1 of 3 memories")), qPrintable(infos.last()));
+
+        QCOMPARE(server.requestsTo("POST", kBatch).size(), 1); // the group in flight, no more
+        const QJsonObject final = server.requestsTo("PUT", kRequest).last().json();
+        QCOMPARE(final.value(QStringLiteral("status")).toString(), QStringLiteral("canceled"));
+        QCOMPARE(final.value(QStringLiteral("processedCount")).toInt(), 1);
+        QCOMPARE(final.value(QStringLiteral("successCount")).toInt(), 1);
+        QCOMPARE(final.value(QStringLiteral("failCount")).toInt(), 0);
+        QVERIFY(final.contains(QStringLiteral("completedAt")));
+
+        const QList<Request> cancels = server.requestsTo("POST", kCancel);
+        QCOMPARE(cancels.size(), 1);
+        QCOMPARE(cancels.first().json().value(QStringLiteral("taskToken")).toString(), kToken);
+        QCOMPARE(cancels.first().json().value(QStringLiteral("identity")).toString(), QStringLiteral("tester"));
+        const QJsonObject details = cancels.first().json().value(QStringLiteral("details")).toArray().first().toObject();
+        QCOMPARE(details.value(QStringLiteral("status")).toString(), QStringLiteral("canceled"));
+        QCOMPARE(details.value(QStringLiteral("processed")).toInt(), 1);
+        QVERIFY(server.requestsTo("POST", kComplete).isEmpty());
+        QVERIFY(server.requestsTo("POST", kFail).isEmpty());
+    }
+
+    void aCompletionThatFindsTemporalDownIsSentAgain()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, GzipCodec::compress(R"([{"content":"a"}])"), 1);
+        FakeHttpServer &server = fakes.http;
+        server.on("POST", kBatch, Response::raw(200, R"([{"success":{}}])"));
+        int completes = 0;
+        server.on("POST", kComplete, [&completes](const Request &) {
+            if (++completes == 1)
+                return Response::json(503, {{QStringLiteral("code"), 14}, {QStringLiteral("message"), QStringLiteral("unavailable")}});
+            return Response::json(200, {});
+        });
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        QStringList infos;
+        connect(&worker, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
+        QVERIFY(runOneTask(worker));
+        QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+        QCOMPARE(infos.last(), QStringLiteral("batch b1: completed"));
+        const QList<Request> sent = server.requestsTo("POST", kComplete);
+        QCOMPARE(sent.size(), 2);
+        QCOMPARE(sent.at(1).body, sent.at(0).body); // the same report, again
+        QCOMPARE(sent.at(1).json().value(QStringLiteral("taskToken")).toString(), kToken);
+        QVERIFY(server.requestsTo("POST", kFail).isEmpty());
     }
 };
 

@@ -1,0 +1,237 @@
+// The reference worker under the faults Temporal exists for, on the real
+// server: a worker SIGKILLed mid-batch (its task goes to another worker
+// once its heartbeats stop), the Temporal server restarted mid-batch, a
+// cancel mid-batch, and a worker that cannot reach Parse (the retry policy).
+// Workers run as `membatch work` processes, so they can be killed for real.
+// Each batch must end with exactly its N Memory objects: none lost, none twice.
+#include "gzipcodec.h"
+#include "stackclient.h"
+
+#include <QDateTime>
+#include <QProcess>
+#include <QTest>
+
+using namespace membatch;
+
+namespace {
+
+QDateTime eventTime(const QJsonObject &event)
+{
+    return QDateTime::fromString(event.value(QStringLiteral("eventTime")).toString(), Qt::ISODateWithMs);
+}
+
+// The last event of this type, and its attributes.
+QJsonObject lastEvent(const QJsonArray &events, const QString &type, QJsonObject *attributes = nullptr)
+{
+    for (qsizetype i = events.size() - 1; i >= 0; --i) {
+        const QJsonObject event = events.at(i).toObject();
+        if (event.value(QStringLiteral("eventType")).toString() != type)
+            continue;
+        if (attributes) {
+            for (auto it = event.begin(); it != event.end(); ++it)
+                if (it.key().endsWith(QLatin1String("EventAttributes")))
+                    *attributes = it.value().toObject();
+        }
+        return event;
+    }
+    return {};
+}
+
+} // namespace
+
+class tst_Takeover : public QObject
+{
+    Q_OBJECT
+
+private:
+    StackClient m_stack;
+    QList<QProcess *> m_workers;
+
+    // A running `membatch work` process; extra environment on top of the stack's.
+    QProcess *startWorker(const QString &identity, const QStringList &extraArgs = {},
+                          const QList<QPair<QString, QString>> &env = {})
+    {
+        auto *worker = new QProcess(this);
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        for (const auto &e : env)
+            environment.insert(e.first, e.second);
+        worker->setProcessEnvironment(environment);
+        worker->setProcessChannelMode(QProcess::MergedChannels);
+        worker->start(QStringLiteral(MEMBATCH_BIN), QStringList{QStringLiteral("work"), QStringLiteral("--identity"), identity} + extraArgs);
+        m_workers << worker;
+        return worker->waitForStarted() ? worker : nullptr;
+    }
+
+    // A batch of n memories, created and started by hand; its request id.
+    QString submit(const QString &batchId, int n)
+    {
+        QByteArray json = "[";
+        for (int i = 0; i < n; ++i)
+            json += "{\"content\":\"takeover memory " + QByteArray::number(i) + "\",\"tags\":[\"takeover\"]},";
+        json.back() = ']';
+        return m_stack.submitByHand(batchId, GzipCodec::compress(json), n);
+    }
+
+    qint64 processed(const QString &requestId)
+    {
+        return m_stack.request(requestId).value(QStringLiteral("processedCount")).toInteger();
+    }
+
+    // The batch is settled as expected: status, counts, and exactly `stored`
+    // Memory objects.
+    void verifyEnd(const QString &batchId, const QString &requestId, const QString &status, qint64 stored)
+    {
+        const QJsonObject r = m_stack.request(requestId);
+        QCOMPARE(r.value(QStringLiteral("status")).toString(), status);
+        QCOMPARE(r.value(QStringLiteral("successCount")).toInteger(), stored);
+        QCOMPARE(m_stack.memoryCount(batchId), int(stored));
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY2(m_stack.settings.missingForWorker().isEmpty(), "the stack's env is not set: run under tests/stack/with-env.sh");
+    }
+
+    void cleanup()
+    {
+        for (QProcess *worker : std::as_const(m_workers)) {
+            worker->kill();
+            worker->waitForFinished(5000);
+        }
+        qDeleteAll(m_workers);
+        m_workers.clear();
+    }
+
+    void aKilledWorkersTaskGoesToAnotherWorker()
+    {
+        const int n = 3000;
+        const QString batchId = QStringLiteral("takeover-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString requestId = submit(batchId, n);
+        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+
+        QProcess *first = startWorker(QStringLiteral("takeover-A"));
+        QVERIFY(first);
+        QTRY_VERIFY_WITH_TIMEOUT(processed(requestId) >= 200, 30000);
+        first->kill(); // SIGKILL: no goodbye, no report; the heartbeats just stop
+        QVERIFY(first->waitForFinished(5000));
+        const QDateTime killedAt = QDateTime::currentDateTimeUtc();
+        const qint64 processedWhenKilled = processed(requestId);
+        QVERIFY2(processedWhenKilled < n, "the batch ended before the kill: make it larger");
+
+        QProcess *second = startWorker(QStringLiteral("takeover-B"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        QVERIFY(second);
+        QVERIFY2(second->waitForFinished(90000), second->readAll().constData());
+        QCOMPARE(second->exitCode(), 0);
+        verifyEnd(batchId, requestId, QStringLiteral("completed"), n);
+
+        // The second attempt went to B, after the heartbeat timeout (10 s) and
+        // the retry policy's first backoff (2 s), not after the hour of
+        // start-to-close.
+        const QJsonArray events = m_stack.history(QStringLiteral("batch-") + batchId);
+        QJsonObject started;
+        const QJsonObject startedEvent = lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
+        QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 2);
+        QCOMPARE(started.value(QStringLiteral("identity")).toString(), QStringLiteral("takeover-B"));
+        QJsonObject failure = started.value(QStringLiteral("lastFailure")).toObject();
+        QCOMPARE(failure.value(QStringLiteral("timeoutFailureInfo")).toObject().value(QStringLiteral("timeoutType")).toString(),
+                 QStringLiteral("TIMEOUT_TYPE_HEARTBEAT"));
+        const qint64 waitedMs = killedAt.msecsTo(eventTime(startedEvent));
+        qInfo("attempt 2 started %lld ms after the kill (%lld of %d processed then)", waitedMs, processedWhenKilled, n);
+        QVERIFY2(waitedMs >= 5000 && waitedMs < 40000, qPrintable(QString::number(waitedMs)));
+        QCOMPARE(m_stack.workflowStatus(QStringLiteral("batch-") + batchId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"));
+    }
+
+    void aTemporalRestartMidBatchLosesNothing()
+    {
+        const int n = 5000;
+        const QString batchId = QStringLiteral("restart-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString requestId = submit(batchId, n);
+        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+        QProcess *worker = startWorker(QStringLiteral("restart-A"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        QVERIFY(worker);
+        QTRY_VERIFY_WITH_TIMEOUT(processed(requestId) >= 200, 30000);
+
+        QProcess restart;
+        restart.setProcessChannelMode(QProcess::MergedChannels);
+        restart.start(QStringLiteral(STACK_SH),
+                      {QStringLiteral("restart"), QStringLiteral("temporal"), QStringLiteral("--dir"),
+                       qEnvironmentVariable("MEMBATCH_STACK_DIR")});
+        QVERIFY(restart.waitForFinished(60000));
+        const QByteArray said = restart.readAll();
+        QVERIFY2(restart.exitCode() == 0, said.constData());
+        qInfo("%s", said.trimmed().constData());
+        const qint64 processedAfterRestart = processed(requestId);
+        QVERIFY2(processedAfterRestart < n, "the batch ended before the restart: make it larger");
+
+        // The worker rides it out and finishes the same task.
+        QVERIFY2(worker->waitForFinished(90000), worker->readAll().constData());
+        QCOMPARE(worker->exitCode(), 0);
+        verifyEnd(batchId, requestId, QStringLiteral("completed"), n);
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(QStringLiteral("batch-") + batchId),
+                                  QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"), 30000);
+        QJsonObject started;
+        lastEvent(m_stack.history(QStringLiteral("batch-") + batchId), QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
+        QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 1);
+    }
+
+    void aCancelMidBatchStopsTheWorkerAndRecordsWhatItStored()
+    {
+        const int n = 10000; // the cancel arrives with the next heartbeat, up to 3.3 s later
+        const QString batchId = QStringLiteral("cancel-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString requestId = submit(batchId, n);
+        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+        QProcess *worker = startWorker(QStringLiteral("cancel-A"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        QVERIFY(worker);
+        QTRY_VERIFY_WITH_TIMEOUT(processed(requestId) >= 200, 30000);
+        const Http cancel = m_stack.temporal("POST", QStringLiteral("/workflows/batch-%1/cancel").arg(batchId),
+                                             R"({"reason":"tst_takeover","requestId":"cancel-1"})");
+        QCOMPARE(cancel.status, 200);
+
+        QVERIFY2(worker->waitForFinished(60000), worker->readAll().constData());
+        QCOMPARE(worker->exitCode(), 0);
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(QStringLiteral("batch-") + batchId),
+                                  QStringLiteral("WORKFLOW_EXECUTION_STATUS_CANCELED"), 30000);
+        const QJsonObject r = m_stack.request(requestId);
+        const qint64 stored = r.value(QStringLiteral("successCount")).toInteger();
+        qInfo("canceled after %lld of %d", stored, n);
+        QVERIFY(stored >= 200 && stored < n);
+        QCOMPARE(r.value(QStringLiteral("processedCount")).toInteger(), stored);
+        verifyEnd(batchId, requestId, QStringLiteral("canceled"), stored);
+        // The workflow waited for the worker's report: the activity was
+        // canceled by the worker before the run closed.
+        const QJsonArray events = m_stack.history(QStringLiteral("batch-") + batchId);
+        QVERIFY(!lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_CANCELED")).isEmpty());
+    }
+
+    void aWorkerThatCannotReachParseUsesUpTheRetryPolicy()
+    {
+        const QString batchId = QStringLiteral("retry-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString requestId = submit(batchId, 10);
+        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+        QProcess *worker = startWorker(QStringLiteral("retry-A"), {QStringLiteral("--max-tasks"), QStringLiteral("3")},
+                                       {{QStringLiteral("MEMBATCH_PARSE_URL"), QStringLiteral("http://127.0.0.1:1/parse")}});
+        QVERIFY(worker);
+        QVERIFY2(worker->waitForFinished(60000), worker->readAll().constData());
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(QStringLiteral("batch-") + batchId),
+                                  QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"), 30000);
+
+        const QJsonArray events = m_stack.history(QStringLiteral("batch-") + batchId);
+        QJsonObject failed;
+        lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_FAILED"), &failed);
+        QCOMPARE(failed.value(QStringLiteral("retryState")).toString(), QStringLiteral("RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"));
+        QVERIFY2(failed.value(QStringLiteral("failure")).toObject().value(QStringLiteral("message")).toString().contains(QStringLiteral("cannot reach Parse")),
+                 QJsonDocument(failed).toJson().constData());
+        QJsonObject started;
+        lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
+        QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 3);
+        // Backoffs of 2 s and 4 s between the attempts.
+        const qint64 spanMs = eventTime(lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")))
+                                  .msecsTo(eventTime(lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_FAILED"))));
+        qInfo("three attempts in %lld ms", spanMs);
+        QVERIFY2(spanMs >= 5800, qPrintable(QString::number(spanMs)));
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_Takeover)
+#include "tst_takeover.moc"
