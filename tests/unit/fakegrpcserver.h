@@ -112,16 +112,16 @@ public:
         m_wake.notify_all();
     }
 
-    std::vector<Poll> polls() const { return locked([this] { return m_polls; }); }
-    int pollCount() const { return locked([this] { return int(m_polls.size()); }); }
-    int inFlight() const { return locked([this] { return m_inFlight; }); }
-    int maxInFlight() const { return locked([this] { return m_maxInFlight; }); }
+    std::vector<Poll> polls() const { std::lock_guard<std::mutex> lock(m_mutex); return m_polls; }
+    int pollCount() const { std::lock_guard<std::mutex> lock(m_mutex); return int(m_polls.size()); }
+    int inFlight() const { std::lock_guard<std::mutex> lock(m_mutex); return m_inFlight; }
+    int maxInFlight() const { std::lock_guard<std::mutex> lock(m_mutex); return m_maxInFlight; }
     // Polls that ended because the client cancelled them.
-    int cancelledPolls() const { return locked([this] { return m_cancelled; }); }
+    int cancelledPolls() const { std::lock_guard<std::mutex> lock(m_mutex); return m_cancelled; }
     // Polls answered with nothing to do, and with a task.
-    int emptyAnswers() const { return locked([this] { return m_empty; }); }
-    int tasksHandedOut() const { return locked([this] { return m_handedOut; }); }
-    int tasksQueued() const { return locked([this] { return int(m_tasks.size()); }); }
+    int emptyAnswers() const { std::lock_guard<std::mutex> lock(m_mutex); return m_empty; }
+    int tasksHandedOut() const { std::lock_guard<std::mutex> lock(m_mutex); return m_handedOut; }
+    int tasksQueued() const { std::lock_guard<std::mutex> lock(m_mutex); return int(m_tasks.size()); }
 
     grpc::Status PollActivityTaskQueue(grpc::ServerContext *context, const PollRequest *request,
                                        PollResponse *response) override
@@ -165,13 +165,6 @@ public:
     }
 
 private:
-    template<typename F>
-    auto locked(F f) const
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return f();
-    }
-
     std::unique_ptr<grpc::Server> m_server; // used from the test's thread only
     int m_port = 0;
 
