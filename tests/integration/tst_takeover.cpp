@@ -77,6 +77,31 @@ private:
         return m_stack.request(requestId).value(QStringLiteral("processedCount")).toInteger();
     }
 
+    struct Batch
+    {
+        QString batchId;
+        QString requestId;
+        QString workflowId;
+        QProcess *worker = nullptr;
+    };
+
+    // A batch of n submitted by hand and a worker that has stored its first
+    // groups: the moment to strike. Check QTest::currentTestFailed() after.
+    Batch startMidBatch(const QString &prefix, int n, const QString &identity, const QStringList &args = {})
+    {
+        Batch b;
+        b.batchId = prefix + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        b.workflowId = QStringLiteral("batch-") + b.batchId;
+        b.requestId = submit(b.batchId, n);
+        [&] {
+            QVERIFY2(!b.requestId.contains(QLatin1Char(' ')), qPrintable(b.requestId));
+            b.worker = startWorker(identity, args);
+            QVERIFY(b.worker);
+            QTRY_VERIFY_WITH_TIMEOUT(processed(b.requestId) >= 200, 30000);
+        }();
+        return b;
+    }
+
     // The batch is settled as expected: status, counts, and exactly `stored`
     // Memory objects.
     void verifyEnd(const QString &batchId, const QString &requestId, const QString &status, qint64 stored)
@@ -106,13 +131,12 @@ private Q_SLOTS:
     void aKilledWorkersTaskGoesToAnotherWorker()
     {
         const int n = 3000;
-        const QString batchId = QStringLiteral("takeover-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
-        const QString requestId = submit(batchId, n);
-        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
-
-        QProcess *first = startWorker(QStringLiteral("takeover-A"));
-        QVERIFY(first);
-        QTRY_VERIFY_WITH_TIMEOUT(processed(requestId) >= 200, 30000);
+        const Batch b = startMidBatch(QStringLiteral("takeover-"), n, QStringLiteral("takeover-A"));
+        if (QTest::currentTestFailed())
+            return;
+        const QString &batchId = b.batchId;
+        const QString &requestId = b.requestId;
+        QProcess *first = b.worker;
         first->kill(); // SIGKILL: no goodbye, no report; the heartbeats just stop
         QVERIFY(first->waitForFinished(5000));
         const QDateTime killedAt = QDateTime::currentDateTimeUtc();
@@ -128,7 +152,7 @@ private Q_SLOTS:
         // The second attempt went to B, after the heartbeat timeout (10 s) and
         // the retry policy's first backoff (2 s), not after the hour of
         // start-to-close.
-        const QJsonArray events = m_stack.history(QStringLiteral("batch-") + batchId);
+        const QJsonArray events = m_stack.history(b.workflowId);
         QJsonObject started;
         const QJsonObject startedEvent = lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
         QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 2);
@@ -139,18 +163,19 @@ private Q_SLOTS:
         const qint64 waitedMs = killedAt.msecsTo(eventTime(startedEvent));
         qInfo("attempt 2 started %lld ms after the kill (%lld of %d processed then)", waitedMs, processedWhenKilled, n);
         QVERIFY2(waitedMs >= 5000 && waitedMs < 40000, qPrintable(QString::number(waitedMs)));
-        QCOMPARE(m_stack.workflowStatus(QStringLiteral("batch-") + batchId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"));
+        QCOMPARE(m_stack.workflowStatus(b.workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"));
     }
 
     void aTemporalRestartMidBatchLosesNothing()
     {
         const int n = 5000;
-        const QString batchId = QStringLiteral("restart-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
-        const QString requestId = submit(batchId, n);
-        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
-        QProcess *worker = startWorker(QStringLiteral("restart-A"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
-        QVERIFY(worker);
-        QTRY_VERIFY_WITH_TIMEOUT(processed(requestId) >= 200, 30000);
+        const Batch b = startMidBatch(QStringLiteral("restart-"), n, QStringLiteral("restart-A"),
+                                      {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        if (QTest::currentTestFailed())
+            return;
+        const QString &batchId = b.batchId;
+        const QString &requestId = b.requestId;
+        QProcess *worker = b.worker;
 
         QProcess restart;
         restart.setProcessChannelMode(QProcess::MergedChannels);
@@ -168,29 +193,30 @@ private Q_SLOTS:
         QVERIFY2(worker->waitForFinished(90000), worker->readAll().constData());
         QCOMPARE(worker->exitCode(), 0);
         verifyEnd(batchId, requestId, QStringLiteral("completed"), n);
-        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(QStringLiteral("batch-") + batchId),
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(b.workflowId),
                                   QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"), 30000);
         QJsonObject started;
-        lastEvent(m_stack.history(QStringLiteral("batch-") + batchId), QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
+        lastEvent(m_stack.history(b.workflowId), QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
         QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 1);
     }
 
     void aCancelMidBatchStopsTheWorkerAndRecordsWhatItStored()
     {
         const int n = 10000; // the cancel arrives with the next heartbeat, up to 3.3 s later
-        const QString batchId = QStringLiteral("cancel-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
-        const QString requestId = submit(batchId, n);
-        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
-        QProcess *worker = startWorker(QStringLiteral("cancel-A"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
-        QVERIFY(worker);
-        QTRY_VERIFY_WITH_TIMEOUT(processed(requestId) >= 200, 30000);
+        const Batch b = startMidBatch(QStringLiteral("cancel-"), n, QStringLiteral("cancel-A"),
+                                      {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        if (QTest::currentTestFailed())
+            return;
+        const QString &batchId = b.batchId;
+        const QString &requestId = b.requestId;
+        QProcess *worker = b.worker;
         const Http cancel = m_stack.temporal("POST", QStringLiteral("/workflows/batch-%1/cancel").arg(batchId),
                                              R"({"reason":"tst_takeover","requestId":"cancel-1"})");
         QCOMPARE(cancel.status, 200);
 
         QVERIFY2(worker->waitForFinished(60000), worker->readAll().constData());
         QCOMPARE(worker->exitCode(), 0);
-        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(QStringLiteral("batch-") + batchId),
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(b.workflowId),
                                   QStringLiteral("WORKFLOW_EXECUTION_STATUS_CANCELED"), 30000);
         const QJsonObject r = m_stack.request(requestId);
         const qint64 stored = r.value(QStringLiteral("successCount")).toInteger();
@@ -200,7 +226,7 @@ private Q_SLOTS:
         verifyEnd(batchId, requestId, QStringLiteral("canceled"), stored);
         // The workflow waited for the worker's report: the activity was
         // canceled by the worker before the run closed.
-        const QJsonArray events = m_stack.history(QStringLiteral("batch-") + batchId);
+        const QJsonArray events = m_stack.history(b.workflowId);
         QVERIFY(!lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_CANCELED")).isEmpty());
     }
 
