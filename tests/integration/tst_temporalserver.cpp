@@ -63,7 +63,8 @@ private:
                 *result = r;
             done = true;
         });
-        QTest::qWaitFor([&] { return done; }, 20000);
+        if (!QTest::qWaitFor([&] { return done; }, 20000) && result)
+            result->message = QStringLiteral("<no answer>");
         return state;
     }
 
