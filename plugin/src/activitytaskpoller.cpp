@@ -4,6 +4,7 @@
 
 #include <membatch/job.h>
 
+#include <QCoreApplication>
 #include <QJsonDocument>
 #include <QMutex>
 #include <QMutexLocker>
@@ -195,18 +196,31 @@ void ActivityTaskPoller::poll(const QString &identity, QObject *context, Handler
     qCDebug(lcTemporal) << "polling" << m_settings.taskQueue << "at" << address;
     m_connection->stub.async()->PollActivityTaskQueue(
         &call->context, &call->request, &call->response,
-        [call, handler = std::move(handler), address](grpc::Status status) {
-            // gRPC's thread: hand over to the guard's thread, if it is still there.
+        [call, handler = std::move(handler), address](grpc::Status status) mutable {
+            // gRPC's thread. Everything the call holds (its context keeps a
+            // reference to the channel) must be let go on a Qt thread: were
+            // the channel's last reference dropped here, gRPC would shut its
+            // callback queue down from one of that queue's own threads and
+            // crash later. So the call moves into a functor posted to the
+            // guard's thread, or, if the guard is gone, to the application.
             QMutexLocker lock(&call->mutex);
-            if (!call->guard)
+            const bool deliver = call->guard != nullptr;
+            QObject *target = deliver ? call->guard : QCoreApplication::instance();
+            if (!target) { // no event loop left to hand it to: keep it rather than tear gRPC down here
+                new std::shared_ptr<PollCall>(std::move(call));
                 return;
+            }
             QMetaObject::invokeMethod(
-                call->guard,
-                [call, handler, address, status] {
-                    // Runs only while the guard lives (Qt drops events to a
-                    // deleted object), so the guard is there to let go of.
+                target,
+                [call = std::move(call), handler = std::move(handler), address, status, deliver] {
+                    // The poster holds the mutex until it has posted: wait
+                    // for that before the call can go. Runs on the guard
+                    // only while it lives (Qt drops events to deleted
+                    // objects), so the guard is there to let go of.
                     {
-                        QMutexLocker guardLock(&call->mutex);
+                        QMutexLocker posted(&call->mutex);
+                        if (!deliver)
+                            return;
                         if (call->guard)
                             call->guard->deleteLater();
                         call->guard = nullptr;

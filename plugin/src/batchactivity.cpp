@@ -284,6 +284,8 @@ void BatchActivity::heartbeat()
     const QJsonArray details{QJsonObject{{QStringLiteral("processed"), m_next}, {QStringLiteral("total"), m_items.size()}}};
     m_temporal.heartbeat(m_task.taskToken, details, m_identity, this, [this](const ApiResult &r, bool cancelRequested) {
         m_heartbeatInFlight = false;
+        if (m_settled)
+            return; // answered after the task was settled: nothing left to stop
         if (r.error == Job::NotFoundError) {
             // The task is no longer ours (timed out and handed on, or the
             // workflow ended): stop without reporting anything.
@@ -300,27 +302,38 @@ void BatchActivity::heartbeat()
     });
 }
 
+QJsonObject BatchActivity::closingFields(const QString &status) const
+{
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    return {{QStringLiteral("status"), status},
+            {QStringLiteral("processedCount"), m_next},
+            {QStringLiteral("successCount"), m_succeeded},
+            {QStringLiteral("failCount"), m_errors.size()},
+            {QStringLiteral("errors"), m_errors},
+            {QStringLiteral("completedAt"), ParseClient::date(now)},
+            {QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now)}};
+}
+
+QJsonObject BatchActivity::outcome(const QString &status) const
+{
+    return {{QStringLiteral("status"), status},
+            {QStringLiteral("total"), m_request.value(QStringLiteral("totalMemories")).toInteger()},
+            {QStringLiteral("successful"), m_succeeded},
+            {QStringLiteral("failed"), m_errors.size()}};
+}
+
 void BatchActivity::cancelBatch()
 {
-    const qint64 failed = m_errors.size();
-    const QDateTime now = QDateTime::currentDateTimeUtc();
-    const QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Canceled)},
-                             {QStringLiteral("processedCount"), m_next},
-                             {QStringLiteral("successCount"), m_succeeded},
-                             {QStringLiteral("failCount"), failed},
-                             {QStringLiteral("errors"), m_errors},
-                             {QStringLiteral("completedAt"), ParseClient::date(now)},
-                             {QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now)}};
-    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [this](const ApiResult &r) {
+    const QString canceled = QLatin1String(BatchStatus::Canceled);
+    m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(canceled), this, [this, canceled](const ApiResult &r) {
         if (!r.ok())
             qCWarning(lcWorker) << "could not mark batch" << m_batchId << "canceled:" << r.message;
         else
-            m_request.insert(QStringLiteral("status"), QLatin1String(BatchStatus::Canceled));
+            m_request.insert(QStringLiteral("status"), canceled);
         emitProgress(BatchProgress::Phase::Done);
-        const QJsonArray details{QJsonObject{{QStringLiteral("status"), QLatin1String(BatchStatus::Canceled)},
-                                             {QStringLiteral("processed"), m_next},
-                                             {QStringLiteral("successful"), m_succeeded},
-                                             {QStringLiteral("failed"), m_errors.size()}}};
+        QJsonObject stopped = outcome(canceled);
+        stopped.insert(QStringLiteral("processed"), m_next);
+        const QJsonArray details{stopped};
         const QString message = tr("batch %1: canceled after %2 of %3 memories").arg(m_batchId).arg(m_next).arg(m_items.size());
         report([this, details](RestClient::Handler h) { m_temporal.cancelActivity(m_task.taskToken, details, m_identity, this, std::move(h)); },
                [this, message](const ApiResult &rr) {
@@ -335,15 +348,7 @@ void BatchActivity::finalize()
     const QString status = failed == 0 ? QLatin1String(BatchStatus::Completed)
         : m_succeeded > 0              ? QLatin1String(BatchStatus::PartialFailure)
                                        : QLatin1String(BatchStatus::Failed);
-    const QDateTime now = QDateTime::currentDateTimeUtc();
-    const QJsonObject fields{{QStringLiteral("status"), status},
-                             {QStringLiteral("processedCount"), m_items.size()},
-                             {QStringLiteral("successCount"), m_succeeded},
-                             {QStringLiteral("failCount"), failed},
-                             {QStringLiteral("errors"), m_errors},
-                             {QStringLiteral("completedAt"), ParseClient::date(now)},
-                             {QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now)}};
-    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [this, status](const ApiResult &r) {
+    m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(status), this, [this, status](const ApiResult &r) {
         if (!r.ok()) {
             fail(tr("recording the result of batch %1: %2").arg(m_batchId, r.message), false);
             return;
@@ -356,13 +361,8 @@ void BatchActivity::finalize()
 
 void BatchActivity::complete()
 {
-    const qint64 total = m_next;
-    const qint64 failed = m_errors.size();
     const QString status = m_request.value(QStringLiteral("status")).toString();
-    const QJsonArray result{QJsonObject{{QStringLiteral("status"), status},
-                                        {QStringLiteral("total"), total},
-                                        {QStringLiteral("successful"), m_succeeded},
-                                        {QStringLiteral("failed"), failed}}};
+    const QJsonArray result{outcome(status)};
     report([this, result](RestClient::Handler h) { m_temporal.completeActivity(m_task.taskToken, result, m_identity, this, std::move(h)); },
            [this, status](const ApiResult &r) {
                if (!r.ok())

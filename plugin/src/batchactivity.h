@@ -61,6 +61,10 @@ private:
     // recorded on the request and are not retried; anything else (a server
     // down) is left to Temporal's retry policy.
     void fail(const QString &message, bool nonRetryable);
+    // The request's closing update: status, counts, errors and timing.
+    QJsonObject closingFields(const QString &status) const;
+    // The activity's result for Temporal: status, total, successful, failed.
+    QJsonObject outcome(const QString &status) const;
     void recordItemError(qint64 index, const QString &message);
     void emitProgress(BatchProgress::Phase phase);
     // Sends a completion, failure or cancellation to Temporal, again with

@@ -28,6 +28,8 @@
 
 class FakeGrpcServer final : public temporal::api::workflowservice::v1::WorkflowService::Service
 {
+    using Lock = std::lock_guard<std::mutex>;
+
 public:
     using PollRequest = temporal::api::workflowservice::v1::PollActivityTaskQueueRequest;
     using PollResponse = temporal::api::workflowservice::v1::PollActivityTaskQueueResponse;
@@ -51,12 +53,13 @@ public:
     FakeGrpcServer &operator=(const FakeGrpcServer &) = delete;
 
     // Listens on 127.0.0.1: a port gRPC picks (0), or the given one, so that
-    // a test can stop a server and start another where it was (a restart).
+    // a test can stop a server and start another where it was (a restart;
+    // gRPC binds with SO_REUSEADDR, so the port is free again at once).
     bool start(int port = 0)
     {
         stop();
         {
-            std::lock_guard<std::mutex> lock(m_mutex);
+            Lock lock(m_mutex);
             m_stopping = false;
         }
         grpc::ServerBuilder builder;
@@ -80,7 +83,7 @@ public:
         if (!m_server)
             return;
         {
-            std::lock_guard<std::mutex> lock(m_mutex);
+            Lock lock(m_mutex);
             m_stopping = true;
         }
         m_wake.notify_all();
@@ -90,14 +93,13 @@ public:
         m_server.reset();
     }
 
-    bool isListening() const { return m_server != nullptr; }
     int port() const { return m_port; }
     // host:port, as ConnectionSettings::temporalAddress takes it.
     QString address() const { return QStringLiteral("127.0.0.1:%1").arg(m_port); }
 
     void setHoldMs(int ms)
     {
-        std::lock_guard<std::mutex> lock(m_mutex);
+        Lock lock(m_mutex);
         m_holdMs = ms;
     }
 
@@ -106,22 +108,33 @@ public:
     void queue(const PollResponse &task)
     {
         {
-            std::lock_guard<std::mutex> lock(m_mutex);
+            Lock lock(m_mutex);
             m_tasks.push_back(task);
         }
         m_wake.notify_all();
     }
 
-    std::vector<Poll> polls() const { std::lock_guard<std::mutex> lock(m_mutex); return m_polls; }
-    int pollCount() const { std::lock_guard<std::mutex> lock(m_mutex); return int(m_polls.size()); }
-    int inFlight() const { std::lock_guard<std::mutex> lock(m_mutex); return m_inFlight; }
-    int maxInFlight() const { std::lock_guard<std::mutex> lock(m_mutex); return m_maxInFlight; }
+    // What the polls so far asked for, in arrival order.
+    std::vector<Poll> polls() const { Lock lock(m_mutex); return m_polls; }
+    int pollCount() const { Lock lock(m_mutex); return int(m_polls.size()); }
+    // Polls being held now, and the most ever held at once.
+    int inFlight() const { Lock lock(m_mutex); return m_inFlight; }
+    int maxInFlight() const { Lock lock(m_mutex); return m_maxInFlight; }
     // Polls that ended because the client cancelled them.
-    int cancelledPolls() const { std::lock_guard<std::mutex> lock(m_mutex); return m_cancelled; }
-    // Polls answered with nothing to do, and with a task.
-    int emptyAnswers() const { std::lock_guard<std::mutex> lock(m_mutex); return m_empty; }
-    int tasksHandedOut() const { std::lock_guard<std::mutex> lock(m_mutex); return m_handedOut; }
-    int tasksQueued() const { std::lock_guard<std::mutex> lock(m_mutex); return int(m_tasks.size()); }
+    int cancelledPolls() const { Lock lock(m_mutex); return m_cancelled; }
+    // Polls answered with nothing to do, and with a task; tasks still queued.
+    int emptyAnswers() const { Lock lock(m_mutex); return m_empty; }
+    int tasksHandedOut() const { Lock lock(m_mutex); return m_handedOut; }
+    int tasksQueued() const { Lock lock(m_mutex); return int(m_tasks.size()); }
+
+    // Blocks the calling thread (and so the test's event loop, on purpose)
+    // until n tasks have been handed out: lets a test act between the
+    // server's answer and the client's handling of it.
+    bool waitForTasksHandedOut(int n, int timeoutMs)
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        return m_wake.wait_for(lock, std::chrono::milliseconds(timeoutMs), [this, n] { return m_handedOut >= n; });
+    }
 
     grpc::Status PollActivityTaskQueue(grpc::ServerContext *context, const PollRequest *request,
                                        PollResponse *response) override
@@ -149,6 +162,7 @@ public:
                 *response = m_tasks.front();
                 m_tasks.pop_front();
                 ++m_handedOut;
+                m_wake.notify_all(); // for waitForTasksHandedOut()
                 break;
             }
             const auto now = std::chrono::steady_clock::now();

@@ -19,6 +19,8 @@
 #include <QTest>
 #include <QThreadPool>
 
+#include <future>
+
 using namespace membatch;
 using Request = FakeHttpServer::Request;
 using Response = FakeHttpServer::Response;
@@ -141,6 +143,7 @@ void countPollFailures(QtMsgType type, const QMessageLogContext &context, const 
         s_pollFailures.ref();
     s_previousHandler(type, context, message);
 }
+
 } // namespace
 
 class tst_WorkerJob : public QObject
@@ -176,6 +179,7 @@ private:
     }
 
 private Q_SLOTS:
+
     void storesTheBatchAndReportsIt()
     {
         const QByteArray items = R"([{"content":"zero"},{"content":""},{"content":"two","tags":["t"]},{"content":"three"}])";
@@ -248,8 +252,8 @@ private Q_SLOTS:
         QCOMPARE(error.value(QStringLiteral("index")).toInt(), 1);
         QVERIFY(error.value(QStringLiteral("error")).toString().contains(QStringLiteral("'content'")));
 
-        // Temporal: heartbeats with the token and the progress so far, then
-        // the result, and no heartbeat after it.
+        // Temporal: heartbeats (by timer) with the token and the progress so
+        // far, then the result.
         QVERIFY(heartbeatCame);
         const QList<Request> heartbeats = server.requestsTo("POST", kHeartbeat);
         QVERIFY(!heartbeats.isEmpty());
@@ -530,12 +534,15 @@ private Q_SLOTS:
         FakeHttpServer &server = fakes.http;
         serveRequest(server, GzipCodec::compress(R"([{"content":"a"}])"), 1);
         serveTemporalHttp(server);
+        server.on("POST", kBatch, Response::raw(200, R"([{"success":{}}])"));
         s_pollFailures.storeRelaxed(0);
         s_previousHandler = qInstallMessageHandler(countPollFailures);
         const auto restoreHandler = qScopeGuard([] { qInstallMessageHandler(s_previousHandler); });
 
         WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
         worker.setAutoDelete(false);
+        QStringList infos;
+        connect(&worker, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
         QSignalSpy result(&worker, &Job::result);
         worker.start();
         // A first poll that answers (nothing to do), and the next one held...
@@ -555,6 +562,7 @@ private Q_SLOTS:
         restarted.queue(activityTask());
         QVERIFY(result.wait(20000));
         QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+        QCOMPARE(infos.last(), QStringLiteral("batch b1: completed"));
         QCOMPARE(restarted.tasksHandedOut(), 1);
         QCOMPARE(restarted.polls().front().identity, QStringLiteral("tester"));
         QCOMPARE(server.requestsTo("POST", kComplete).size(), 1);
@@ -593,6 +601,34 @@ private Q_SLOTS:
         QVERIFY(infos.isEmpty());
         QVERIFY(fakes.http.requests.isEmpty());
         QCOMPARE(result.count(), 1);
+    }
+
+    void aTaskAnsweredAsTheWorkerIsKilledIsNotRun()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveRequest(fakes.http, GzipCodec::compress(R"([{"content":"a"}])"), 1);
+        serveTemporalHttp(fakes.http);
+        fakes.grpc.setHoldMs(60000);
+        WorkerOptions options = oneTask(10);
+        options.maxTasks = 0;
+        WorkerJob worker(&m_nam, fakes.settings(), options);
+        worker.setAutoDelete(false);
+        QStringList infos;
+        connect(&worker, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
+        worker.start();
+        QTRY_COMPARE(fakes.grpc.inFlight(), 2);
+
+        // The server hands a task out; the worker is killed before its event
+        // loop gets to the answer (this thread does not run it meanwhile).
+        fakes.grpc.queue(activityTask());
+        QVERIFY(fakes.grpc.waitForTasksHandedOut(1, 10000));
+        QVERIFY(worker.kill());
+        QTRY_COMPARE(fakes.grpc.cancelledPolls(), 1); // the other poll
+        drain();
+        QVERIFY2(infos.isEmpty(), qPrintable(infos.join(QLatin1Char('\n'))));
+        QVERIFY(fakes.http.requests.isEmpty()); // the task never started
+        QCOMPARE(fakes.grpc.pollCount(), 2);
     }
 
     void anInputItCannotReadFailsWithoutRetry()
@@ -660,7 +696,6 @@ private Q_SLOTS:
         QCOMPARE(cancels.first().json().value(QStringLiteral("identity")).toString(), QStringLiteral("tester"));
         const QJsonObject details = cancels.first().json().value(QStringLiteral("details")).toArray().first().toObject();
         QCOMPARE(details.value(QStringLiteral("status")).toString(), QStringLiteral("canceled"));
-        QCOMPARE(details.value(QStringLiteral("processed")).toInt(), 1);
         QVERIFY(server.requestsTo("POST", kComplete).isEmpty());
         QVERIFY(server.requestsTo("POST", kFail).isEmpty());
     }
