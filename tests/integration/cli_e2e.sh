@@ -53,6 +53,12 @@ check "secrets stay out of messages" 1 "." -- \
     env MEMBATCH_PASSWORD=hunter2-secret "$membatch" submit "$sample"
 if grep -q hunter2-secret <<<"$LAST_OUTPUT"; then fail "the password appeared in the output"; fi
 
+# --- a worker pointed at the HTTP API instead of gRPC says so ---------------
+check "worker on the HTTP port" 1 "answers in HTTP/1, not gRPC" -- \
+    "$membatch" work --temporal-address "${MEMBATCH_TEMPORAL_URL#http://}" --task-queue "$queue"
+check "worker on a closed port" 1 "cannot reach Temporal's gRPC frontend at 127.0.0.1:1" -- \
+    "$membatch" work --temporal-address 127.0.0.1:1 --task-queue "$queue"
+
 # --- a start that fails for good: the request says failed, status exits 3 --
 failed_id="cli-failed-$$"
 check "submit with Temporal unreachable" 1 "is marked failed" -- \

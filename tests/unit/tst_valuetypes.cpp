@@ -113,6 +113,8 @@ private Q_SLOTS:
         QTest::newRow("workflow timed out before start") << "pending" << "timed_out" << true << "failed";
         QTest::newRow("workflow unknown") << "processing" << "" << false << "processing";
         QTest::newRow("continued as new") << "processing" << "continued_as_new" << false << "processing";
+        QTest::newRow("canceled by the worker") << "canceled" << "canceled" << true << "canceled";
+        QTest::newRow("workflow canceled before a worker took it") << "pending" << "canceled" << true << "canceled";
     }
 
     void statusOutcome()
@@ -139,6 +141,7 @@ private Q_SLOTS:
         env.insert(QStringLiteral("MEMBATCH_USERNAME"), QStringLiteral("ann"));
         env.insert(QStringLiteral("MEMBATCH_PASSWORD"), QStringLiteral("pw-secret"));
         env.insert(QStringLiteral("MEMBATCH_TEMPORAL_URL"), QStringLiteral("http://127.0.0.1:2"));
+        env.insert(QStringLiteral("MEMBATCH_TEMPORAL_ADDRESS"), QStringLiteral("127.0.0.1:3"));
         env.insert(QStringLiteral("MEMBATCH_NAMESPACE"), QStringLiteral("ns"));
         env.insert(QStringLiteral("MEMBATCH_TASK_QUEUE"), QStringLiteral("q"));
         const ConnectionSettings s = ConnectionSettings::fromEnvironment(env);
@@ -146,11 +149,13 @@ private Q_SLOTS:
         QCOMPARE(s.masterKey, QStringLiteral("master-secret"));
         QCOMPARE(s.temporalNamespace, QStringLiteral("ns"));
         QCOMPARE(s.temporalApiPrefix, QStringLiteral("/api/v1"));
+        QCOMPARE(s.temporalAddress, QStringLiteral("127.0.0.1:3"));
         QVERIFY(s.missingForClient().isEmpty());
         QVERIFY(s.missingForWorker().isEmpty());
 
         const QString described = s.describe();
         QVERIFY(described.contains(QStringLiteral("ann")));
+        QVERIFY2(described.contains(QStringLiteral("gRPC 127.0.0.1:3")), qPrintable(described));
         for (const char *secret : {"rest-secret", "master-secret", "pw-secret"})
             QVERIFY2(!described.contains(QLatin1String(secret)), qPrintable(described));
     }
@@ -162,6 +167,8 @@ private Q_SLOTS:
         QVERIFY(client.contains(QStringLiteral("MEMBATCH_PARSE_URL")));
         QVERIFY(client.contains(QStringLiteral("MEMBATCH_USERNAME")));
         QVERIFY(empty.missingForWorker().contains(QStringLiteral("MEMBATCH_MASTER_KEY")));
+        QVERIFY(empty.missingForWorker().contains(QStringLiteral("MEMBATCH_TEMPORAL_ADDRESS")));
+        QVERIFY(!empty.missingForClient().contains(QStringLiteral("MEMBATCH_TEMPORAL_ADDRESS"))); // only the worker polls
     }
 };
 
