@@ -134,20 +134,18 @@ private Q_SLOTS:
         const Batch b = startMidBatch(QStringLiteral("takeover-"), n, QStringLiteral("takeover-A"));
         if (QTest::currentTestFailed())
             return;
-        const QString &batchId = b.batchId;
-        const QString &requestId = b.requestId;
         QProcess *first = b.worker;
         first->kill(); // SIGKILL: no goodbye, no report; the heartbeats just stop
         QVERIFY(first->waitForFinished(5000));
         const QDateTime killedAt = QDateTime::currentDateTimeUtc();
-        const qint64 processedWhenKilled = processed(requestId);
+        const qint64 processedWhenKilled = processed(b.requestId);
         QVERIFY2(processedWhenKilled < n, "the batch ended before the kill: make it larger");
 
         QProcess *second = startWorker(QStringLiteral("takeover-B"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
         QVERIFY(second);
         QVERIFY2(second->waitForFinished(90000), second->readAll().constData());
         QCOMPARE(second->exitCode(), 0);
-        verifyEnd(batchId, requestId, QStringLiteral("completed"), n);
+        verifyEnd(b.batchId, b.requestId, QStringLiteral("completed"), n);
 
         // The second attempt went to B, after the heartbeat timeout (10 s) and
         // the retry policy's first backoff (2 s), not after the hour of
@@ -173,9 +171,6 @@ private Q_SLOTS:
                                       {QStringLiteral("--max-tasks"), QStringLiteral("1")});
         if (QTest::currentTestFailed())
             return;
-        const QString &batchId = b.batchId;
-        const QString &requestId = b.requestId;
-        QProcess *worker = b.worker;
 
         QProcess restart;
         restart.setProcessChannelMode(QProcess::MergedChannels);
@@ -186,13 +181,13 @@ private Q_SLOTS:
         const QByteArray said = restart.readAll();
         QVERIFY2(restart.exitCode() == 0, said.constData());
         qInfo("%s", said.trimmed().constData());
-        const qint64 processedAfterRestart = processed(requestId);
+        const qint64 processedAfterRestart = processed(b.requestId);
         QVERIFY2(processedAfterRestart < n, "the batch ended before the restart: make it larger");
 
         // The worker rides it out and finishes the same task.
-        QVERIFY2(worker->waitForFinished(90000), worker->readAll().constData());
-        QCOMPARE(worker->exitCode(), 0);
-        verifyEnd(batchId, requestId, QStringLiteral("completed"), n);
+        QVERIFY2(b.worker->waitForFinished(90000), b.worker->readAll().constData());
+        QCOMPARE(b.worker->exitCode(), 0);
+        verifyEnd(b.batchId, b.requestId, QStringLiteral("completed"), n);
         QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(b.workflowId),
                                   QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"), 30000);
         QJsonObject started;
@@ -207,23 +202,20 @@ private Q_SLOTS:
                                       {QStringLiteral("--max-tasks"), QStringLiteral("1")});
         if (QTest::currentTestFailed())
             return;
-        const QString &batchId = b.batchId;
-        const QString &requestId = b.requestId;
-        QProcess *worker = b.worker;
-        const Http cancel = m_stack.temporal("POST", QStringLiteral("/workflows/batch-%1/cancel").arg(batchId),
-                                             R"({"reason":"tst_takeover","requestId":"cancel-1"})");
+        const Http cancel = m_stack.temporal("POST", QStringLiteral("/workflows/batch-%1/cancel").arg(b.batchId),
+                                             R"({"reason":"tst_takeover","b.requestId":"cancel-1"})");
         QCOMPARE(cancel.status, 200);
 
-        QVERIFY2(worker->waitForFinished(60000), worker->readAll().constData());
-        QCOMPARE(worker->exitCode(), 0);
+        QVERIFY2(b.worker->waitForFinished(60000), b.worker->readAll().constData());
+        QCOMPARE(b.worker->exitCode(), 0);
         QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(b.workflowId),
                                   QStringLiteral("WORKFLOW_EXECUTION_STATUS_CANCELED"), 30000);
-        const QJsonObject r = m_stack.request(requestId);
+        const QJsonObject r = m_stack.request(b.requestId);
         const qint64 stored = r.value(QStringLiteral("successCount")).toInteger();
         qInfo("canceled after %lld of %d", stored, n);
         QVERIFY(stored >= 200 && stored < n);
         QCOMPARE(r.value(QStringLiteral("processedCount")).toInteger(), stored);
-        verifyEnd(batchId, requestId, QStringLiteral("canceled"), stored);
+        verifyEnd(b.batchId, b.requestId, QStringLiteral("canceled"), stored);
         // The workflow waited for the worker's report: the activity was
         // canceled by the worker before the run closed.
         const QJsonArray events = m_stack.history(b.workflowId);
