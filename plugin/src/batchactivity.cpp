@@ -8,6 +8,7 @@
 #include <membatch/memoryitem.h>
 
 #include <QCryptographicHash>
+#include <QMessageAuthenticationCode>
 #include <QJsonDocument>
 #include <QtConcurrent>
 
@@ -44,6 +45,7 @@ BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSetting
     , m_temporal(nam, settings)
     , m_task(task)
     , m_identity(identity)
+    , m_idKey(memoryIdKey(settings.masterKey))
     , m_groupSize(std::clamp(groupSize, 1, kMaxGroupSize))
 {
     const qint64 timeout = m_task.heartbeatTimeoutMs > 0 ? m_task.heartbeatTimeoutMs : 3 * kMaxHeartbeatMs;
@@ -51,10 +53,17 @@ BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSetting
     connect(&m_heartbeatTimer, &QTimer::timeout, this, &BatchActivity::heartbeat);
 }
 
-QString BatchActivity::memoryObjectId(const QString &requestId, qint64 index)
+QByteArray BatchActivity::memoryIdKey(const QString &masterKey)
 {
-    const QByteArray key = requestId.toUtf8() + ':' + QByteArray::number(index);
-    return QString::fromLatin1(QCryptographicHash::hash(key, QCryptographicHash::Sha256).toHex().left(24));
+    // Not the master key itself: a key for this one purpose, made from it.
+    return QMessageAuthenticationCode::hash("membatch Memory object ids v1", masterKey.toUtf8(), QCryptographicHash::Sha256);
+}
+
+QString BatchActivity::memoryObjectId(const QByteArray &idKey, const QString &requestId, qint64 index)
+{
+    const QByteArray item = requestId.toUtf8() + ':' + QByteArray::number(index);
+    const QByteArray mac = QMessageAuthenticationCode::hash(item, idKey, QCryptographicHash::Sha256);
+    return QString::fromLatin1(mac.toHex().left(24)); // 96 bits: no collisions, no guessing
 }
 
 void BatchActivity::start()
@@ -142,9 +151,19 @@ void BatchActivity::markProcessing()
 
 void BatchActivity::download()
 {
-    const QUrl url(m_request.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString());
+    const QUrl url = QUrl(m_request.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString())
+                         .adjusted(QUrl::NormalizePathSegments); // no "/files/../" way out
     if (!url.isValid() || url.isEmpty()) {
         fail(tr("batch %1 has no batchDataFile to process").arg(m_batchId), true);
+        return;
+    }
+    // Only from this Parse Server's files: a url elsewhere is not fetched.
+    const QUrl files = appendPath(m_settings.parseUrl, QStringLiteral("/files/"));
+    if (url.scheme() != files.scheme() || url.host() != files.host() || url.port(-1) != files.port(-1)
+        || !url.path().startsWith(files.path())) {
+        fail(tr("the file of batch %1 is not on this Parse Server (%2): not fetched")
+                 .arg(m_batchId, files.toDisplayString(QUrl::RemoveUserInfo)),
+             true);
         return;
     }
     m_parse.download(url, this, [this](const ApiResult &r) {
@@ -211,7 +230,7 @@ void BatchActivity::storeNextGroup()
             continue;
         }
         QJsonObject body = item.toJson();
-        body.insert(QStringLiteral("objectId"), memoryObjectId(m_requestId, i));
+        body.insert(QStringLiteral("objectId"), memoryObjectId(m_idKey, m_requestId, i));
         body.insert(QStringLiteral("batchId"), m_batchId);
         body.insert(QStringLiteral("index"), i);
         body.insert(QStringLiteral("request"), ParseClient::pointer(BatchRequest::ClassName, m_requestId));
@@ -240,19 +259,52 @@ void BatchActivity::storeNextGroup()
                  false);
             return;
         }
+        QList<qint64> duplicates;
         for (qsizetype j = 0; j < answers.size(); ++j) {
             const QJsonObject answer = answers.at(j).toObject();
             const QJsonObject error = answer.value(QStringLiteral("error")).toObject();
-            if (answer.contains(QStringLiteral("success")) || error.value(QStringLiteral("code")).toInt() == kDuplicateValue) {
-                ++m_succeeded; // 137: stored by an earlier attempt of this task
-                continue;
+            if (answer.contains(QStringLiteral("success"))) {
+                ++m_succeeded;
+            } else if (error.value(QStringLiteral("code")).toInt() == kDuplicateValue) {
+                duplicates.append(indexes.at(j));
+            } else {
+                recordItemError(indexes.at(j), tr("Parse refused it: %1 (code %2)")
+                                                   .arg(error.value(QStringLiteral("error")).toString())
+                                                   .arg(error.value(QStringLiteral("code")).toInt()));
             }
-            recordItemError(indexes.at(j), tr("Parse refused it: %1 (code %2)")
-                                               .arg(error.value(QStringLiteral("error")).toString())
-                                               .arg(error.value(QStringLiteral("code")).toInt()));
+        }
+        if (duplicates.isEmpty())
+            groupStored(end);
+        else
+            verifyDuplicates(duplicates, end);
+    });
+}
+
+void BatchActivity::verifyDuplicates(const QList<qint64> &indexes, qint64 end)
+{
+    QJsonArray ids;
+    for (qint64 i : indexes)
+        ids.append(memoryObjectId(m_idKey, m_requestId, i));
+    const QJsonObject where{{QStringLiteral("objectId"), QJsonObject{{QStringLiteral("$in"), ids}}}};
+    m_parse.find(BatchRequest::MemoryClassName, where, this, [this, indexes, end](const ApiResult &r) {
+        if (!r.ok()) {
+            fail(tr("checking memories already stored for batch %1: %2").arg(m_batchId, r.message), false);
+            return;
+        }
+        QHash<QString, QJsonObject> found;
+        for (const QJsonValue &v : r.json.value(QStringLiteral("results")).toArray())
+            found.insert(v.toObject().value(QStringLiteral("objectId")).toString(), v.toObject());
+        for (qint64 i : indexes) {
+            const QJsonObject stored = found.value(memoryObjectId(m_idKey, m_requestId, i));
+            const bool ours = stored.value(QStringLiteral("request")).toObject().value(QStringLiteral("objectId")).toString() == m_requestId
+                && stored.value(QStringLiteral("index")).toInteger(-1) == i;
+            if (ours)
+                ++m_succeeded; // stored by an earlier attempt of this request
+            else
+                recordItemError(i, tr("conflict: a Memory object with this item's id exists and is not this item"));
         }
         groupStored(end);
-    });
+    }, int(indexes.size()), QString());
 }
 
 void BatchActivity::groupStored(qint64 end)

@@ -37,8 +37,11 @@ public:
     void abandon();
 
     // The Memory objectId for item index of a request: the same on every
-    // attempt, so a retried attempt cannot store a second copy.
-    static QString memoryObjectId(const QString &requestId, qint64 index);
+    // attempt, so a retried attempt cannot store a second copy; keyed with a
+    // key only the worker has, so nobody else can work it out.
+    static QString memoryObjectId(const QByteArray &idKey, const QString &requestId, qint64 index);
+    // The key for memoryObjectId, derived from the master key.
+    static QByteArray memoryIdKey(const QString &masterKey);
 
 Q_SIGNALS:
     void progressChanged(const membatch::BatchProgress &progress);
@@ -53,6 +56,9 @@ private:
     void heartbeat();
     void storeNextGroup();
     void cancelBatch();
+    // Parse said "duplicate id" for these items: count the ones an earlier
+    // attempt of this request stored, and record any other object as a conflict.
+    void verifyDuplicates(const QList<qint64> &indexes, qint64 end);
     void groupStored(qint64 end);
     void reportProgress();
     void finalize();
@@ -78,6 +84,7 @@ private:
     TemporalClient m_temporal;
     ActivityTask m_task;
     QString m_identity;
+    QByteArray m_idKey;
     int m_groupSize;
     QFutureWatcher<BatchCodec::Decoded> m_decodeWatcher;
     QTimer m_heartbeatTimer;

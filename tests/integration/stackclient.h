@@ -65,6 +65,29 @@ public:
                      {"Content-Type", contentType}});
     }
 
+    // As a signed-in user: the REST key and a session token.
+    Http parseAsUser(const QByteArray &sessionToken, const QByteArray &verb, const QString &path,
+                     const QByteArray &body = {}, const QByteArray &contentType = "application/json",
+                     const QUrlQuery &query = {})
+    {
+        return send(verb, parseUrl(path, query), body,
+                    {{"X-Parse-Application-Id", settings.appId.toUtf8()},
+                     {"X-Parse-REST-API-Key", settings.restKey.toUtf8()},
+                     {"X-Parse-Session-Token", sessionToken},
+                     {"Content-Type", contentType}});
+    }
+
+    // Signs up a new user (anyone may); its session token, or empty.
+    QByteArray signUp(const QString &username)
+    {
+        const QJsonObject user{{QStringLiteral("username"), username}, {QStringLiteral("password"), QUuid::createUuid().toString()}};
+        const Http r = send("POST", parseUrl(QStringLiteral("/users")), QJsonDocument(user).toJson(QJsonDocument::Compact),
+                            {{"X-Parse-Application-Id", settings.appId.toUtf8()},
+                             {"X-Parse-REST-API-Key", settings.restKey.toUtf8()},
+                             {"Content-Type", "application/json"}});
+        return r.status == 201 ? r.json().value(QStringLiteral("sessionToken")).toString().toUtf8() : QByteArray();
+    }
+
     // The HTTP API, under /namespaces/<ns>; a path with a query goes as it is.
     Http temporal(const QByteArray &verb, const QString &path, const QByteArray &body = {})
     {

@@ -4,6 +4,7 @@
 // read Parse and Temporal directly, not through the plugin.
 #include "batchactivity.h"
 #include "gzipcodec.h"
+#include "parseclient.h"
 #include "stackclient.h"
 
 #include <membatch/ibatchprocessor.h>
@@ -238,11 +239,13 @@ private Q_SLOTS:
         const QByteArray json = R"([{"content":"m0"},{"content":"m1"},{"content":"m2"},{"content":"m3"}])";
         const QString requestId = m_stack.createRequestByHand(batchId, GzipCodec::compress(json), 4);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+        const QByteArray idKey = BatchActivity::memoryIdKey(m_settings.masterKey);
         for (int i : {0, 2}) {
-            const QJsonObject memory{{QStringLiteral("objectId"), BatchActivity::memoryObjectId(requestId, i)},
+            const QJsonObject memory{{QStringLiteral("objectId"), BatchActivity::memoryObjectId(idKey, requestId, i)},
                                      {QStringLiteral("content"), QStringLiteral("m%1").arg(i)},
                                      {QStringLiteral("batchId"), batchId},
                                      {QStringLiteral("index"), i},
+                                     {QStringLiteral("request"), ParseClient::pointer(QStringLiteral("BatchMemoryRequest"), requestId)},
                                      {QStringLiteral("ACL"), QJsonObject()}};
             QCOMPARE(m_stack.parseAsMaster("POST", QStringLiteral("/classes/Memory"), {}, QJsonDocument(memory).toJson()).status, 201);
         }
@@ -282,6 +285,105 @@ private Q_SLOTS:
         const Http described = m_stack.temporal("GET", QStringLiteral("/workflows/batch-") + batchId);
         QCOMPARE(described.json().value(QStringLiteral("workflowExecutionInfo")).toObject().value(QStringLiteral("status")).toString(),
                  QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"));
+    }
+
+    void anotherUserCanNeitherForgeNorSpoilMemories()
+    {
+        // A second signed-up user tries to write Memory objects (say, under
+        // the ids the worker will use): only the worker's master key may.
+        const QByteArray mallory = m_stack.signUp(QStringLiteral("mallory-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+        QVERIFY(!mallory.isEmpty());
+        const QJsonObject forged{{QStringLiteral("objectId"), QStringLiteral("forged0123456789abcdef01")},
+                                 {QStringLiteral("content"), QStringLiteral("forged")},
+                                 {QStringLiteral("index"), 0}};
+        const Http created = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/classes/Memory"), QJsonDocument(forged).toJson());
+        QCOMPARE(created.status, 400);
+        QCOMPARE(created.json().value(QStringLiteral("code")).toInt(), 119); // permission denied
+        const QJsonObject batchBody{{QStringLiteral("requests"), QJsonArray{QJsonObject{
+            {QStringLiteral("method"), QStringLiteral("POST")}, {QStringLiteral("path"), QStringLiteral("/parse/classes/Memory")},
+            {QStringLiteral("body"), forged}}}}};
+        const Http viaBatch = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/batch"), QJsonDocument(batchBody).toJson());
+        QVERIFY2(viaBatch.body.contains("\"code\":119"), viaBatch.body.constData());
+
+        // The demo user's batch completes with its own items, which mallory
+        // can neither read nor change.
+        BatchOptions options = watchOptions();
+        options.waitForCompletion = true;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("own.jsonl"), 20, QStringLiteral("own")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const BatchStatus batch = job->batch();
+        delete job;
+        QCOMPARE(batch.successCount, 20);
+        QCOMPARE(m_stack.memoryCount(batch.batchId), 20);
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"batchId\":\"%1\"}").arg(batch.batchId));
+        const Http seen = m_stack.parseAsUser(mallory, "GET", QStringLiteral("/classes/Memory"), {}, "application/json", query);
+        QCOMPARE(seen.status, 200);
+        QCOMPARE(seen.json().value(QStringLiteral("results")).toArray().size(), 0);
+        const Http spoiled = m_stack.parseAsUser(mallory, "PUT", QStringLiteral("/classes/BatchMemoryRequest/") + batch.requestId,
+                                                 R"({"status":"failed"})");
+        QCOMPARE(spoiled.status, 404); // not even visible to mallory
+        QCOMPARE(m_stack.request(batch.requestId).value(QStringLiteral("status")).toString(), QStringLiteral("completed"));
+    }
+
+    void whatAUserWritesToARequestIsChecked_data()
+    {
+        QTest::addColumn<QByteArray>("body");
+        QTest::addColumn<QString>("refusal");
+        // What crashed Parse Server 9 (the LiveQuery publisher): a File
+        // without a url.
+        QTest::newRow("name-only file") << QByteArray(R"({"__type":"File","name":"x.json.gz"})") << "with its url";
+        QTest::newRow("file on another host") // Parse's allowedFileUrlDomains
+            << QByteArray("{\"__type\":\"File\",\"name\":\"x.json.gz\",\"url\":\"http://files.example.invalid/x.json.gz\"}")
+            << "is not allowed";
+        QTest::newRow("file elsewhere on an allowed host") // the Cloud Code
+            << QByteArray("{\"__type\":\"File\",\"name\":\"x.json.gz\",\"url\":\"http://127.0.0.1:9/x.json.gz\"}")
+            << "a file of this server";
+        QTest::newRow("not a file") << QByteArray("\"just a string\"") << "";
+    }
+
+    void whatAUserWritesToARequestIsChecked()
+    {
+        QFETCH(QByteArray, body);
+        QFETCH(QString, refusal);
+        const QByteArray user = m_stack.signUp(QStringLiteral("user-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+        QVERIFY(!user.isEmpty());
+        const QJsonObject request{{QStringLiteral("batchId"), QStringLiteral("b-") + QUuid::createUuid().toString(QUuid::WithoutBraces)},
+                                  {QStringLiteral("status"), QStringLiteral("pending")},
+                                  {QStringLiteral("totalMemories"), 1},
+                                  {QStringLiteral("batchDataFile"), QJsonDocument::fromJson("[" + body + "]").array().first()}};
+        const Http created = m_stack.parseAsUser(user, "POST", QStringLiteral("/classes/BatchMemoryRequest"),
+                                                 QJsonDocument(request).toJson(QJsonDocument::Compact));
+        QCOMPARE(created.status, 400);
+        QVERIFY2(created.body.contains(refusal.toUtf8()), created.body.constData());
+        // Parse Server is still there.
+        QCOMPARE(m_stack.send("GET", m_stack.parseUrl(QStringLiteral("/health"))).status, 200);
+    }
+
+    void aUserCannotRewriteItsRequestsCountsOrFile()
+    {
+        BatchOptions options = watchOptions();
+        options.waitForCompletion = true;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("mine.jsonl"), 3, QStringLiteral("mine")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const QString requestId = job->batch().requestId;
+        delete job;
+        const Http login = m_stack.send("POST", m_stack.parseUrl(QStringLiteral("/login")),
+                                        QJsonDocument(QJsonObject{{QStringLiteral("username"), m_settings.username},
+                                                                  {QStringLiteral("password"), m_settings.password}}).toJson(),
+                                        {{"X-Parse-Application-Id", m_settings.appId.toUtf8()},
+                                         {"X-Parse-REST-API-Key", m_settings.restKey.toUtf8()},
+                                         {"Content-Type", "application/json"}});
+        const QByteArray session = login.json().value(QStringLiteral("sessionToken")).toString().toUtf8();
+        QVERIFY(!session.isEmpty());
+        for (const QByteArray &change : {QByteArray(R"({"successCount":1000})"), QByteArray(R"({"status":"processing"})"),
+                                         QByteArray(R"({"totalMemories":7})")}) {
+            const Http r = m_stack.parseAsUser(session, "PUT", QStringLiteral("/classes/BatchMemoryRequest/") + requestId, change);
+            QVERIFY2(r.status == 400 && r.body.contains("BatchMemoryRequest:"), (change + " -> " + r.body).constData());
+        }
+        QCOMPARE(m_stack.request(requestId).value(QStringLiteral("successCount")).toInt(), 3);
     }
 
     void refusesBadSettings_data()

@@ -1,13 +1,15 @@
 // The reference worker under the faults Temporal exists for, on the real
 // server: a worker SIGKILLed mid-batch (its task goes to another worker
 // once its heartbeats stop), the Temporal server restarted mid-batch, a
-// cancel mid-batch, and a worker that cannot reach Parse (the retry policy).
+// cancel mid-batch, Parse Server killed (the stack starts it again), and a
+// worker that cannot reach Parse (the retry policy).
 // Workers run as `membatch work` processes, so they can be killed for real.
 // Each batch must end with exactly its N Memory objects: none lost, none twice.
 #include "gzipcodec.h"
 #include "stackclient.h"
 
 #include <QDateTime>
+#include <QFile>
 #include <QProcess>
 #include <QTest>
 
@@ -220,6 +222,26 @@ private Q_SLOTS:
         // canceled by the worker before the run closed.
         const QJsonArray events = m_stack.history(b.workflowId);
         QVERIFY(!lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_CANCELED")).isEmpty());
+    }
+
+    void aParseServerThatDiesComesBackWhereItWas()
+    {
+        // The stack supervises Parse Server: killed, it is started again on
+        // the same port, and what it stored is still there.
+        const QString dir = qEnvironmentVariable("MEMBATCH_STACK_DIR");
+        QFile pidFile(dir + QStringLiteral("/parse.pid"));
+        QVERIFY(pidFile.open(QIODevice::ReadOnly));
+        const QByteArray supervisor = pidFile.readAll().trimmed();
+        QVERIFY(!supervisor.isEmpty());
+        const QUrl health = m_stack.parseUrl(QStringLiteral("/health"));
+        QCOMPARE(m_stack.send("GET", health).status, 200);
+        QCOMPARE(QProcess::execute(QStringLiteral("pkill"), {QStringLiteral("-KILL"), QStringLiteral("-P"), QString::fromLatin1(supervisor)}), 0);
+        QTRY_VERIFY_WITH_TIMEOUT(m_stack.send("GET", health).status != 200, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.send("GET", health).status, 200, 30000);
+        QFile log(dir + QStringLiteral("/parse.log"));
+        QVERIFY(log.open(QIODevice::ReadOnly));
+        QVERIFY(log.readAll().contains("supervise: parse-server exited"));
+        QVERIFY(m_stack.memoryCount(QStringLiteral("no-such-batch")) == 0); // answers queries again
     }
 
     void aWorkerThatCannotReachParseUsesUpTheRetryPolicy()

@@ -4,7 +4,8 @@
 // node tests/stack/parse-server.mjs --port P --database-uri postgres://... \
 //   --app-id A --master-key M --rest-key R --data-dir DIR \
 //   [--server-url http://127.0.0.1:P/parse] [--port-file FILE] \
-//   [--schema resources/parse-schema.json] [--demo-user NAME --demo-password PW] \
+//   [--schema resources/parse-schema.json] [--cloud resources/cloud/main.js] \
+//   [--demo-user NAME --demo-password PW] \
 //   [--log-level warn] [--batch-request-limit 100]
 //
 // Instead of --database-uri, --database-uri-file FILE waits (up to
@@ -13,7 +14,9 @@
 // loading Parse Server (about a second) overlaps with initdb.
 //
 // Listens on 127.0.0.1 only; `--port 0` picks a free port (the real one goes
-// into --port-file and into the default server URL). Order at start:
+// into --port-file and into the default server URL), unless --port-file
+// already names one: a restarted launcher (the stack supervises it) comes
+// back where its clients expect it. Order at start:
 //   listen -> ParseServer.start() -> mount /parse -> LiveQuery -> apply the
 //   schema file (idempotent) -> make sure the demo user exists -> write the
 //   port file -> print "parse-server ready on URL".
@@ -40,6 +43,7 @@ const { values: args } = parseArgs({
     'data-dir': { type: 'string' },
     'server-url': { type: 'string' },
     schema: { type: 'string' },
+    cloud: { type: 'string' },
     'demo-user': { type: 'string' },
     'demo-password': { type: 'string' },
     'log-level': { type: 'string', default: 'warn' },
@@ -57,7 +61,7 @@ function fail(message) {
 if (args.help) {
   process.stdout.write(
     'usage: parse-server.mjs --port P --database-uri URI --app-id A --master-key M ' +
-      '--rest-key R --data-dir DIR [--database-uri-file FILE [--wait-seconds 30]] [--server-url URL] [--port-file FILE] [--schema FILE] ' +
+      '--rest-key R --data-dir DIR [--database-uri-file FILE [--wait-seconds 30]] [--server-url URL] [--port-file FILE] [--schema FILE] [--cloud FILE] ' +
       '[--demo-user NAME --demo-password PW] [--log-level warn] [--batch-request-limit N]\n'
   );
   process.exit(0);
@@ -83,7 +87,15 @@ if (!(waitSeconds >= 0)) fail(`bad --wait-seconds ${args['wait-seconds']}`);
 if (Boolean(args['demo-user']) !== Boolean(args['demo-password'])) {
   fail('--demo-user and --demo-password go together');
 }
-const requestedPort = Number(args.port);
+function portOfEarlierRun(file) {
+  try {
+    const p = Number(fs.readFileSync(path.resolve(file), 'utf8').trim());
+    return Number.isInteger(p) && p > 0 && p <= 65535 ? p : 0;
+  } catch {
+    return 0;
+  }
+}
+const requestedPort = Number(args.port) === 0 && args['port-file'] ? portOfEarlierRun(args['port-file']) : Number(args.port);
 if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
   fail(`bad --port ${args.port}`);
 }
@@ -94,6 +106,7 @@ if (!Number.isInteger(batchRequestLimit) || batchRequestLimit < -1 || batchReque
 
 // Resolve every path argument before leaving the caller's directory.
 const schemaPath = args.schema ? path.resolve(args.schema) : null;
+const cloudPath = args.cloud ? path.resolve(args.cloud) : null; // before the chdir below
 const portFile = args['port-file'] ? path.resolve(args['port-file']) : null;
 const databaseUriFile = args['database-uri-file'] ? path.resolve(args['database-uri-file']) : null;
 const dataDir = path.resolve(args['data-dir']);
@@ -207,6 +220,7 @@ const parseOptions = {
   filesAdapter: new FileSystemAdapter(),
   maxUploadSize: '20mb',
   allowCustomObjectId: true,
+  ...(cloudPath ? { cloud: cloudPath } : {}),
   masterKeyIps: loopback,
   readOnlyMasterKeyIps: loopback,
   liveQuery: { classNames: ['BatchMemoryRequest'] },

@@ -11,7 +11,9 @@
 #   pg.uri          the database URI (no password: trust auth on loopback)
 #   pg.root         where the Postgres cluster lives (DIR/pg, or /tmp/... when
 #                   the postgres user cannot reach DIR or its path is long)
-#   pg.port parse.pid parse.port parse.log parse/ (Parse files and logs)
+#   pg.port parse.pid parse.port parse.log parse/ (Parse files and logs);
+#                   parse.pid and workflow.pid are their supervisors'
+#                   (tests/stack/supervise.sh), which restart them if they die
 #   temporal.pid temporal.ports ("GRPC HTTP UI METRICS") temporal.log
 #   temporal.db     Temporal's SQLite database: a restart keeps every workflow
 #   workflow.pid workflow.log  the supervised workflow worker (Python SDK)
@@ -30,6 +32,7 @@ SUPERVISE="$REPO/tests/stack/supervise.sh"
 NAMESPACE=default
 TASK_QUEUE=membatch-batches
 SCHEMA="$REPO/resources/parse-schema.json"
+CLOUD="$REPO/resources/cloud/main.js"
 APP_ID=membatch
 DEMO_USER=demo
 START_TIMEOUT=30 # seconds, per component
@@ -111,7 +114,7 @@ pid_is_ours() { # pid_is_ours PID
 # the supervisor's log.
 find_our_pids() {
   local f
-  { grep -lxzF -e "$DIR/parse" -e "$DIR/temporal.db" -e "$DIR/workflow.log" \
+  { grep -lxzF -e "$DIR/parse" -e "$DIR/parse.log" -e "$DIR/temporal.db" -e "$DIR/workflow.log" \
     /proc/[0-9]*/cmdline 2>/dev/null || true; } | while IFS= read -r f; do
     f=${f#/proc/}
     printf '%s\n' "${f%/cmdline}"
@@ -209,7 +212,7 @@ stop_all() {
   local pid root
   stop_pid workflow-worker "$(read_file "$DIR/workflow.pid")" group
   stop_pid temporal "$(read_file "$DIR/temporal.pid")"
-  stop_pid parse-server "$(read_file "$DIR/parse.pid")"
+  stop_pid parse-server "$(read_file "$DIR/parse.pid")" group
   for pid in $(find_our_pids); do
     stop_pid "stray process" "$pid"
   done
@@ -332,18 +335,21 @@ parse_port_healthy() {
 
 # The launchers start before Postgres is ready, so that loading Node and
 # Parse Server overlaps with initdb: the Parse launcher waits for DIR/pg.uri.
+# A supervisor starts it again if it dies (on the port it had: see the
+# launcher's --port-file), so one bad request cannot take the stack down.
 spawn_parse() { # spawn_parse MASTER REST PASSWORD
   mkdir -p "$DIR/parse"
   # setsid: not in the caller's process group, so Ctrl-C in a terminal that
-  # ran `up` does not reach it. The lock fd 9 must not be inherited.
+  # ran `up` does not reach it; the supervisor leads a group `down` stops
+  # whole. The lock fd 9 must not be inherited.
   # Secrets through the environment: not visible in `ps`.
   PARSE_LAUNCHER_MASTER_KEY=$1 PARSE_LAUNCHER_REST_KEY=$2 PARSE_LAUNCHER_DEMO_PASSWORD=$3 \
-    setsid node "$PARSE_LAUNCHER" \
+    setsid "$SUPERVISE" parse-server "$DIR/parse.log" -- node "$PARSE_LAUNCHER" \
     --port 0 --port-file "$DIR/parse.port" \
     --database-uri-file "$DIR/pg.uri" --wait-seconds "$START_TIMEOUT" \
-    --app-id "$APP_ID" --data-dir "$DIR/parse" --schema "$SCHEMA" \
+    --app-id "$APP_ID" --data-dir "$DIR/parse" --schema "$SCHEMA" --cloud "$CLOUD" \
     --demo-user "$DEMO_USER" --log-level warn \
-    </dev/null >"$DIR/parse.log" 2>&1 9>&- &
+    </dev/null >/dev/null 2>&1 9>&- &
   printf '%s\n' "$!" >"$DIR/parse.pid"
 }
 

@@ -6,6 +6,7 @@
 #include "fakegrpcserver.h"
 #include "fakehttpserver.h"
 #include "gzipcodec.h"
+#include "parseclient.h"
 #include "workerjob.h"
 
 #include <QAtomicInt>
@@ -17,6 +18,7 @@
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
+#include <QUrlQuery>
 #include <QThreadPool>
 
 #include <future>
@@ -29,6 +31,9 @@ using PollResponse = FakeGrpcServer::PollResponse;
 namespace {
 const QString kRequest = QStringLiteral("/parse/classes/BatchMemoryRequest/req1");
 const QString kBatch = QStringLiteral("/parse/batch");
+const QString kMemories = QStringLiteral("/parse/classes/Memory");
+// The worker's id key, from the fakes' master key ("master-SECRET").
+const QByteArray kIdKey = membatch::BatchActivity::memoryIdKey(QStringLiteral("master-SECRET"));
 const QString kHeartbeat = QStringLiteral("/api/v1/namespaces/default/activity-heartbeat");
 const QString kComplete = QStringLiteral("/api/v1/namespaces/default/activity-complete");
 const QString kFail = QStringLiteral("/api/v1/namespaces/default/activity-fail");
@@ -79,7 +84,7 @@ struct Fakes
 void serveRequest(FakeHttpServer &server, const QByteArray &file, int totalMemories,
                   const QString &requestId = QStringLiteral("req1"), const QString &batchId = QStringLiteral("b1"))
 {
-    const QString fileName = QStringLiteral("/files/%1.gz").arg(batchId);
+    const QString fileName = QStringLiteral("/parse/files/app/%1.gz").arg(batchId);
     const QJsonObject request{
         {QStringLiteral("objectId"), requestId},
         {QStringLiteral("batchId"), batchId},
@@ -204,6 +209,11 @@ private Q_SLOTS:
             heartbeatCame = QTest::qWaitFor(heartbeatDuringSecondGroup, 10000);
             return Response::raw(200, R"([{"success":{"objectId":"y"}},{"error":{"code":137,"error":"A duplicate value"}}])");
         });
+        // ...and it is this request's item 3: the worker looks before counting it.
+        const QString id3 = BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), 3);
+        server.on("GET", kMemories, Response::json(200, {{QStringLiteral("results"), QJsonArray{QJsonObject{
+            {QStringLiteral("objectId"), id3}, {QStringLiteral("index"), 3},
+            {QStringLiteral("request"), ParseClient::pointer(QStringLiteral("BatchMemoryRequest"), QStringLiteral("req1"))}}}}}));
 
         WorkerJob worker(&m_nam, fakes.settings(), oneTask(2));
         QStringList infos;
@@ -226,7 +236,7 @@ private Q_SLOTS:
                 const QJsonObject body = sub.value(QStringLiteral("body")).toObject();
                 const qint64 index = body.value(QStringLiteral("index")).toInteger();
                 stored << index;
-                QCOMPARE(body.value(QStringLiteral("objectId")).toString(), BatchActivity::memoryObjectId(QStringLiteral("req1"), index));
+                QCOMPARE(body.value(QStringLiteral("objectId")).toString(), BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), index));
                 QCOMPARE(body.value(QStringLiteral("batchId")).toString(), QStringLiteral("b1"));
                 QCOMPARE(body.value(QStringLiteral("request")).toObject().value(QStringLiteral("objectId")).toString(), QStringLiteral("req1"));
                 QCOMPARE(body.value(QStringLiteral("user")).toObject().value(QStringLiteral("objectId")).toString(), QStringLiteral("u1"));
@@ -234,6 +244,11 @@ private Q_SLOTS:
             }
         }
         QCOMPARE(stored, (QList<qint64>{0, 2, 3})); // item 1 is invalid and never sent
+        const QList<Request> looks = server.requestsTo("GET", kMemories);
+        QCOMPARE(looks.size(), 1);
+        QVERIFY2(QUrlQuery(looks.first().query).queryItemValue(QStringLiteral("where"), QUrl::FullyDecoded)
+                     == QStringLiteral(R"({"objectId":{"$in":["%1"]}})").arg(id3),
+                 qPrintable(looks.first().query));
 
         // The request: processing, counts after each group, then the final word.
         const QList<Request> puts = server.requestsTo("PUT", kRequest);
@@ -412,12 +427,61 @@ private Q_SLOTS:
 
     void memoryIdsAreStable()
     {
-        const QString a = BatchActivity::memoryObjectId(QStringLiteral("req1"), 7);
-        QCOMPARE(a, BatchActivity::memoryObjectId(QStringLiteral("req1"), 7));
-        QVERIFY(a != BatchActivity::memoryObjectId(QStringLiteral("req1"), 8));
-        QVERIFY(a != BatchActivity::memoryObjectId(QStringLiteral("req2"), 7));
+        const QString a = BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), 7);
+        QCOMPARE(a, BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), 7));
+        QVERIFY(a != BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), 8));
+        QVERIFY(a != BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req2"), 7));
+        // Without the master key nobody works it out: another key, another id.
+        QVERIFY(a != BatchActivity::memoryObjectId(BatchActivity::memoryIdKey(QStringLiteral("guess")), QStringLiteral("req1"), 7));
         QCOMPARE(a.size(), 24);
         QVERIFY(QRegularExpression(QStringLiteral("^[0-9a-f]{24}$")).match(a).hasMatch());
+    }
+
+    void aDuplicateIdThatIsNotThisItemIsAConflictNotAStore()
+    {
+        // Someone else's object holds the id (a forgery, or a bug): the item
+        // is not counted as stored, and says why.
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serve(fakes, GzipCodec::compress(R"([{"content":"a"},{"content":"b"}])"), 2);
+        FakeHttpServer &server = fakes.http;
+        server.on("POST", kBatch, Response::raw(200, R"([{"success":{}},{"error":{"code":137,"error":"A duplicate value"}}])"));
+        server.on("GET", kMemories, Response::json(200, {{QStringLiteral("results"), QJsonArray{QJsonObject{
+            {QStringLiteral("objectId"), BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), 1)},
+            {QStringLiteral("index"), 1},
+            {QStringLiteral("request"), ParseClient::pointer(QStringLiteral("BatchMemoryRequest"), QStringLiteral("someone-elses"))}}}}}));
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        QVERIFY(runOneTask(worker));
+        const QJsonObject final = server.requestsTo("PUT", kRequest).last().json();
+        QCOMPARE(final.value(QStringLiteral("status")).toString(), QStringLiteral("partial_failure"));
+        QCOMPARE(final.value(QStringLiteral("successCount")).toInt(), 1);
+        const QJsonObject error = final.value(QStringLiteral("errors")).toArray().first().toObject();
+        QCOMPARE(error.value(QStringLiteral("index")).toInt(), 1);
+        QVERIFY2(error.value(QStringLiteral("error")).toString().contains(QStringLiteral("conflict")), qPrintable(error.value(QStringLiteral("error")).toString()));
+    }
+
+    void aFileElsewhereIsNotFetched()
+    {
+        // The worker takes a request's file only from its own Parse Server.
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        FakeHttpServer elsewhere;
+        QVERIFY(elsewhere.listen());
+        elsewhere.on("GET", QStringLiteral("/f.gz"), Response::raw(200, GzipCodec::compress(R"([{"content":"a"}])")));
+        serve(fakes, {}, 1);
+        fakes.http.on("GET", kRequest, Response::json(200, {
+            {QStringLiteral("objectId"), QStringLiteral("req1")}, {QStringLiteral("batchId"), QStringLiteral("b1")},
+            {QStringLiteral("status"), QStringLiteral("pending")}, {QStringLiteral("totalMemories"), 1},
+            {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
+                                                          {QStringLiteral("name"), QStringLiteral("f.gz")},
+                                                          {QStringLiteral("url"), elsewhere.url(QStringLiteral("/f.gz")).toString()}}}}));
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        QVERIFY(runOneTask(worker));
+        QVERIFY(elsewhere.requestsTo("GET", QStringLiteral("/f.gz")).isEmpty());
+        const QJsonObject failure = fakes.http.requestsTo("POST", kFail).first().json().value(QStringLiteral("failure")).toObject();
+        QVERIFY2(failure.value(QStringLiteral("message")).toString().contains(QStringLiteral("is not on this Parse Server")),
+                 qPrintable(failure.value(QStringLiteral("message")).toString()));
+        QCOMPARE(failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("nonRetryable")).toBool(), true);
     }
 
     // --- polling over gRPC ---------------------------------------------
