@@ -205,7 +205,7 @@ private Q_SLOTS:
         if (QTest::currentTestFailed())
             return;
         const Http cancel = m_stack.temporal("POST", QStringLiteral("/workflows/batch-%1/cancel").arg(b.batchId),
-                                             R"({"reason":"tst_takeover","b.requestId":"cancel-1"})");
+                                             R"({"reason":"tst_takeover","requestId":"cancel-1"})");
         QCOMPARE(cancel.status, 200);
 
         QVERIFY2(b.worker->waitForFinished(60000), b.worker->readAll().constData());
