@@ -193,7 +193,12 @@ void BatchActivity::decode(const QByteArray &gzip)
         qCDebug(lcWorker) << "batch" << m_batchId << ":" << m_items.size() << "memories to store";
         storeNextGroup();
     });
-    m_decodeWatcher.setFuture(QtConcurrent::run(BatchCodec::decode, gzip));
+    // No more than the request says its JSON holds (the submitter records
+    // it), and never past the codec's own limit.
+    const qint64 declared = m_request.value(QStringLiteral("batchMetadata")).toObject()
+                                .value(QStringLiteral("total_size_bytes")).toInteger();
+    const qint64 limit = declared > 0 ? declared : BatchCodec::MaxJsonBytes;
+    m_decodeWatcher.setFuture(QtConcurrent::run([gzip, limit] { return BatchCodec::decode(gzip, limit); }));
 }
 
 void BatchActivity::recordItemError(qint64 index, const QString &message)

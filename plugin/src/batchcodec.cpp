@@ -130,11 +130,11 @@ Encoded encode(const QList<MemoryItem> &items, int level)
     return encoded;
 }
 
-Decoded decode(const QByteArray &gzip)
+Decoded decode(const QByteArray &gzip, qint64 maxJsonBytes)
 {
     Decoded decoded;
     QByteArray json;
-    if (!GzipCodec::decompress(gzip, &json, &decoded.error))
+    if (!GzipCodec::decompress(gzip, &json, &decoded.error, std::min(maxJsonBytes, MaxJsonBytes)))
         return decoded;
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(json, &parseError);

@@ -28,9 +28,15 @@ struct Decoded
     QString error; // empty on success
 };
 
+// The most JSON a batch file may inflate to, whatever its request declares:
+// a 20 MiB Parse file of ordinary memories inflates to well under this.
+constexpr qint64 MaxJsonBytes = 256 * 1024 * 1024;
+
 // Inflates and parses a batch file into its JSON array; the items are left
 // unvalidated so that the worker can record a bad one as a per-item error.
-Decoded decode(const QByteArray &gzip);
+// Refuses a file that inflates past maxJsonBytes (a gzip bomb) before it
+// has inflated further.
+Decoded decode(const QByteArray &gzip, qint64 maxJsonBytes = MaxJsonBytes);
 
 } // namespace BatchCodec
 

@@ -113,6 +113,9 @@ private Q_SLOTS:
         const BatchCodec::Decoded decoded = BatchCodec::decode(encoded.gzip);
         QVERIFY2(decoded.error.isEmpty(), qPrintable(decoded.error));
         QCOMPARE(decoded.items.size(), 500);
+        // A limit of exactly its size is enough; a byte less is not.
+        QVERIFY(BatchCodec::decode(encoded.gzip, encoded.rawBytes).error.isEmpty());
+        QVERIFY(BatchCodec::decode(encoded.gzip, encoded.rawBytes - 1).error.contains(QStringLiteral("inflates past")));
         for (int i = 0; i < 500; ++i) {
             MemoryItem back;
             QString error;

@@ -81,11 +81,13 @@ struct Fakes
 };
 
 // Request requestId of batch batchId in Parse, whose file holds these items.
+// extra: more fields of the request.
 void serveRequest(FakeHttpServer &server, const QByteArray &file, int totalMemories,
-                  const QString &requestId = QStringLiteral("req1"), const QString &batchId = QStringLiteral("b1"))
+                  const QString &requestId = QStringLiteral("req1"), const QString &batchId = QStringLiteral("b1"),
+                  const QJsonObject &extra = {})
 {
     const QString fileName = QStringLiteral("/parse/files/app/%1.gz").arg(batchId);
-    const QJsonObject request{
+    QJsonObject request{
         {QStringLiteral("objectId"), requestId},
         {QStringLiteral("batchId"), batchId},
         {QStringLiteral("status"), QStringLiteral("pending")},
@@ -98,6 +100,8 @@ void serveRequest(FakeHttpServer &server, const QByteArray &file, int totalMemor
                                              {QStringLiteral("objectId"), QStringLiteral("u1")}}},
         {QStringLiteral("ACL"), QJsonObject{{QStringLiteral("u1"), QJsonObject{{QStringLiteral("read"), true}}}}},
     };
+    for (auto it = extra.begin(); it != extra.end(); ++it)
+        request.insert(it.key(), it.value());
     const QString path = QStringLiteral("/parse/classes/BatchMemoryRequest/") + requestId;
     server.on("GET", path, Response::json(200, request));
     server.on("PUT", path, Response::json(200, {}));
@@ -458,6 +462,28 @@ private Q_SLOTS:
         const QJsonObject error = final.value(QStringLiteral("errors")).toArray().first().toObject();
         QCOMPARE(error.value(QStringLiteral("index")).toInt(), 1);
         QVERIFY2(error.value(QStringLiteral("error")).toString().contains(QStringLiteral("conflict")), qPrintable(error.value(QStringLiteral("error")).toString()));
+    }
+
+    void aGzipBombStopsAtTheSizeItsRequestDeclares()
+    {
+        // An array opened, then spaces: valid JSON as far as it goes, and it
+        // goes as far as the attacker likes. 8 MiB of them gzip to 8 KiB.
+        const QByteArray bomb = GzipCodec::compress("[" + QByteArray(8 * 1024 * 1024, ' '));
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveRequest(fakes.http, bomb, 1, QStringLiteral("req1"), QStringLiteral("b1"),
+                     {{QStringLiteral("batchMetadata"), QJsonObject{{QStringLiteral("total_size_bytes"), 1000}}}});
+        serveTemporalHttp(fakes.http);
+        fakes.grpc.queue(activityTask("token", QStringLiteral("req1"), QStringLiteral("b1"), kActivity));
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        QVERIFY(runOneTask(worker));
+        const QJsonObject final = fakes.http.requestsTo("PUT", kRequest).last().json();
+        QCOMPARE(final.value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
+        const QString error = final.value(QStringLiteral("errors")).toArray().last().toObject().value(QStringLiteral("error")).toString();
+        QVERIFY2(error.contains(QStringLiteral("inflates past the limit of 1000 bytes")), qPrintable(error));
+        QVERIFY(fakes.http.requestsTo("POST", kBatch).isEmpty());
+        const QJsonObject failure = fakes.http.requestsTo("POST", kFail).first().json().value(QStringLiteral("failure")).toObject();
+        QCOMPARE(failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("nonRetryable")).toBool(), true);
     }
 
     void aFileElsewhereIsNotFetched()
