@@ -47,6 +47,7 @@ const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watc
 const QCommandLineOption optMaxTasks(QStringLiteral("max-tasks"), QStringLiteral("work: stop after N tasks (default: run until killed)."), QStringLiteral("N"), QStringLiteral("0"));
 const QCommandLineOption optConcurrency(QStringLiteral("concurrency"), QStringLiteral("work: tasks run at once (default 2)."), QStringLiteral("N"), QStringLiteral("2"));
 const QCommandLineOption optPollers(QStringLiteral("pollers"), QStringLiteral("work: long polls in flight at most (default 2, never more than --concurrency)."), QStringLiteral("N"), QStringLiteral("2"));
+const QCommandLineOption optRetryFor(QStringLiteral("retry-for"), QStringLiteral("work: ask a server that is down or answers 5xx again for this long before an attempt fails (default 120)."), QStringLiteral("SECONDS"), QStringLiteral("120"));
 const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
 const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
 const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));
@@ -79,7 +80,7 @@ Cli::Cli(QObject *parent)
     m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, work or plugin"),
                                    QStringLiteral("COMMAND [ARGS]"));
     m_parser.addOptions({optJson, optWait, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
-                         optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
+                         optRetryFor, optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
                          optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
 
@@ -135,6 +136,10 @@ int Cli::run(const QStringList &arguments)
         return usageError(QStringLiteral("--concurrency must be 1 to 64"));
     if (!positiveInt(m_parser.value(optPollers), 1, 64, &workerOptions.pollers))
         return usageError(QStringLiteral("--pollers must be 1 to 64"));
+    int retryForSeconds = 0;
+    if (!positiveInt(m_parser.value(optRetryFor), 0, 24 * 3600, &retryForSeconds))
+        return usageError(QStringLiteral("--retry-for must be 0 to 86400 seconds"));
+    workerOptions.retryForMs = qint64(retryForSeconds) * 1000;
 
     if (!loadPlugin())
         return ExitError;

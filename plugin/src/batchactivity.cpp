@@ -26,9 +26,9 @@ constexpr int kMaxGroupSize = 100;
 constexpr qint64 kMinHeartbeatMs = 100;
 constexpr qint64 kMaxHeartbeatMs = 10000;
 
-// Reports to Temporal that find it unreachable are sent again this many times
-// (0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s: half a minute covers a restart).
-constexpr int kReportAttempts = 7;
+// A request that finds its server unreachable (or answering 5xx or 429) is
+// sent again after 0.5 s, 1 s, 2 s, ... up to this, for WorkerOptions::retryForMs.
+constexpr int kMaxRetryDelayMs = 10000;
 
 bool isTransient(const ApiResult &r)
 {
@@ -38,16 +38,18 @@ bool isTransient(const ApiResult &r)
 } // namespace
 
 BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
-                             const QString &identity, int groupSize, QObject *parent)
+                             const WorkerOptions &options, QObject *parent)
     : QObject(parent)
     , m_settings(settings)
     , m_parse(nam, settings, ParseClient::Auth::Master)
     , m_temporal(nam, settings)
     , m_task(task)
-    , m_identity(identity)
+    , m_identity(options.identity)
     , m_idKey(memoryIdKey(settings.masterKey))
-    , m_groupSize(std::clamp(groupSize, 1, kMaxGroupSize))
+    , m_groupSize(std::clamp(options.progressEvery, 1, kMaxGroupSize))
+    , m_retryForMs(std::max<qint64>(0, options.retryForMs))
 {
+    m_clock.start();
     const qint64 timeout = m_task.heartbeatTimeoutMs > 0 ? m_task.heartbeatTimeoutMs : 3 * kMaxHeartbeatMs;
     m_heartbeatTimer.setInterval(int(std::clamp(timeout / 3, kMinHeartbeatMs, kMaxHeartbeatMs)));
     connect(&m_heartbeatTimer, &QTimer::timeout, this, &BatchActivity::heartbeat);
@@ -85,6 +87,7 @@ void BatchActivity::start()
 
 void BatchActivity::abandon()
 {
+    m_abandoned = true;
     m_settled = true;
     m_heartbeatTimer.stop();
     m_decodeWatcher.disconnect(this);
@@ -106,7 +109,10 @@ void BatchActivity::emitProgress(BatchProgress::Phase phase)
 
 void BatchActivity::fetchRequest()
 {
-    m_parse.getObject(BatchRequest::ClassName, m_requestId, this, [this](const ApiResult &r) {
+    retrying([this](RestClient::Handler h) {
+        m_parse.getObject(BatchRequest::ClassName, m_requestId, this, std::move(h));
+    },
+             [this](const ApiResult &r) {
         if (!r.ok()) {
             fail(tr("fetching %1 %2: %3").arg(BatchRequest::ClassName, m_requestId, r.message),
                  r.error == Job::NotFoundError);
@@ -138,7 +144,10 @@ void BatchActivity::markProcessing()
 {
     const QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Processing)},
                              {QStringLiteral("startedAt"), ParseClient::date(m_startedAt)}};
-    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [this](const ApiResult &r) {
+    retrying([this, fields](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, std::move(h));
+    },
+             [this](const ApiResult &r) {
         if (!r.ok()) {
             fail(tr("marking batch %1 processing: %2").arg(m_batchId, r.message), false);
             return;
@@ -166,7 +175,10 @@ void BatchActivity::download()
              true);
         return;
     }
-    m_parse.download(url, this, [this](const ApiResult &r) {
+    retrying([this, url](RestClient::Handler h) {
+        m_parse.download(url, this, std::move(h));
+    },
+             [this](const ApiResult &r) {
         if (!r.ok()) {
             fail(tr("downloading the file of batch %1: %2").arg(m_batchId, r.message), r.error == Job::NotFoundError);
             return;
@@ -252,7 +264,10 @@ void BatchActivity::storeNextGroup()
         return;
     }
 
-    m_parse.batch(requests, this, [this, begin, end, indexes](const ApiResult &r) {
+    retrying([this, requests](RestClient::Handler h) {
+        m_parse.batch(requests, this, std::move(h));
+    },
+             [this, begin, end, indexes](const ApiResult &r) {
         if (!r.ok()) {
             fail(tr("storing memories %1-%2 of batch %3: %4").arg(begin + 1).arg(end).arg(m_batchId, r.message), false);
             return;
@@ -291,7 +306,11 @@ void BatchActivity::verifyDuplicates(const QList<qint64> &indexes, qint64 end)
     for (qint64 i : indexes)
         ids.append(memoryObjectId(m_idKey, m_requestId, i));
     const QJsonObject where{{QStringLiteral("objectId"), QJsonObject{{QStringLiteral("$in"), ids}}}};
-    m_parse.find(BatchRequest::MemoryClassName, where, this, [this, indexes, end](const ApiResult &r) {
+    const int limit = int(indexes.size());
+    retrying([this, where, limit](RestClient::Handler h) {
+        m_parse.find(BatchRequest::MemoryClassName, where, this, std::move(h), limit, QString());
+    },
+             [this, indexes, end](const ApiResult &r) {
         if (!r.ok()) {
             fail(tr("checking memories already stored for batch %1: %2").arg(m_batchId, r.message), false);
             return;
@@ -309,7 +328,7 @@ void BatchActivity::verifyDuplicates(const QList<qint64> &indexes, qint64 end)
                 recordItemError(i, tr("conflict: a Memory object with this item's id exists and is not this item"));
         }
         groupStored(end);
-    }, int(indexes.size()), QString());
+    });
 }
 
 void BatchActivity::groupStored(qint64 end)
@@ -323,7 +342,10 @@ void BatchActivity::reportProgress()
     const QJsonObject fields{{QStringLiteral("processedCount"), m_next},
                              {QStringLiteral("successCount"), m_succeeded},
                              {QStringLiteral("failCount"), m_errors.size()}};
-    m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, [this](const ApiResult &r) {
+    retrying([this, fields](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, std::move(h));
+    },
+             [this](const ApiResult &r) {
         if (!r.ok()) {
             fail(tr("recording the progress of batch %1: %2").arg(m_batchId, r.message), false);
             return;
@@ -382,7 +404,10 @@ QJsonObject BatchActivity::outcome(const QString &status) const
 void BatchActivity::cancelBatch()
 {
     const QString canceled = QLatin1String(BatchStatus::Canceled);
-    m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(canceled), this, [this, canceled](const ApiResult &r) {
+    retrying([this, canceled](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(canceled), this, std::move(h));
+    },
+             [this, canceled](const ApiResult &r) {
         if (!r.ok())
             qCWarning(lcWorker) << "could not mark batch" << m_batchId << "canceled:" << r.message;
         else
@@ -405,7 +430,10 @@ void BatchActivity::finalize()
     const QString status = failed == 0 ? QLatin1String(BatchStatus::Completed)
         : m_succeeded > 0              ? QLatin1String(BatchStatus::PartialFailure)
                                        : QLatin1String(BatchStatus::Failed);
-    m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(status), this, [this, status](const ApiResult &r) {
+    retrying([this, status](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(status), this, std::move(h));
+    },
+             [this, status](const ApiResult &r) {
         if (!r.ok()) {
             fail(tr("recording the result of batch %1: %2").arg(m_batchId, r.message), false);
             return;
@@ -449,23 +477,36 @@ void BatchActivity::fail(const QString &message, bool nonRetryable)
     // A data problem will not mend itself: record it where users look.
     QJsonArray errors = m_errors;
     errors.append(BatchRequest::errorEntry(message, -1, QStringLiteral("process")));
-    m_parse.updateObject(BatchRequest::ClassName, m_requestId, BatchRequest::failedFields(errors, m_startedAt), this,
-                         [reportFailure](const ApiResult &r) {
-        if (!r.ok())
-            qCWarning(lcWorker) << "could not mark the batch failed:" << r.message;
-        reportFailure();
-    });
+    retrying([this, errors](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, BatchRequest::failedFields(errors, m_startedAt), this, std::move(h));
+    },
+             [reportFailure](const ApiResult &r) {
+                 if (!r.ok())
+                     qCWarning(lcWorker) << "could not mark the batch failed:" << r.message;
+                 reportFailure();
+             });
 }
 
 void BatchActivity::report(const std::function<void(RestClient::Handler)> &send,
-                           const std::function<void(const ApiResult &)> &done, int attempt)
+                           const std::function<void(const ApiResult &)> &done)
 {
     m_heartbeatTimer.stop(); // the task is being settled: nothing more to tell
-    send([this, send, done, attempt](const ApiResult &r) {
-        if (isTransient(r) && attempt + 1 < kReportAttempts) {
-            const int delayMs = std::min(500 << attempt, 8000);
-            qCWarning(lcWorker) << "telling Temporal failed, again in" << delayMs << "ms:" << r.message;
-            QTimer::singleShot(delayMs, this, [this, send, done, attempt] { report(send, done, attempt + 1); });
+    retrying(send, done);
+}
+
+void BatchActivity::retrying(const std::function<void(RestClient::Handler)> &send,
+                             const std::function<void(const ApiResult &)> &done, int attempt, qint64 failingSinceMs)
+{
+    send([this, send, done, attempt, failingSinceMs](const ApiResult &r) {
+        const qint64 now = m_clock.elapsed();
+        const qint64 since = failingSinceMs < 0 ? now : failingSinceMs;
+        const int delayMs = std::min(500 << std::min(attempt, 5), kMaxRetryDelayMs);
+        if (isTransient(r) && now - since + delayMs <= m_retryForMs) {
+            qCWarning(lcWorker) << "batch" << m_batchId << ": going on in" << delayMs << "ms after:" << r.message;
+            QTimer::singleShot(delayMs, this, [this, send, done, attempt, since] {
+                if (!m_abandoned)
+                    retrying(send, done, attempt + 1, since);
+            });
             return;
         }
         done(r);

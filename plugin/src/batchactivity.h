@@ -6,7 +6,10 @@
 
 #include <membatch/batchprogress.h>
 
+#include <membatch/batchoptions.h>
+
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QJsonArray>
 #include <QObject>
@@ -29,7 +32,7 @@ class BatchActivity : public QObject
     Q_OBJECT
 public:
     BatchActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
-                  const QString &identity, int groupSize, QObject *parent = nullptr);
+                  const WorkerOptions &options, QObject *parent = nullptr);
 
     void start();
     // Stops everything at once and reports nothing (the worker is going away):
@@ -73,10 +76,14 @@ private:
     QJsonObject outcome(const QString &status) const;
     void recordItemError(qint64 index, const QString &message);
     void emitProgress(BatchProgress::Phase phase);
-    // Sends a completion, failure or cancellation to Temporal, again with
-    // backoff while the server is unreachable (a restart), then settles.
-    void report(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done,
-                int attempt = 0);
+    // Sends a request, and again with backoff while its server is unreachable
+    // or answers 5xx or 429, for up to retryForMs from the first failure (an
+    // outage, a restart); then done() gets the last answer. Safe for every
+    // call here: stores carry fixed ids, updates set values.
+    void retrying(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done,
+                  int attempt = 0, qint64 failingSinceMs = -1);
+    // The same for the task's last word to Temporal: heartbeats stop first.
+    void report(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done);
     void settle(bool succeeded, const QString &message);
 
     ConnectionSettings m_settings;
@@ -91,6 +98,9 @@ private:
     bool m_heartbeatInFlight = false;
     bool m_cancelRequested = false;
     bool m_settled = false;
+    bool m_abandoned = false;
+    qint64 m_retryForMs;
+    QElapsedTimer m_clock;
 
     QString m_requestId;
     QString m_batchId;

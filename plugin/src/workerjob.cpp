@@ -113,7 +113,7 @@ void WorkerJob::polled(const ApiResult &r, const ActivityTask &task, qint64 star
 
 void WorkerJob::run(const ActivityTask &task)
 {
-    auto *activity = new BatchActivity(m_nam, m_settings, task, m_options.identity, m_options.progressEvery, this);
+    auto *activity = new BatchActivity(m_nam, m_settings, task, m_options, this);
     m_activities.append(activity);
     connect(activity, &BatchActivity::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
     connect(activity, &BatchActivity::finished, this, [this, activity](bool succeeded, const QString &message) {

@@ -1,8 +1,9 @@
 // The reference worker under the faults Temporal exists for, on the real
 // server: a worker SIGKILLed mid-batch (its task goes to another worker
 // once its heartbeats stop), the Temporal server restarted mid-batch, a
-// cancel mid-batch, Parse Server killed (the stack starts it again), and a
-// worker that cannot reach Parse (the retry policy).
+// cancel mid-batch, Parse Server gone for a while mid-batch, Parse Server
+// killed (the stack starts it again), and a worker that cannot reach Parse
+// (the retry policy).
 // Workers run as `membatch work` processes, so they can be killed for real.
 // Each batch must end with exactly its N Memory objects: none lost, none twice.
 #include "gzipcodec.h"
@@ -12,6 +13,8 @@
 #include <QFile>
 #include <QProcess>
 #include <QTest>
+
+#include <csignal>
 
 using namespace membatch;
 
@@ -72,6 +75,13 @@ private:
             json += "{\"content\":\"takeover memory " + QByteArray::number(i) + "\",\"tags\":[\"takeover\"]},";
         json.back() = ']';
         return m_stack.submitByHand(batchId, GzipCodec::compress(json), n);
+    }
+
+    // The stack's supervisor of Parse Server (its child is the server).
+    static pid_t parseSupervisor()
+    {
+        QFile pidFile(qEnvironmentVariable("MEMBATCH_STACK_DIR") + QStringLiteral("/parse.pid"));
+        return pidFile.open(QIODevice::ReadOnly) ? pid_t(pidFile.readAll().trimmed().toLongLong()) : 0;
     }
 
     qint64 processed(const QString &requestId)
@@ -224,18 +234,50 @@ private Q_SLOTS:
         QVERIFY(!lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_CANCELED")).isEmpty());
     }
 
+    void aParseOutageMidBatchIsRiddenOut()
+    {
+        // Parse Server gone for 15 s mid-batch (its supervisor paused, so
+        // it stays gone): the worker keeps asking, within the same attempt,
+        // and the batch still ends with exactly its memories.
+        const int n = 3000;
+        const Batch b = startMidBatch(QStringLiteral("outage-"), n, QStringLiteral("outage-A"),
+                                      {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        if (QTest::currentTestFailed())
+            return;
+        const pid_t supervisor = parseSupervisor();
+        QVERIFY(supervisor > 0);
+        QCOMPARE(::kill(supervisor, SIGSTOP), 0);
+        QCOMPARE(QProcess::execute(QStringLiteral("pkill"), {QStringLiteral("-KILL"), QStringLiteral("-P"), QString::number(supervisor)}), 0);
+        const QUrl health = m_stack.parseUrl(QStringLiteral("/health"));
+        const bool wentDown = QTest::qWaitFor([&] { return m_stack.send("GET", health).status != 200; }, 10000);
+        const qint64 processedWhenDown = processed(b.requestId);
+        // The outage: the worker must still be there at its end.
+        const bool finishedDuringOutage = b.worker->waitForFinished(15000);
+        ::kill(supervisor, SIGCONT); // before any check can fail: the stack must come back
+        QVERIFY(wentDown);
+        QVERIFY2(!finishedDuringOutage, b.worker->readAll().constData());
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.send("GET", health).status, 200, 30000);
+        QVERIFY2(processedWhenDown < n, "the batch ended before the outage: make it larger");
+
+        QVERIFY2(b.worker->waitForFinished(120000), b.worker->readAll().constData());
+        QCOMPARE(b.worker->exitCode(), 0);
+        verifyEnd(b.batchId, b.requestId, QStringLiteral("completed"), n);
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(b.workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"), 30000);
+        QJsonObject started;
+        lastEvent(m_stack.history(b.workflowId), QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
+        QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 1); // no attempt spent on it
+    }
+
     void aParseServerThatDiesComesBackWhereItWas()
     {
         // The stack supervises Parse Server: killed, it is started again on
         // the same port, and what it stored is still there.
         const QString dir = qEnvironmentVariable("MEMBATCH_STACK_DIR");
-        QFile pidFile(dir + QStringLiteral("/parse.pid"));
-        QVERIFY(pidFile.open(QIODevice::ReadOnly));
-        const QByteArray supervisor = pidFile.readAll().trimmed();
-        QVERIFY(!supervisor.isEmpty());
+        const pid_t supervisor = parseSupervisor();
+        QVERIFY(supervisor > 0);
         const QUrl health = m_stack.parseUrl(QStringLiteral("/health"));
         QCOMPARE(m_stack.send("GET", health).status, 200);
-        QCOMPARE(QProcess::execute(QStringLiteral("pkill"), {QStringLiteral("-KILL"), QStringLiteral("-P"), QString::fromLatin1(supervisor)}), 0);
+        QCOMPARE(QProcess::execute(QStringLiteral("pkill"), {QStringLiteral("-KILL"), QStringLiteral("-P"), QString::number(supervisor)}), 0);
         QTRY_VERIFY_WITH_TIMEOUT(m_stack.send("GET", health).status != 200, 10000);
         QTRY_COMPARE_WITH_TIMEOUT(m_stack.send("GET", health).status, 200, 30000);
         QFile log(dir + QStringLiteral("/parse.log"));
@@ -249,7 +291,8 @@ private Q_SLOTS:
         const QString batchId = QStringLiteral("retry-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
         const QString requestId = submit(batchId, 10);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
-        QProcess *worker = startWorker(QStringLiteral("retry-A"), {QStringLiteral("--max-tasks"), QStringLiteral("3")},
+        QProcess *worker = startWorker(QStringLiteral("retry-A"),
+                                       {QStringLiteral("--max-tasks"), QStringLiteral("3"), QStringLiteral("--retry-for"), QStringLiteral("1")},
                                        {{QStringLiteral("MEMBATCH_PARSE_URL"), QStringLiteral("http://127.0.0.1:1/parse")}});
         QVERIFY(worker);
         QVERIFY2(worker->waitForFinished(60000), worker->readAll().constData());

@@ -176,6 +176,7 @@ private:
         options.maxTasks = 1;
         options.progressEvery = groupSize;
         options.identity = QStringLiteral("tester");
+        options.retryForMs = 2000; // a server that stays down fails the attempt within the test
         return options;
     }
 
@@ -351,6 +352,8 @@ private Q_SLOTS:
         const QJsonObject failure = server.requestsTo("POST", kFail).first().json().value(QStringLiteral("failure")).toObject();
         QVERIFY(failure.value(QStringLiteral("message")).toString().contains(QStringLiteral("Internal server error.")));
         QVERIFY(!failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("nonRetryable")).toBool());
+        // Asked again within the attempt before it gave up (retryForMs).
+        QVERIFY(server.requestsTo("POST", kBatch).size() > 1);
         // The request stays processing for the next attempt: never marked failed.
         for (const Request &put : server.requestsTo("PUT", kRequest))
             QVERIFY(put.json().value(QStringLiteral("status")).toString() != QLatin1String("failed"));

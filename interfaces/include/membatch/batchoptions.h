@@ -23,6 +23,7 @@ struct WorkerOptions
     int concurrency = 2;        // tasks run at once (1..64)
     int pollers = 2;            // long polls in flight at most, never more than free slots (1..64)
     int progressEvery = 10;     // items stored per /batch call, with the counts after each (1..100)
+    qint64 retryForMs = 120000; // a server that is down, or answers 5xx, is asked again for this long before the attempt fails
 };
 
 } // namespace membatch
