@@ -60,6 +60,7 @@ ActivityTask taskFromResponse(const wfs::PollActivityTaskQueueResponse &r)
     task.activityId = QString::fromStdString(r.activity_id());
     task.activityType = QString::fromStdString(r.activity_type().name());
     task.attempt = r.attempt();
+    task.maximumAttempts = r.retry_policy().maximum_attempts();
     task.heartbeatTimeoutMs = durationMs(r.heartbeat_timeout());
     task.startToCloseTimeoutMs = durationMs(r.start_to_close_timeout());
     for (const auto &payload : r.input().payloads()) {

@@ -470,11 +470,13 @@ void BatchActivity::fail(const QString &message, bool nonRetryable)
                    settle(false, message);
                });
     };
-    if (!nonRetryable || m_request.isEmpty()) {
+    // A data problem will not mend itself, and a last attempt has no next
+    // one: record it where users look. (Another attempt may yet succeed.)
+    const bool lastAttempt = m_task.maximumAttempts > 0 && m_task.attempt >= m_task.maximumAttempts;
+    if ((!nonRetryable && !lastAttempt) || m_request.isEmpty()) {
         reportFailure();
         return;
     }
-    // A data problem will not mend itself: record it where users look.
     QJsonArray errors = m_errors;
     errors.append(BatchRequest::errorEntry(message, -1, QStringLiteral("process")));
     retrying([this, errors](RestClient::Handler h) {

@@ -68,7 +68,8 @@ private:
     void complete();
     // Ends the task as failed. Data problems (no request, a bad file) are
     // recorded on the request and are not retried; anything else (a server
-    // down) is left to Temporal's retry policy.
+    // down) is left to Temporal's retry policy, and recorded on the request
+    // when this was the policy's last attempt.
     void fail(const QString &message, bool nonRetryable);
     // The request's closing update: status, counts, errors and timing.
     QJsonObject closingFields(const QString &status) const;

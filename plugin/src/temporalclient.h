@@ -30,6 +30,7 @@ struct ActivityTask
     QJsonArray input;     // the decoded JSON values of the input payloads
     QString inputError;   // set when a payload could not be read
     int attempt = 1;
+    int maximumAttempts = 0;         // of its retry policy; 0: unlimited
     qint64 heartbeatTimeoutMs = 0;   // 0: none set
     qint64 startToCloseTimeoutMs = 0;
     bool isEmpty() const { return taskToken.isEmpty(); }

@@ -359,6 +359,31 @@ private Q_SLOTS:
             QVERIFY(put.json().value(QStringLiteral("status")).toString() != QLatin1String("failed"));
     }
 
+    void aServerErrorOnTheLastAttemptMarksTheRequestFailed()
+    {
+        // No attempt comes after the policy's last: the request must not be
+        // left saying processing.
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveRequest(fakes.http, GzipCodec::compress(R"([{"content":"x"}])"), 1);
+        serveTemporalHttp(fakes.http);
+        PollResponse last = activityTask();
+        last.set_attempt(3);
+        last.mutable_retry_policy()->set_maximum_attempts(3);
+        fakes.grpc.queue(last);
+        FakeHttpServer &server = fakes.http;
+        server.on("POST", kBatch, Response::json(503, {{QStringLiteral("code"), 1}, {QStringLiteral("message"), QStringLiteral("Service Unavailable")}}));
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        QVERIFY(runOneTask(worker));
+        const QJsonObject final = server.requestsTo("PUT", kRequest).last().json();
+        QCOMPARE(final.value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
+        const QJsonObject error = final.value(QStringLiteral("errors")).toArray().last().toObject();
+        QCOMPARE(error.value(QStringLiteral("stage")).toString(), QStringLiteral("process"));
+        QVERIFY2(error.value(QStringLiteral("error")).toString().contains(QStringLiteral("Service Unavailable")),
+                 qPrintable(error.value(QStringLiteral("error")).toString()));
+        QCOMPARE(server.requestsTo("POST", kFail).size(), 1);
+    }
+
     void aLostTaskStopsWithoutReporting()
     {
         Fakes fakes;
