@@ -26,30 +26,14 @@ constexpr int kMaxGroupSize = 100;
 constexpr qint64 kMinHeartbeatMs = 100;
 constexpr qint64 kMaxHeartbeatMs = 10000;
 
-// A request that finds its server unreachable (or answering 5xx or 429) is
-// sent again after 0.5 s, 1 s, 2 s, ... up to this, for WorkerOptions::retryForMs.
-constexpr int kMaxRetryDelayMs = 10000;
-
-bool isTransient(const ApiResult &r)
-{
-    return r.error == Job::NetworkError || (r.error == Job::ServerError && (r.httpStatus >= 500 || r.httpStatus == 429));
-}
-
 } // namespace
 
 BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
                              const WorkerOptions &options, QObject *parent)
-    : QObject(parent)
-    , m_settings(settings)
-    , m_parse(nam, settings, ParseClient::Auth::Master)
-    , m_temporal(nam, settings)
-    , m_task(task)
-    , m_identity(options.identity)
+    : ActivityRun(nam, settings, task, options, parent)
     , m_idKey(memoryIdKey(settings.masterKey))
     , m_groupSize(std::clamp(options.progressEvery, 1, kMaxGroupSize))
-    , m_retryForMs(std::max<qint64>(0, options.retryForMs))
 {
-    m_clock.start();
     const qint64 timeout = m_task.heartbeatTimeoutMs > 0 ? m_task.heartbeatTimeoutMs : 3 * kMaxHeartbeatMs;
     m_heartbeatTimer.setInterval(int(std::clamp(timeout / 3, kMinHeartbeatMs, kMaxHeartbeatMs)));
     connect(&m_heartbeatTimer, &QTimer::timeout, this, &BatchActivity::heartbeat);
@@ -85,13 +69,10 @@ void BatchActivity::start()
     fetchRequest();
 }
 
-void BatchActivity::abandon()
+void BatchActivity::halt()
 {
-    m_abandoned = true;
-    m_settled = true;
     m_heartbeatTimer.stop();
-    m_decodeWatcher.disconnect(this);
-    RestClient::abortAll(this);
+    m_decodeWatcher.disconnect(this); // a decode still running is not waited for
 }
 
 void BatchActivity::emitProgress(BatchProgress::Phase phase)
@@ -357,13 +338,13 @@ void BatchActivity::reportProgress()
 
 void BatchActivity::heartbeat()
 {
-    if (m_heartbeatInFlight || m_settled)
+    if (m_heartbeatInFlight || isSettled())
         return; // the last one is still on its way: no pile-up behind a slow server
     m_heartbeatInFlight = true;
     const QJsonArray details{QJsonObject{{QStringLiteral("processed"), m_next}, {QStringLiteral("total"), m_items.size()}}};
     m_temporal.heartbeat(m_task.taskToken, details, m_identity, this, [this](const ApiResult &r, bool cancelRequested) {
         m_heartbeatInFlight = false;
-        if (m_settled)
+        if (isSettled())
             return; // answered after the task was settled: nothing left to stop
         if (r.error == Job::NotFoundError) {
             // The task is no longer ours (timed out and handed on, or the
@@ -447,34 +428,16 @@ void BatchActivity::finalize()
 void BatchActivity::complete()
 {
     const QString status = m_request.value(QStringLiteral("status")).toString();
-    const QJsonArray result{outcome(status)};
-    report([this, result](RestClient::Handler h) { m_temporal.completeActivity(m_task.taskToken, result, m_identity, this, std::move(h)); },
-           [this, status](const ApiResult &r) {
-               if (!r.ok())
-                   settle(false, tr("batch %1 is %2, but telling Temporal failed: %3").arg(m_batchId, status, r.message));
-               else
-                   settle(true, tr("batch %1: %2").arg(m_batchId, status));
-           });
+    completeTask(outcome(status), tr("batch %1: %2").arg(m_batchId, status));
 }
 
 void BatchActivity::fail(const QString &message, bool nonRetryable)
 {
-    auto reportFailure = [this, message, nonRetryable] {
-        const QString type = nonRetryable ? QStringLiteral("BatchDataError") : QStringLiteral("BatchTransientError");
-        report([this, message, type, nonRetryable](RestClient::Handler h) {
-            m_temporal.failActivity(m_task.taskToken, message, type, nonRetryable, m_identity, this, std::move(h));
-        },
-               [this, message](const ApiResult &r) {
-                   if (!r.ok())
-                       qCWarning(lcWorker) << "could not report the failure to Temporal:" << r.message;
-                   settle(false, message);
-               });
-    };
+    const QString type = nonRetryable ? QStringLiteral("BatchDataError") : QStringLiteral("BatchTransientError");
     // A data problem will not mend itself, and a last attempt has no next
     // one: record it where users look. (Another attempt may yet succeed.)
-    const bool lastAttempt = m_task.maximumAttempts > 0 && m_task.attempt >= m_task.maximumAttempts;
-    if ((!nonRetryable && !lastAttempt) || m_request.isEmpty()) {
-        reportFailure();
+    if ((!nonRetryable && !isLastAttempt()) || m_request.isEmpty()) {
+        failTask(message, type, nonRetryable);
         return;
     }
     QJsonArray errors = m_errors;
@@ -482,46 +445,11 @@ void BatchActivity::fail(const QString &message, bool nonRetryable)
     retrying([this, errors](RestClient::Handler h) {
         m_parse.updateObject(BatchRequest::ClassName, m_requestId, BatchRequest::failedFields(errors, m_startedAt), this, std::move(h));
     },
-             [reportFailure](const ApiResult &r) {
+             [this, message, type, nonRetryable](const ApiResult &r) {
                  if (!r.ok())
                      qCWarning(lcWorker) << "could not mark the batch failed:" << r.message;
-                 reportFailure();
+                 failTask(message, type, nonRetryable);
              });
-}
-
-void BatchActivity::report(const std::function<void(RestClient::Handler)> &send,
-                           const std::function<void(const ApiResult &)> &done)
-{
-    m_heartbeatTimer.stop(); // the task is being settled: nothing more to tell
-    retrying(send, done);
-}
-
-void BatchActivity::retrying(const std::function<void(RestClient::Handler)> &send,
-                             const std::function<void(const ApiResult &)> &done, int attempt, qint64 failingSinceMs)
-{
-    send([this, send, done, attempt, failingSinceMs](const ApiResult &r) {
-        const qint64 now = m_clock.elapsed();
-        const qint64 since = failingSinceMs < 0 ? now : failingSinceMs;
-        const int delayMs = std::min(500 << std::min(attempt, 5), kMaxRetryDelayMs);
-        if (isTransient(r) && now - since + delayMs <= m_retryForMs) {
-            qCWarning(lcWorker) << "batch" << m_batchId << ": going on in" << delayMs << "ms after:" << r.message;
-            QTimer::singleShot(delayMs, this, [this, send, done, attempt, since] {
-                if (!m_abandoned)
-                    retrying(send, done, attempt + 1, since);
-            });
-            return;
-        }
-        done(r);
-    });
-}
-
-void BatchActivity::settle(bool succeeded, const QString &message)
-{
-    if (m_settled)
-        return;
-    m_settled = true;
-    m_heartbeatTimer.stop();
-    Q_EMIT finished(succeeded, message);
 }
 
 } // namespace membatch

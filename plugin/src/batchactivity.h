@@ -1,15 +1,9 @@
 #pragma once
 
+#include "activityrun.h"
 #include "batchcodec.h"
-#include "parseclient.h"
-#include "temporalclient.h"
-
-#include <membatch/batchprogress.h>
-
-#include <membatch/batchoptions.h>
 
 #include <QDateTime>
-#include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QJsonArray>
 #include <QObject>
@@ -27,17 +21,14 @@ namespace membatch {
 // its progress as details, whatever Parse is doing; a heartbeat that finds
 // a cancel requested makes it stop after the group in flight, mark the
 // request canceled with the counts so far and report the cancellation.
-class BatchActivity : public QObject
+class BatchActivity : public ActivityRun
 {
     Q_OBJECT
 public:
     BatchActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
                   const WorkerOptions &options, QObject *parent = nullptr);
 
-    void start();
-    // Stops everything at once and reports nothing (the worker is going away):
-    // Temporal hands the task on when its heartbeats stop.
-    void abandon();
+    void start() override;
 
     // The Memory objectId for item index of a request: the same on every
     // attempt, so a retried attempt cannot store a second copy; keyed with a
@@ -46,10 +37,8 @@ public:
     // The key for memoryObjectId, derived from the master key.
     static QByteArray memoryIdKey(const QString &masterKey);
 
-Q_SIGNALS:
-    void progressChanged(const membatch::BatchProgress &progress);
-    // The task is settled: reported to Temporal (or that report failed).
-    void finished(bool succeeded, const QString &message);
+protected:
+    void halt() override;
 
 private:
     void fetchRequest();
@@ -77,31 +66,13 @@ private:
     QJsonObject outcome(const QString &status) const;
     void recordItemError(qint64 index, const QString &message);
     void emitProgress(BatchProgress::Phase phase);
-    // Sends a request, and again with backoff while its server is unreachable
-    // or answers 5xx or 429, for up to retryForMs from the first failure (an
-    // outage, a restart); then done() gets the last answer. Safe for every
-    // call here: stores carry fixed ids, updates set values.
-    void retrying(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done,
-                  int attempt = 0, qint64 failingSinceMs = -1);
-    // The same for the task's last word to Temporal: heartbeats stop first.
-    void report(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done);
-    void settle(bool succeeded, const QString &message);
 
-    ConnectionSettings m_settings;
-    ParseClient m_parse;
-    TemporalClient m_temporal;
-    ActivityTask m_task;
-    QString m_identity;
     QByteArray m_idKey;
     int m_groupSize;
     QFutureWatcher<BatchCodec::Decoded> m_decodeWatcher;
     QTimer m_heartbeatTimer;
     bool m_heartbeatInFlight = false;
     bool m_cancelRequested = false;
-    bool m_settled = false;
-    bool m_abandoned = false;
-    qint64 m_retryForMs;
-    QElapsedTimer m_clock;
 
     QString m_requestId;
     QString m_batchId;

@@ -44,8 +44,13 @@ QJsonObject errorEntry(const QString &message, qint64 index, const QString &stag
 
 QJsonObject failedFields(const QJsonArray &errors, const QDateTime &startedAt)
 {
+    return endedFields(QLatin1String(BatchStatus::Failed), errors, startedAt);
+}
+
+QJsonObject endedFields(const QString &status, const QJsonArray &errors, const QDateTime &startedAt)
+{
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Failed)},
+    QJsonObject fields{{QStringLiteral("status"), status},
                        {QStringLiteral("errors"), errors},
                        {QStringLiteral("completedAt"), ParseClient::date(now)}};
     if (startedAt.isValid())

@@ -15,6 +15,8 @@ inline const QString ClassName = QStringLiteral("BatchMemoryRequest");
 inline const QString MemoryClassName = QStringLiteral("Memory");
 inline const QString WorkflowType = QStringLiteral("ProcessBatchMemoryFromRequestWorkflow");
 inline const QString ActivityType = QStringLiteral("fetch_and_process_batch_memories");
+// What the workflow runs when that activity could not settle the request.
+inline const QString SettleActivityType = QStringLiteral("settle_batch_request");
 
 // Parse caps files (and JSON bodies) at 20 MiB.
 constexpr qint64 MaxFileBytes = 20 * 1024 * 1024;
@@ -39,8 +41,10 @@ BatchStatus statusFromObject(const QJsonObject &object);
 // error happened ("start", "process").
 QJsonObject errorEntry(const QString &message, qint64 index = -1, const QString &stage = {});
 
-// The update that marks a request failed for good: status, errors,
+// The update that closes a request with status: status, errors,
 // completedAt, and processingDurationMs if it had started.
+QJsonObject endedFields(const QString &status, const QJsonArray &errors, const QDateTime &startedAt = {});
+// The same with status failed.
 QJsonObject failedFields(const QJsonArray &errors, const QDateTime &startedAt = {});
 
 } // namespace membatch::BatchRequest

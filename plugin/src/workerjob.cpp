@@ -2,6 +2,7 @@
 
 #include "batchactivity.h"
 #include "batchrequest.h"
+#include "settleactivity.h"
 #include "logging.h"
 
 namespace membatch {
@@ -44,7 +45,7 @@ bool WorkerJob::doKill()
     // heartbeat timeout hands it to another worker within seconds; its
     // memories carry fixed ids, so the next attempt adds no copies.
     // deleteLater: we may be inside one of the activity's own signals.
-    for (const QPointer<BatchActivity> &activity : std::as_const(m_activities)) {
+    for (const QPointer<ActivityRun> &activity : std::as_const(m_activities)) {
         if (!activity)
             continue;
         activity->disconnect(this);
@@ -104,7 +105,7 @@ void WorkerJob::polled(const ApiResult &r, const ActivityTask &task, qint64 star
         fillPolls();
         return;
     }
-    if (task.activityType != BatchRequest::ActivityType)
+    if (task.activityType != BatchRequest::ActivityType && task.activityType != BatchRequest::SettleActivityType)
         rejectUnknown(task);
     else
         run(task);
@@ -113,10 +114,14 @@ void WorkerJob::polled(const ApiResult &r, const ActivityTask &task, qint64 star
 
 void WorkerJob::run(const ActivityTask &task)
 {
-    auto *activity = new BatchActivity(m_nam, m_settings, task, m_options, this);
+    ActivityRun *activity = nullptr;
+    if (task.activityType == BatchRequest::SettleActivityType)
+        activity = new SettleActivity(m_nam, m_settings, task, m_options, this);
+    else
+        activity = new BatchActivity(m_nam, m_settings, task, m_options, this);
     m_activities.append(activity);
-    connect(activity, &BatchActivity::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
-    connect(activity, &BatchActivity::finished, this, [this, activity](bool succeeded, const QString &message) {
+    connect(activity, &ActivityRun::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
+    connect(activity, &ActivityRun::finished, this, [this, activity](bool succeeded, const QString &message) {
         taskFinished(activity, succeeded, message);
     });
     activity->start();
@@ -125,7 +130,8 @@ void WorkerJob::run(const ActivityTask &task)
 
 void WorkerJob::rejectUnknown(const ActivityTask &task)
 {
-    const QString message = tr("this worker runs only %1 activities, not %2").arg(BatchRequest::ActivityType, task.activityType);
+    const QString message = tr("this worker runs only %1 and %2 activities, not %3")
+                                .arg(BatchRequest::ActivityType, BatchRequest::SettleActivityType, task.activityType);
     ++m_pollsInFlight; // the slot stays taken until Temporal has the answer
     m_temporal.failActivity(task.taskToken, message, QStringLiteral("UnknownActivity"), true, m_options.identity, this,
                             [this](const ApiResult &) {
@@ -134,7 +140,7 @@ void WorkerJob::rejectUnknown(const ActivityTask &task)
                             });
 }
 
-void WorkerJob::taskFinished(BatchActivity *activity, bool succeeded, const QString &message)
+void WorkerJob::taskFinished(ActivityRun *activity, bool succeeded, const QString &message)
 {
     m_activities.removeAll(activity);
     activity->deleteLater();

@@ -13,10 +13,10 @@
 
 namespace membatch {
 
-class BatchActivity;
+class ActivityRun;
 
 // The reference worker's loop: long-poll the task queue for activity tasks
-// over gRPC, run each through a BatchActivity, and poll again; up to
+// over gRPC, run each (a BatchActivity, or a SettleActivity), and poll again; up to
 // `concurrency` tasks at once with up to `pollers` polls in flight, until
 // killed or maxTasks. A server that vanishes (a restart, say) is polled again
 // with backoff for up to OutageToleranceMs before the worker gives up.
@@ -42,7 +42,7 @@ private:
     void polled(const ApiResult &r, const ActivityTask &task, qint64 startedMs);
     void run(const ActivityTask &task);
     void rejectUnknown(const ActivityTask &task);
-    void taskFinished(BatchActivity *activity, bool succeeded, const QString &message);
+    void taskFinished(ActivityRun *activity, bool succeeded, const QString &message);
     int claimed() const { return m_tasksDone + int(m_activities.size()) + m_pollsInFlight; }
 
     QNetworkAccessManager *m_nam;
@@ -52,7 +52,7 @@ private:
     ActivityTaskPoller m_poller;
     QTimer m_retryTimer;
     QElapsedTimer m_clock;
-    QList<QPointer<BatchActivity>> m_activities;
+    QList<QPointer<ActivityRun>> m_activities;
     int m_pollsInFlight = 0;
     int m_tasksDone = 0;
     int m_pollFailures = 0;

@@ -1,9 +1,10 @@
 // The reference worker under the faults Temporal exists for, on the real
 // server: a worker SIGKILLed mid-batch (its task goes to another worker
 // once its heartbeats stop), the Temporal server restarted mid-batch, a
-// cancel mid-batch, Parse Server gone for a while mid-batch, Parse Server
-// killed (the stack starts it again), and a worker that cannot reach Parse
-// (the retry policy).
+// cancel mid-batch and one before any worker took the batch, Parse Server
+// gone for a while mid-batch, Parse Server killed (the stack starts it
+// again), and a worker that cannot reach Parse (the retry policy, then the
+// workflow's last word on the request).
 // Workers run as `membatch work` processes, so they can be killed for real.
 // Each batch must end with exactly its N Memory objects: none lost, none twice.
 #include "gzipcodec.h"
@@ -23,6 +24,15 @@ namespace {
 QDateTime eventTime(const QJsonObject &event)
 {
     return QDateTime::fromString(event.value(QStringLiteral("eventTime")).toString(), Qt::ISODateWithMs);
+}
+
+// The first event of this type.
+QJsonObject firstEvent(const QJsonArray &events, const QString &type)
+{
+    for (const QJsonValue &e : events)
+        if (e.toObject().value(QStringLiteral("eventType")).toString() == type)
+            return e.toObject();
+    return {};
 }
 
 // The last event of this type, and its attributes.
@@ -51,6 +61,7 @@ class tst_Takeover : public QObject
 private:
     StackClient m_stack;
     QList<QProcess *> m_workers;
+    QStringList m_workflows; // started by this test: ended in cleanup()
 
     // A running `membatch work` process; extra environment on top of the stack's.
     QProcess *startWorker(const QString &identity, const QStringList &extraArgs = {},
@@ -74,6 +85,7 @@ private:
         for (int i = 0; i < n; ++i)
             json += "{\"content\":\"takeover memory " + QByteArray::number(i) + "\",\"tags\":[\"takeover\"]},";
         json.back() = ']';
+        m_workflows << QStringLiteral("batch-") + batchId;
         return m_stack.submitByHand(batchId, GzipCodec::compress(json), n);
     }
 
@@ -138,6 +150,11 @@ private Q_SLOTS:
         }
         qDeleteAll(m_workers);
         m_workers.clear();
+        // A test that failed half-way leaves no task behind for the next
+        // test's workers to take.
+        for (const QString &id : std::as_const(m_workflows))
+            m_stack.temporal("POST", QStringLiteral("/workflows/%1/terminate").arg(id), R"({"reason":"tst_takeover cleanup"})");
+        m_workflows.clear();
     }
 
     void aKilledWorkersTaskGoesToAnotherWorker()
@@ -210,8 +227,10 @@ private Q_SLOTS:
     void aCancelMidBatchStopsTheWorkerAndRecordsWhatItStored()
     {
         const int n = 10000; // the cancel arrives with the next heartbeat, up to 3.3 s later
+        // Two tasks: the batch, then the workflow's settling (which finds the
+        // request already canceled by the worker, and leaves it).
         const Batch b = startMidBatch(QStringLiteral("cancel-"), n, QStringLiteral("cancel-A"),
-                                      {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+                                      {QStringLiteral("--max-tasks"), QStringLiteral("2")});
         if (QTest::currentTestFailed())
             return;
         const Http cancel = m_stack.temporal("POST", QStringLiteral("/workflows/batch-%1/cancel").arg(b.batchId),
@@ -289,6 +308,7 @@ private Q_SLOTS:
     void aWorkerThatCannotReachParseUsesUpTheRetryPolicy()
     {
         const QString batchId = QStringLiteral("retry-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString workflowId = QStringLiteral("batch-") + batchId;
         const QString requestId = submit(batchId, 10);
         QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
         QProcess *worker = startWorker(QStringLiteral("retry-A"),
@@ -296,23 +316,63 @@ private Q_SLOTS:
                                        {{QStringLiteral("MEMBATCH_PARSE_URL"), QStringLiteral("http://127.0.0.1:1/parse")}});
         QVERIFY(worker);
         QVERIFY2(worker->waitForFinished(60000), worker->readAll().constData());
-        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(QStringLiteral("batch-") + batchId),
-                                  QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"), 30000);
 
-        const QJsonArray events = m_stack.history(QStringLiteral("batch-") + batchId);
+        // Three attempts, 2 s and 4 s apart, all failed: the activity is done.
         QJsonObject failed;
-        lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_FAILED"), &failed);
+        QTRY_VERIFY_WITH_TIMEOUT(!lastEvent(m_stack.history(workflowId), QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_FAILED"), &failed).isEmpty(), 30000);
         QCOMPARE(failed.value(QStringLiteral("retryState")).toString(), QStringLiteral("RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"));
         QVERIFY2(failed.value(QStringLiteral("failure")).toObject().value(QStringLiteral("message")).toString().contains(QStringLiteral("cannot reach Parse")),
                  QJsonDocument(failed).toJson().constData());
+        QJsonArray events = m_stack.history(workflowId);
         QJsonObject started;
         lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
         QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 3);
-        // Backoffs of 2 s and 4 s between the attempts.
-        const qint64 spanMs = eventTime(lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")))
+        // The batch's activity is the first scheduled (the settling comes after).
+        const qint64 spanMs = eventTime(firstEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")))
                                   .msecsTo(eventTime(lastEvent(events, QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_FAILED"))));
         qInfo("three attempts in %lld ms", spanMs);
         QVERIFY2(spanMs >= 5800, qPrintable(QString::number(spanMs)));
+
+        // The worker could not say so in Parse; the workflow waits to have
+        // the last word on the request, which the next worker gives.
+        QCOMPARE(m_stack.workflowStatus(workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_RUNNING"));
+        QCOMPARE(m_stack.request(requestId).value(QStringLiteral("status")).toString(), QStringLiteral("pending"));
+        QProcess *next = startWorker(QStringLiteral("retry-B"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        QVERIFY(next);
+        QVERIFY2(next->waitForFinished(60000), next->readAll().constData());
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"), 30000);
+        const QJsonObject r = m_stack.request(requestId);
+        QCOMPARE(r.value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
+        const QJsonObject error = r.value(QStringLiteral("errors")).toArray().last().toObject();
+        QCOMPARE(error.value(QStringLiteral("stage")).toString(), QStringLiteral("workflow"));
+        QVERIFY2(error.value(QStringLiteral("error")).toString().contains(QStringLiteral("cannot reach Parse")),
+                 qPrintable(error.value(QStringLiteral("error")).toString()));
+        QCOMPARE(m_stack.memoryCount(batchId), 0);
+    }
+
+    void aCancelBeforeAnyWorkerTookTheBatchEndsItCanceled()
+    {
+        const QString batchId = QStringLiteral("early-cancel-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString workflowId = QStringLiteral("batch-") + batchId;
+        const QString requestId = submit(batchId, 10);
+        QVERIFY2(!requestId.contains(QLatin1Char(' ')), qPrintable(requestId));
+        // Scheduled (the workflow worker ran), and no worker to take it.
+        QTRY_VERIFY_WITH_TIMEOUT(!m_stack.temporal("GET", QStringLiteral("/workflows/") + workflowId)
+                                      .json().value(QStringLiteral("pendingActivities")).toArray().isEmpty(), 20000);
+        QCOMPARE(m_stack.temporal("POST", QStringLiteral("/workflows/%1/cancel").arg(workflowId), R"({"requestId":"early"})").status, 200);
+        // The activity is canceled at once; the workflow then settles the
+        // request, and waits for a worker to do it.
+        QTRY_VERIFY_WITH_TIMEOUT(!lastEvent(m_stack.history(workflowId), QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_CANCELED")).isEmpty(), 20000);
+        QCOMPARE(m_stack.workflowStatus(workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_RUNNING"));
+        QProcess *worker = startWorker(QStringLiteral("early-A"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        QVERIFY(worker);
+        QVERIFY2(worker->waitForFinished(60000), worker->readAll().constData());
+        QCOMPARE(worker->exitCode(), 0);
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_CANCELED"), 30000);
+        const QJsonObject r = m_stack.request(requestId);
+        QCOMPARE(r.value(QStringLiteral("status")).toString(), QStringLiteral("canceled"));
+        QCOMPARE(r.value(QStringLiteral("errors")).toArray().last().toObject().value(QStringLiteral("stage")).toString(), QStringLiteral("workflow"));
+        QCOMPARE(m_stack.memoryCount(batchId), 0);
     }
 };
 

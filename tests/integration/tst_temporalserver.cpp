@@ -1,7 +1,7 @@
 // What membatch relies on from a Temporal server, checked on the real one
 // (the stack's dev server and its workflow worker), through the plugin's own
 // TemporalClient: start deduplication, conflicts, describe and close-event
-// shapes, and cancellation of a workflow whose activity no worker has taken.
+// shapes, and cancel requests.
 // The workers' side (heartbeat timeout, SIGKILL, restart, cancel mid-batch,
 // retries) is in tst_takeover.
 #include "stackclient.h"
@@ -177,23 +177,17 @@ private Q_SLOTS:
         QCOMPARE(failure, QStringLiteral("invalid workflow input: 'batch_id' must be a non-empty string"));
     }
 
-    void cancelOfAWorkflowWhoseActivityNobodyTookEndsItCanceled()
+    void aCancelIsAlwaysAnOk()
     {
-        // The activity waits in the queue (no worker polls this one): a cancel
-        // resolves it at once and the run ends CANCELED. Asking twice is fine.
+        // Again, or on a closed run: what lets `cancel` be retried blindly.
         TemporalClient client(&m_nam, m_stack.settings);
         const QString id = QStringLiteral("tst-cancel-") + uuid();
-        const QJsonObject input{{QStringLiteral("request_id"), QStringLiteral("r")}, {QStringLiteral("batch_id"), QStringLiteral("b")}};
-        const Http started = m_stack.start(id, input, uuid(), StackClient::WorkflowType);
-        QCOMPARE(started.status, 200);
-        // Scheduled: the workflow worker has run the first workflow task.
-        QTRY_VERIFY_WITH_TIMEOUT(!m_stack.temporal("GET", QStringLiteral("/workflows/") + id)
-                                      .json().value(QStringLiteral("pendingActivities")).toArray().isEmpty(), 20000);
+        QVERIFY(!startIdle(id, uuid()).isEmpty());
         const QByteArray cancel = R"({"reason":"tst_temporalserver","requestId":"c1"})";
         QCOMPARE(m_stack.temporal("POST", QStringLiteral("/workflows/%1/cancel").arg(id), cancel).status, 200);
         QCOMPARE(m_stack.temporal("POST", QStringLiteral("/workflows/%1/cancel").arg(id), cancel).status, 200);
-        QTRY_COMPARE_WITH_TIMEOUT(describe(client, id).status, QStringLiteral("canceled"), 20000);
-        // A cancel of a closed run is still an ok.
+        QCOMPARE(describe(client, id).status, QStringLiteral("running")); // no worker runs its workflow code
+        terminate(id);
         QCOMPARE(m_stack.temporal("POST", QStringLiteral("/workflows/%1/cancel").arg(id), R"({"requestId":"c2"})").status, 200);
     }
 };

@@ -39,6 +39,7 @@ from temporalio.worker import Worker
 
 from membatch_workflow.workflow import (
     ACTIVITY_TYPE,
+    SETTLE_ACTIVITY_TYPE,
     ProcessBatchMemoryFromRequestWorkflow,
 )
 
@@ -69,10 +70,23 @@ def _events(history, event_type):
     return [e for e in history.events if e.event_type == event_type]
 
 
+def _settle_recorder(calls):
+    """A fake of the worker's settle_batch_request: records its arguments."""
+
+    @activity.defn(name=SETTLE_ACTIVITY_TYPE)
+    async def settle(*args):
+        calls.append(list(args))
+        return {"status": args[2] if len(args) > 2 else None, "changed": True}
+
+    return settle
+
+
 @contextlib.asynccontextmanager
-async def _running_worker(client, task_queue, activity_fn, **worker_options):
+async def _running_worker(client, task_queue, activity_fn, settled=None, **worker_options):
     """An in-process worker for this test's queue; shut down in bounded time.
 
+    Besides activity_fn (the batch activity's fake) it runs a fake of the
+    settle activity, whose calls go into `settled`.
     Not `async with Worker(...)`: its exit waits without a bound.
     graceful_shutdown_timeout stays 0, so an activity still blocked (the
     heartbeat test leaves one) is cancelled at once on shutdown.
@@ -81,7 +95,7 @@ async def _running_worker(client, task_queue, activity_fn, **worker_options):
         client,
         task_queue=task_queue,
         workflows=[ProcessBatchMemoryFromRequestWorkflow],
-        activities=[activity_fn],
+        activities=[activity_fn, _settle_recorder(settled if settled is not None else [])],
         **worker_options,
     )
     run = asyncio.create_task(worker.run())
@@ -153,12 +167,14 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             calls.append(list(args))
             return result
 
-        async with _running_worker(self.client, self.task_queue, fake):
+        settled = []
+        async with _running_worker(self.client, self.task_queue, fake, settled):
             handle = await self.start()
             got = await asyncio.wait_for(handle.result(), SHORT_TIMEOUT)
 
         self.assertEqual(calls, [["r1", "b1"]])
         self.assertEqual(got, result)
+        self.assertEqual(settled, [], "a batch that completed needs no settling")
 
     # 2 ---------------------------------------------------------------------
 
@@ -227,11 +243,14 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             attempts.append(activity.info().attempt)
             raise ApplicationError("still broken")  # retryable
 
-        async with _running_worker(self.client, self.task_queue, always_failing):
+        settled = []
+        async with _running_worker(self.client, self.task_queue, always_failing, settled):
             handle = await self.start()
             err = await self.failure(handle, RETRY_TIMEOUT)
 
         self.assertEqual(attempts, [1, 2, 3])
+        # The workflow has the last word on the request, with the reason.
+        self.assertEqual(settled, [["r1", "b1", "failed", "the batch's activity failed for good: still broken"]])
         self.assertIsInstance(err.cause, ActivityError)
         self.assertEqual(err.cause.retry_state, RetryState.MAXIMUM_ATTEMPTS_REACHED)
         self.assertIsInstance(err.cause.cause, ApplicationError)
@@ -247,11 +266,22 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             attempts.append(activity.info().attempt)
             raise ApplicationError("batch is malformed", type="BadBatch", non_retryable=True)
 
-        async with _running_worker(self.client, self.task_queue, broken):
+        settled = []
+        async with _running_worker(self.client, self.task_queue, broken, settled):
             handle = await self.start()
             err = await self.failure(handle, SHORT_TIMEOUT)
+            history = await self.history(handle)
 
         self.assertEqual(attempts, [1])
+        self.assertEqual(settled, [["r1", "b1", "failed", "the batch's activity failed for good: batch is malformed"]])
+        # The settling is retried until a worker and Parse are back (a day).
+        settle = [e.activity_task_scheduled_event_attributes
+                  for e in _events(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+                  if e.activity_task_scheduled_event_attributes.activity_type.name == SETTLE_ACTIVITY_TYPE]
+        self.assertEqual(len(settle), 1)
+        self.assertEqual(_duration_s(settle[0].start_to_close_timeout), 60)
+        self.assertEqual(_duration_s(settle[0].schedule_to_close_timeout), 86400)
+        self.assertEqual(settle[0].retry_policy.maximum_attempts, 0)  # unlimited, within the day
         self.assertIsInstance(err.cause, ActivityError)
         self.assertEqual(err.cause.retry_state, RetryState.NON_RETRYABLE_FAILURE)
         self.assertIsInstance(err.cause.cause, ApplicationError)
@@ -309,8 +339,9 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         # by default sends heartbeats at most every 0.8 x heartbeat timeout
         # (8 s). A short throttle keeps the test fast; the order of events
         # asserted below does not depend on it.
+        settled = []
         async with _running_worker(
-            self.client, self.task_queue, long_running,
+            self.client, self.task_queue, long_running, settled,
             max_heartbeat_throttle_interval=timedelta(milliseconds=200),
         ):
             handle = await self.start()
@@ -322,6 +353,9 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
 
         self.assertIsInstance(err.cause, CancelledError)
         self.assertEqual(desc.status, WorkflowExecutionStatus.CANCELED)
+        # A request the activity left open (canceled before a worker took it,
+        # say) is settled canceled; the worker leaves a final one alone.
+        self.assertEqual(settled, [["r1", "b1", "canceled", "the batch was canceled"]])
         self.assertIn("cancelled_at", seen, "the activity never saw the cancel")
         self.assertLessEqual(seen["cancelled_at"], desc.close_time)
 

@@ -6,12 +6,13 @@ timeout, so a dead worker is noticed in seconds rather than after the hour
 of start-to-close, and cancellation that waits for the activity to report.
 """
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 WORKFLOW_TYPE = "ProcessBatchMemoryFromRequestWorkflow"
 ACTIVITY_TYPE = "fetch_and_process_batch_memories"
@@ -25,6 +26,21 @@ RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
+)
+
+# When the activity ends without settling its request (Parse unreachable to
+# the end, a worker killed on the last attempt, a cancel before any worker
+# took it), the workflow has the last word on it: the request must never
+# say pending or processing forever. The worker implements this one too;
+# it leaves a request that is already final as it is.
+SETTLE_ACTIVITY_TYPE = "settle_batch_request"
+SETTLE_START_TO_CLOSE_TIMEOUT = timedelta(minutes=1)
+SETTLE_SCHEDULE_TO_CLOSE_TIMEOUT = timedelta(days=1)  # until a worker and Parse are back
+SETTLE_RETRY_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["BadInput", "BatchDataError"],
 )
 
 
@@ -58,14 +74,37 @@ class ProcessBatchMemoryFromRequestWorkflow:
     @workflow.run
     async def run(self, request_ref: Any) -> Any:
         request_id, batch_id = _reference(request_ref)
-        # The activity is called by name: it is implemented in C++.
-        return await workflow.execute_activity(
-            ACTIVITY_TYPE,
-            args=[request_id, batch_id],
-            start_to_close_timeout=START_TO_CLOSE_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=RETRY_POLICY,
-            # A cancel of the workflow reaches the worker on its next
-            # heartbeat; the run ends once the worker has reported.
-            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        try:
+            # The activity is called by name: it is implemented in C++.
+            return await workflow.execute_activity(
+                ACTIVITY_TYPE,
+                args=[request_id, batch_id],
+                start_to_close_timeout=START_TO_CLOSE_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=RETRY_POLICY,
+                # A cancel of the workflow reaches the worker on its next
+                # heartbeat; the run ends once the worker has reported.
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except (ActivityError, asyncio.CancelledError) as e:
+            if is_cancelled_exception(e):
+                await self._settle(request_id, batch_id, "canceled", "the batch was canceled")
+            else:
+                await self._settle(request_id, batch_id, "failed", _reason(e))
+            raise  # the run still ends failed or canceled
+
+    async def _settle(self, request_id: str, batch_id: str, status: str, reason: str) -> None:
+        await workflow.execute_activity(
+            SETTLE_ACTIVITY_TYPE,
+            args=[request_id, batch_id, status, reason],
+            start_to_close_timeout=SETTLE_START_TO_CLOSE_TIMEOUT,
+            schedule_to_close_timeout=SETTLE_SCHEDULE_TO_CLOSE_TIMEOUT,
+            retry_policy=SETTLE_RETRY_POLICY,
         )
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause: what the worker, or the server, said."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return f"the batch's activity failed for good: {getattr(error, 'message', None) or error}"

@@ -1,0 +1,105 @@
+#include "activityrun.h"
+
+#include "logging.h"
+
+#include <membatch/job.h>
+
+#include <QTimer>
+
+namespace membatch {
+
+namespace {
+
+// A request that finds its server unreachable (or answering 5xx or 429) is
+// sent again after 0.5 s, 1 s, 2 s, ... up to this, for WorkerOptions::retryForMs.
+constexpr int kMaxRetryDelayMs = 10000;
+
+bool isTransient(const ApiResult &r)
+{
+    return r.error == Job::NetworkError || (r.error == Job::ServerError && (r.httpStatus >= 500 || r.httpStatus == 429));
+}
+
+} // namespace
+
+ActivityRun::ActivityRun(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
+                         const WorkerOptions &options, QObject *parent)
+    : QObject(parent)
+    , m_settings(settings)
+    , m_parse(nam, settings, ParseClient::Auth::Master)
+    , m_temporal(nam, settings)
+    , m_task(task)
+    , m_identity(options.identity)
+    , m_retryForMs(std::max<qint64>(0, options.retryForMs))
+{
+    m_clock.start();
+}
+
+void ActivityRun::abandon()
+{
+    m_abandoned = true;
+    m_settled = true;
+    halt();
+    RestClient::abortAll(this);
+}
+
+void ActivityRun::retrying(const std::function<void(RestClient::Handler)> &send,
+                           const std::function<void(const ApiResult &)> &done, int attempt, qint64 failingSinceMs)
+{
+    send([this, send, done, attempt, failingSinceMs](const ApiResult &r) {
+        const qint64 now = m_clock.elapsed();
+        const qint64 since = failingSinceMs < 0 ? now : failingSinceMs;
+        const int delayMs = std::min(500 << std::min(attempt, 5), kMaxRetryDelayMs);
+        if (isTransient(r) && now - since + delayMs <= m_retryForMs) {
+            qCWarning(lcWorker) << m_task.workflowId << ": going on in" << delayMs << "ms after:" << r.message;
+            QTimer::singleShot(delayMs, this, [this, send, done, attempt, since] {
+                if (!m_abandoned)
+                    retrying(send, done, attempt + 1, since);
+            });
+            return;
+        }
+        done(r);
+    });
+}
+
+void ActivityRun::report(const std::function<void(RestClient::Handler)> &send,
+                         const std::function<void(const ApiResult &)> &done)
+{
+    halt(); // the task is being settled: nothing more to tell
+    retrying(send, done);
+}
+
+void ActivityRun::completeTask(const QJsonObject &result, const QString &message)
+{
+    report([this, result](RestClient::Handler h) {
+        m_temporal.completeActivity(m_task.taskToken, QJsonArray{result}, m_identity, this, std::move(h));
+    },
+           [this, message](const ApiResult &r) {
+               if (!r.ok())
+                   settle(false, tr("%1, but telling Temporal failed: %2").arg(message, r.message));
+               else
+                   settle(true, message);
+           });
+}
+
+void ActivityRun::failTask(const QString &message, const QString &type, bool nonRetryable)
+{
+    report([this, message, type, nonRetryable](RestClient::Handler h) {
+        m_temporal.failActivity(m_task.taskToken, message, type, nonRetryable, m_identity, this, std::move(h));
+    },
+           [this, message](const ApiResult &r) {
+               if (!r.ok())
+                   qCWarning(lcWorker) << "could not report the failure to Temporal:" << r.message;
+               settle(false, message);
+           });
+}
+
+void ActivityRun::settle(bool succeeded, const QString &message)
+{
+    if (m_settled)
+        return;
+    m_settled = true;
+    halt();
+    Q_EMIT finished(succeeded, message);
+}
+
+} // namespace membatch

@@ -1,0 +1,71 @@
+#pragma once
+
+#include "parseclient.h"
+#include "temporalclient.h"
+
+#include <membatch/batchoptions.h>
+#include <membatch/batchprogress.h>
+
+#include <QElapsedTimer>
+#include <QObject>
+
+#include <functional>
+
+namespace membatch {
+
+// One activity task in the worker's hands: what every activity needs to
+// settle its task with Temporal exactly once, and to keep asking a server
+// that is briefly gone. Subclasses do the work: BatchActivity (the seeds'
+// activity) and SettleActivity (the workflow's last word on a request).
+class ActivityRun : public QObject
+{
+    Q_OBJECT
+public:
+    ActivityRun(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
+                const WorkerOptions &options, QObject *parent = nullptr);
+
+    virtual void start() = 0;
+    // Stops everything at once and reports nothing (the worker is going away):
+    // Temporal hands the task on when its heartbeats stop or it times out.
+    void abandon();
+
+Q_SIGNALS:
+    void progressChanged(const membatch::BatchProgress &progress);
+    // The task is settled: reported to Temporal (or that report failed). Once.
+    void finished(bool succeeded, const QString &message);
+
+protected:
+    // Sends a request, and again with backoff while its server is unreachable
+    // or answers 5xx or 429, for up to retryForMs from the first failure (an
+    // outage, a restart); then done() gets the last answer. Only for calls
+    // that are safe to repeat (stores with fixed ids, updates that set values).
+    void retrying(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done,
+                  int attempt = 0, qint64 failingSinceMs = -1);
+    // The same for the task's last word to Temporal; halt() comes first.
+    void report(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done);
+    // RespondActivityTaskCompleted with result, then finished(true, message).
+    void completeTask(const QJsonObject &result, const QString &message);
+    // RespondActivityTaskFailed, then finished(false, message). A
+    // non-retryable failure ends the activity: Temporal tries no other attempt.
+    void failTask(const QString &message, const QString &type, bool nonRetryable);
+    void settle(bool succeeded, const QString &message);
+    bool isSettled() const { return m_settled; }
+    // No attempt of the retry policy comes after this one.
+    bool isLastAttempt() const { return m_task.maximumAttempts > 0 && m_task.attempt >= m_task.maximumAttempts; }
+    // Stops what the subclass keeps going on its own (timers, threads).
+    virtual void halt() {}
+
+    ConnectionSettings m_settings;
+    ParseClient m_parse;       // with the master key
+    TemporalClient m_temporal;
+    ActivityTask m_task;
+    QString m_identity;
+
+private:
+    qint64 m_retryForMs;
+    QElapsedTimer m_clock;
+    bool m_settled = false;
+    bool m_abandoned = false;
+};
+
+} // namespace membatch
