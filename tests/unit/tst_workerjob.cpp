@@ -384,6 +384,80 @@ private Q_SLOTS:
         QCOMPARE(server.requestsTo("POST", kFail).size(), 1);
     }
 
+    void settlingMarksAnOpenRequestAndLeavesTheRestAlone_data()
+    {
+        QTest::addColumn<QString>("statusBefore"); // "" : no such request
+        QTest::addColumn<QString>("asked");
+        QTest::addColumn<bool>("changed");
+        QTest::newRow("pending, canceled") << "pending" << "canceled" << true;
+        QTest::newRow("processing, failed") << "processing" << "failed" << true;
+        QTest::newRow("already completed") << "completed" << "failed" << false;
+        QTest::newRow("already canceled by the worker") << "canceled" << "canceled" << false;
+        QTest::newRow("no such request") << "" << "failed" << false;
+    }
+
+    void settlingMarksAnOpenRequestAndLeavesTheRestAlone()
+    {
+        QFETCH(QString, statusBefore);
+        QFETCH(QString, asked);
+        QFETCH(bool, changed);
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        FakeHttpServer &server = fakes.http;
+        serveTemporalHttp(server);
+        if (statusBefore.isEmpty())
+            server.on("GET", kRequest, Response::json(404, {{QStringLiteral("code"), 101}, {QStringLiteral("error"), QStringLiteral("Object not found.")}}));
+        else
+            serveRequest(server, {}, 1, QStringLiteral("req1"), QStringLiteral("b1"),
+                         {{QStringLiteral("status"), statusBefore},
+                          {QStringLiteral("errors"), QJsonArray{QJsonObject{{QStringLiteral("error"), QStringLiteral("earlier")}}}}});
+        PollResponse settle = activityTask("token", QStringLiteral("req1"), QStringLiteral("b1"), QStringLiteral("settle_batch_request"));
+        for (const std::string &value : {'"' + asked.toStdString() + '"', std::string("\"the reason\"")}) {
+            auto *payload = settle.mutable_input()->add_payloads();
+            (*payload->mutable_metadata())["encoding"] = "json/plain";
+            payload->set_data(value);
+        }
+        fakes.grpc.queue(settle);
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        QVERIFY(runOneTask(worker));
+        QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+
+        const QList<Request> puts = server.requestsTo("PUT", kRequest);
+        QCOMPARE(puts.size(), changed ? 1 : 0);
+        if (changed) {
+            const QJsonObject fields = puts.first().json();
+            QCOMPARE(fields.value(QStringLiteral("status")).toString(), asked);
+            const QJsonArray errors = fields.value(QStringLiteral("errors")).toArray();
+            QCOMPARE(errors.size(), 2); // the earlier ones are kept
+            QCOMPARE(errors.last().toObject().value(QStringLiteral("stage")).toString(), QStringLiteral("workflow"));
+            QCOMPARE(errors.last().toObject().value(QStringLiteral("error")).toString(), QStringLiteral("the reason"));
+            QVERIFY(fields.contains(QStringLiteral("completedAt")));
+        }
+        const QJsonObject result = server.requestsTo("POST", kComplete).first().json().value(QStringLiteral("result")).toArray().first().toObject();
+        QCOMPARE(result.value(QStringLiteral("changed")).toBool(), changed);
+        QVERIFY(server.requestsTo("POST", kBatch).isEmpty());
+    }
+
+    void settlingRefusesAnythingButFailedOrCanceled()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveRequest(fakes.http, {}, 1);
+        serveTemporalHttp(fakes.http);
+        PollResponse settle = activityTask("token", QStringLiteral("req1"), QStringLiteral("b1"), QStringLiteral("settle_batch_request"));
+        for (const std::string &value : {std::string("\"completed\""), std::string("\"forged\"")}) {
+            auto *payload = settle.mutable_input()->add_payloads();
+            (*payload->mutable_metadata())["encoding"] = "json/plain";
+            payload->set_data(value);
+        }
+        fakes.grpc.queue(settle);
+        WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
+        QVERIFY(runOneTask(worker));
+        QVERIFY(fakes.http.requestsTo("PUT", kRequest).isEmpty());
+        const QJsonObject failure = fakes.http.requestsTo("POST", kFail).first().json().value(QStringLiteral("failure")).toObject();
+        QCOMPARE(failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("nonRetryable")).toBool(), true);
+    }
+
     void aLostTaskStopsWithoutReporting()
     {
         Fakes fakes;
