@@ -64,6 +64,19 @@ PollResponse activityTask(const std::string &token = "token", const QString &req
     return task;
 }
 
+// The settle_batch_request task the workflow schedules: the two ids, then
+// the status to settle with and the reason.
+PollResponse settleTask(const QString &status, const QString &reason)
+{
+    PollResponse task = activityTask("token", QStringLiteral("req1"), QStringLiteral("b1"), QStringLiteral("settle_batch_request"));
+    for (const QString &value : {status, reason}) {
+        auto *payload = task.mutable_input()->add_payloads();
+        (*payload->mutable_metadata())["encoding"] = "json/plain";
+        payload->set_data(QJsonDocument(QJsonArray{value}).toJson(QJsonDocument::Compact).mid(1).chopped(1).toStdString());
+    }
+    return task;
+}
+
 // Parse and Temporal's HTTP API on one fake HTTP server, Temporal's gRPC
 // frontend on a fake gRPC server.
 struct Fakes
@@ -411,13 +424,7 @@ private Q_SLOTS:
             serveRequest(server, {}, 1, QStringLiteral("req1"), QStringLiteral("b1"),
                          {{QStringLiteral("status"), statusBefore},
                           {QStringLiteral("errors"), QJsonArray{QJsonObject{{QStringLiteral("error"), QStringLiteral("earlier")}}}}});
-        PollResponse settle = activityTask("token", QStringLiteral("req1"), QStringLiteral("b1"), QStringLiteral("settle_batch_request"));
-        for (const std::string &value : {'"' + asked.toStdString() + '"', std::string("\"the reason\"")}) {
-            auto *payload = settle.mutable_input()->add_payloads();
-            (*payload->mutable_metadata())["encoding"] = "json/plain";
-            payload->set_data(value);
-        }
-        fakes.grpc.queue(settle);
+        fakes.grpc.queue(settleTask(asked, QStringLiteral("the reason")));
         WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
         QVERIFY(runOneTask(worker));
         QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
@@ -444,13 +451,7 @@ private Q_SLOTS:
         QVERIFY(fakes.listen());
         serveRequest(fakes.http, {}, 1);
         serveTemporalHttp(fakes.http);
-        PollResponse settle = activityTask("token", QStringLiteral("req1"), QStringLiteral("b1"), QStringLiteral("settle_batch_request"));
-        for (const std::string &value : {std::string("\"completed\""), std::string("\"forged\"")}) {
-            auto *payload = settle.mutable_input()->add_payloads();
-            (*payload->mutable_metadata())["encoding"] = "json/plain";
-            payload->set_data(value);
-        }
-        fakes.grpc.queue(settle);
+        fakes.grpc.queue(settleTask(QStringLiteral("completed"), QStringLiteral("forged")));
         WorkerJob worker(&m_nam, fakes.settings(), oneTask(10));
         QVERIFY(runOneTask(worker));
         QVERIFY(fakes.http.requestsTo("PUT", kRequest).isEmpty());
