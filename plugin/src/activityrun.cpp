@@ -13,6 +13,8 @@ namespace {
 // A request that finds its server unreachable (or answering 5xx or 429) is
 // sent again after 0.5 s, 1 s, 2 s, ... up to this, for WorkerOptions::retryForMs.
 constexpr int kMaxRetryDelayMs = 10000;
+// Left of the attempt's start-to-close for its last report.
+constexpr qint64 kDeadlineMarginMs = 10000;
 
 bool isTransient(const ApiResult &r)
 {
@@ -31,6 +33,10 @@ ActivityRun::ActivityRun(QNetworkAccessManager *nam, const ConnectionSettings &s
     , m_identity(options.identity)
     , m_retryForMs(std::max<qint64>(0, options.retryForMs))
 {
+    // Never past the attempt's own deadline: Temporal would have handed the
+    // task on by then, and the retries would be working for nobody.
+    if (m_task.startToCloseTimeoutMs > 0)
+        m_retryForMs = std::min(m_retryForMs, std::max<qint64>(0, m_task.startToCloseTimeoutMs - kDeadlineMarginMs));
     m_clock.start();
 }
 

@@ -37,7 +37,8 @@ Q_SIGNALS:
 protected:
     // Sends a request, and again with backoff while its server is unreachable
     // or answers 5xx or 429, for up to retryForMs from the first failure (an
-    // outage, a restart); then done() gets the last answer. Only for calls
+    // outage, a restart), and never past the attempt's start-to-close; then
+    // done() gets the last answer. Only for calls
     // that are safe to repeat (stores with fixed ids, updates that set values).
     void retrying(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done,
                   int attempt = 0, qint64 failingSinceMs = -1);
@@ -52,8 +53,10 @@ protected:
     bool isSettled() const { return m_settled; }
     // No attempt of the retry policy comes after this one.
     bool isLastAttempt() const { return m_task.maximumAttempts > 0 && m_task.attempt >= m_task.maximumAttempts; }
-    // Stops what the subclass keeps going on its own (timers, threads).
+    // Stops what the subclass keeps going on its own (timers, threads):
+    // called once the task is being settled, or abandoned.
     virtual void halt() {}
+    qint64 elapsedMs() const { return m_clock.elapsed(); }
 
     ConnectionSettings m_settings;
     ParseClient m_parse;       // with the master key

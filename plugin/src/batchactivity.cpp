@@ -65,12 +65,14 @@ void BatchActivity::start()
     }
     m_requestId = input.at(0).toString();
     m_batchId = input.at(1).toString();
+    m_lastHeartbeatMs = elapsedMs(); // the poll that handed the task over counts as one
     m_heartbeatTimer.start();
     fetchRequest();
 }
 
 void BatchActivity::halt()
 {
+    m_halted = true; // a heartbeat answer from now on changes nothing
     m_heartbeatTimer.stop();
     m_decodeWatcher.disconnect(this); // a decode still running is not waited for
 }
@@ -201,14 +203,14 @@ void BatchActivity::recordItemError(qint64 index, const QString &message)
 
 void BatchActivity::storeNextGroup()
 {
-    if (m_cancelRequested) {
-        cancelBatch();
-        return;
-    }
     const qint64 begin = m_next;
     const qint64 end = std::min<qint64>(begin + m_groupSize, m_items.size());
     if (begin >= end) {
-        finalize();
+        finalize(); // all stored: a cancel heard now is too late to matter
+        return;
+    }
+    if (m_cancelRequested) {
+        cancelBatch();
         return;
     }
 
@@ -338,14 +340,18 @@ void BatchActivity::reportProgress()
 
 void BatchActivity::heartbeat()
 {
-    if (m_heartbeatInFlight || isSettled())
+    if (m_halted)
+        return;
+    if (lostTemporal())
+        return;
+    if (m_heartbeatInFlight)
         return; // the last one is still on its way: no pile-up behind a slow server
     m_heartbeatInFlight = true;
     const QJsonArray details{QJsonObject{{QStringLiteral("processed"), m_next}, {QStringLiteral("total"), m_items.size()}}};
     m_temporal.heartbeat(m_task.taskToken, details, m_identity, this, [this](const ApiResult &r, bool cancelRequested) {
         m_heartbeatInFlight = false;
-        if (isSettled())
-            return; // answered after the task was settled: nothing left to stop
+        if (m_halted)
+            return; // answered while the task is being settled: nothing left to stop
         if (r.error == Job::NotFoundError) {
             // The task is no longer ours (timed out and handed on, or the
             // workflow ended): stop without reporting anything.
@@ -353,13 +359,30 @@ void BatchActivity::heartbeat()
             Q_EMIT finished(false, tr("batch %1: Temporal no longer knows this task: %2").arg(m_batchId, r.message));
             return;
         }
-        if (!r.ok())
+        if (!r.ok()) {
             qCWarning(lcWorker) << "heartbeat failed, going on:" << r.message;
+            lostTemporal();
+            return;
+        }
+        m_lastHeartbeatMs = elapsedMs();
         if (cancelRequested && !m_cancelRequested) {
             qCInfo(lcWorker) << "batch" << m_batchId << ": cancel requested; stopping after the group in flight";
             m_cancelRequested = true;
         }
-    });
+    }, m_heartbeatTimer.interval());
+}
+
+bool BatchActivity::lostTemporal()
+{
+    // No heartbeat has reached Temporal for a whole heartbeat timeout: it has
+    // handed this attempt on (or will before anything reaches it), and what
+    // this one wrote from now on could undo what the next one records.
+    if (m_task.heartbeatTimeoutMs <= 0 || elapsedMs() - m_lastHeartbeatMs <= m_task.heartbeatTimeoutMs)
+        return false;
+    abandon();
+    Q_EMIT finished(false, tr("batch %1: no heartbeat reached Temporal for %2 s: the attempt is given up")
+                               .arg(m_batchId).arg(m_task.heartbeatTimeoutMs / 1000.0));
+    return true;
 }
 
 QJsonObject BatchActivity::closingFields(const QString &status) const

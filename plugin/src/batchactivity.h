@@ -46,6 +46,9 @@ private:
     void download();
     void decode(const QByteArray &gzip);
     void heartbeat();
+    // Gives the attempt up (abandon, finished) if no heartbeat has reached
+    // Temporal for the heartbeat timeout; true if it did.
+    bool lostTemporal();
     void storeNextGroup();
     void cancelBatch();
     // Parse said "duplicate id" for these items: count the ones an earlier
@@ -73,6 +76,8 @@ private:
     QTimer m_heartbeatTimer;
     bool m_heartbeatInFlight = false;
     bool m_cancelRequested = false;
+    bool m_halted = false;
+    qint64 m_lastHeartbeatMs = 0;
 
     QString m_requestId;
     QString m_batchId;

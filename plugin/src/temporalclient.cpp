@@ -116,15 +116,17 @@ void TemporalClient::closeFailure(const QString &workflowId, const QString &runI
 }
 
 void TemporalClient::heartbeat(const QByteArray &taskToken, const QJsonArray &details, const QString &identity,
-                               QObject *context, std::function<void(const ApiResult &, bool)> handler)
+                               QObject *context, std::function<void(const ApiResult &, bool)> handler, int timeoutMs)
 {
     const QJsonObject body{{QStringLiteral("taskToken"), QString::fromLatin1(taskToken)},
                            {QStringLiteral("details"), details},
                            {QStringLiteral("identity"), identity}};
-    m_rest.send("POST", request(namespacePath() + QStringLiteral("/activity-heartbeat"), m_settings.temporalApiPrefix),
-                compactJson(body), context, [handler](const ApiResult &r) {
-                    handler(r, r.json.value(QStringLiteral("cancelRequested")).toBool());
-                });
+    QNetworkRequest req = request(namespacePath() + QStringLiteral("/activity-heartbeat"), m_settings.temporalApiPrefix);
+    if (timeoutMs > 0)
+        req.setTransferTimeout(timeoutMs);
+    m_rest.send("POST", req, compactJson(body), context, [handler](const ApiResult &r) {
+        handler(r, r.json.value(QStringLiteral("cancelRequested")).toBool());
+    });
 }
 
 void TemporalClient::completeActivity(const QByteArray &taskToken, const QJsonArray &result, const QString &identity,

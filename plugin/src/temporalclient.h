@@ -58,9 +58,10 @@ public:
     void closeFailure(const QString &workflowId, const QString &runId, QObject *context,
                       std::function<void(const ApiResult &, const QString &failure)> handler);
 
-    // Answers whether a cancel was requested.
+    // Answers whether a cancel was requested. timeoutMs bounds the exchange
+    // (0: the client's default): a heartbeat late is a heartbeat lost.
     void heartbeat(const QByteArray &taskToken, const QJsonArray &details, const QString &identity, QObject *context,
-                   std::function<void(const ApiResult &, bool cancelRequested)> handler);
+                   std::function<void(const ApiResult &, bool cancelRequested)> handler, int timeoutMs = 0);
     void completeActivity(const QByteArray &taskToken, const QJsonArray &result, const QString &identity,
                           QObject *context, Handler handler);
     void failActivity(const QByteArray &taskToken, const QString &message, const QString &type, bool nonRetryable,

@@ -83,7 +83,9 @@ void WorkerJob::polled(const ApiResult &r, const ActivityTask &task, qint64 star
         if (m_failingSinceMs < 0)
             m_failingSinceMs = now;
         const bool transient = r.error == NetworkError || r.error == ServerError;
-        if (!m_everPolled || !transient || now - m_failingSinceMs > OutageToleranceMs) {
+        // Polls ride out as long an outage as the activities do.
+        const qint64 tolerance = std::max<qint64>(OutageToleranceMs, m_options.retryForMs);
+        if (!m_everPolled || !transient || now - m_failingSinceMs > tolerance) {
             ActivityTaskPoller::cancelAll(this);
             setError(r.error, tr("polling task queue %1: %2").arg(m_settings.taskQueue, r.message));
             emitResult();

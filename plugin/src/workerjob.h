@@ -19,7 +19,8 @@ class ActivityRun;
 // over gRPC, run each (a BatchActivity, or a SettleActivity), and poll again; up to
 // `concurrency` tasks at once with up to `pollers` polls in flight, until
 // killed or maxTasks. A server that vanishes (a restart, say) is polled again
-// with backoff for up to OutageToleranceMs before the worker gives up.
+// with backoff for up to OutageToleranceMs (or retryForMs, if longer) before
+// the worker gives up.
 class WorkerJob : public Job
 {
     Q_OBJECT

@@ -115,6 +115,7 @@ pid_is_ours() { # pid_is_ours PID
 find_our_pids() {
   local f
   { grep -lxzF -e "$DIR/parse" -e "$DIR/parse.log" -e "$DIR/temporal.db" -e "$DIR/workflow.log" \
+    -e "membatch-workflow@$DIR" \
     /proc/[0-9]*/cmdline 2>/dev/null || true; } | while IFS= read -r f; do
     f=${f#/proc/}
     printf '%s\n' "${f%/cmdline}"
@@ -134,6 +135,11 @@ wait_gone() { # wait_gone PID SECONDS -> 0 when gone
 
 stop_pid() { # stop_pid NAME PID [GROUP]: GROUP also signals the process group PID leads
   local name=$1 pid=$2 target=$2
+  if [[ ${3:-} == group && $pid =~ ^[0-9]+$ ]] && ! pid_is_ours "$pid"; then
+    # The leader is gone (killed by hand, say): what it led may live on.
+    pkill -TERM -g "$pid" 2>/dev/null || true
+    return 0
+  fi
   pid_is_ours "$pid" || return 0
   [[ ${3:-} == group ]] && target=-$pid
   kill -TERM -- "$target" 2>/dev/null || return 0
@@ -374,7 +380,7 @@ spawn_workflow_worker() {
   MEMBATCH_VENV="$VENV" MEMBATCH_TEMPORAL_ADDRESS="$(temporal_address)" \
     MEMBATCH_NAMESPACE="$NAMESPACE" MEMBATCH_TASK_QUEUE="$TASK_QUEUE" \
     setsid "$SUPERVISE" workflow-worker "$DIR/workflow.log" -- \
-    "$WORKFLOW_WORKER" --connect-timeout "$START_TIMEOUT" \
+    "$WORKFLOW_WORKER" --connect-timeout "$START_TIMEOUT" --identity "membatch-workflow@$DIR" \
     </dev/null >/dev/null 2>&1 9>&- &
   printf '%s\n' "$!" >"$DIR/workflow.pid"
 }

@@ -4,8 +4,9 @@
 # Runs CMD with its output appended to LOG and starts it again whenever it
 # exits, after a pause that doubles from 0.5 s to 10 s while it keeps dying
 # quickly (reset once a run lasted a minute). SIGTERM or SIGINT stops CMD
-# (SIGTERM, then SIGKILL after 10 s) and then this script. Start it with
-# setsid: the stack stops the whole process group.
+# (SIGTERM, then SIGKILL after 8 s) and then this script. Start it with
+# setsid: the stack stops the whole process group. (Started in the
+# background by a script, it ignores SIGINT: SIGTERM is the way.)
 set -uo pipefail
 
 (($# >= 4)) && [[ $3 == -- ]] || {
@@ -22,13 +23,14 @@ stop() {
   stopping=1
   [[ -n $child ]] && kill -TERM "$child" 2>/dev/null
 }
-trap stop TERM INT
+trap stop TERM
 
 note() { printf '%s supervise: %s\n' "$(date -u +%FT%TZ)" "$*" >>"$log"; }
 
 pause_ms=500
 while ((!stopping)); do
   started=$(date +%s)
+  rc=""
   "$@" >>"$log" 2>&1 </dev/null &
   child=$!
   # wait returns early when a trapped signal arrives: wait again until the
@@ -37,11 +39,12 @@ while ((!stopping)); do
     wait "$child"
     rc=$?
     if ((stopping)); then
-      for ((i = 0; i < 100; i++)); do
+      for ((i = 0; i < 80; i++)); do
         kill -0 "$child" 2>/dev/null || break
         sleep 0.1
       done
-      kill -KILL "$child" 2>/dev/null
+      # Still there after 8 s (the stack itself waits 10 s): kill it.
+      kill -0 "$child" 2>/dev/null && kill -KILL "$child" 2>/dev/null
     fi
   done
   wait "$child" 2>/dev/null

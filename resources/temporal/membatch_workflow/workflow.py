@@ -87,11 +87,16 @@ class ProcessBatchMemoryFromRequestWorkflow:
                 cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
         except (ActivityError, asyncio.CancelledError) as e:
-            if is_cancelled_exception(e):
-                await self._settle(request_id, batch_id, "canceled", "the batch was canceled")
-            else:
-                await self._settle(request_id, batch_id, "failed", _reason(e))
-            raise  # the run still ends failed or canceled
+            canceled = is_cancelled_exception(e)
+            try:
+                if canceled:
+                    await self._settle(request_id, batch_id, "canceled", "the batch was canceled")
+                else:
+                    await self._settle(request_id, batch_id, "failed", _reason(e))
+            except ActivityError as settle_error:
+                # The run ends as the batch did, whatever became of the settling.
+                workflow.logger.error("settling request %s failed: %s", request_id, _reason(settle_error))
+            raise e  # the run still ends failed or canceled
 
     async def _settle(self, request_id: str, batch_id: str, status: str, reason: str) -> None:
         await workflow.execute_activity(
