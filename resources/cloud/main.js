@@ -55,6 +55,13 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', (request) => {
       refuse(`batchId must be a string of 1 to ${MAX_ID_LENGTH} characters`);
     }
     if (o.get('status') !== 'pending') refuse("a new request's status must be 'pending'");
+    // What status and watch follow: this batch's own workflow, no other's.
+    if (o.get('workflowId') !== undefined && o.get('workflowId') !== `batch-${batchId}`) {
+      refuse(`workflowId must be batch-${batchId}`);
+    }
+    for (const key of ['workflowRunId', 'startedAt', 'completedAt', 'processingDurationMs']) {
+      if (o.get(key) !== undefined) refuse(`only the worker sets ${key}`);
+    }
     if (!isCount(o.get('totalMemories')) || o.get('totalMemories') === 0) refuse('totalMemories must be a positive integer');
     for (const key of COUNTS) {
       if (o.get(key) !== undefined && o.get(key) !== 0) refuse(`a new request's ${key} must be 0`);

@@ -331,28 +331,47 @@ private Q_SLOTS:
     {
         QTest::addColumn<QByteArray>("body");
         QTest::addColumn<QString>("refusal");
+        QTest::addColumn<QString>("field"); // another field set, with value
+        QTest::addColumn<QString>("value");
         // What crashed Parse Server 9 (the LiveQuery publisher): a File
         // without a url.
-        QTest::newRow("name-only file") << QByteArray(R"({"__type":"File","name":"x.json.gz"})") << "with its url";
+        QTest::newRow("name-only file") << QByteArray(R"({"__type":"File","name":"x.json.gz"})") << "with its url" << "" << "";
         QTest::newRow("file on another host") // Parse's allowedFileUrlDomains
             << QByteArray("{\"__type\":\"File\",\"name\":\"x.json.gz\",\"url\":\"http://files.example.invalid/x.json.gz\"}")
-            << "is not allowed";
+            << "is not allowed" << "" << "";
         QTest::newRow("file elsewhere on an allowed host") // the Cloud Code
             << QByteArray("{\"__type\":\"File\",\"name\":\"x.json.gz\",\"url\":\"http://127.0.0.1:9/x.json.gz\"}")
-            << "a file of this server";
-        QTest::newRow("not a file") << QByteArray("\"just a string\"") << "";
+            << "a file of this server" << "" << "";
+        QTest::newRow("not a file") << QByteArray("\"just a string\"") << "" << "" << "";
+        // With a file of this server, other fields a user may not choose.
+        QTest::newRow("another batch's workflow") << QByteArray() << "workflowId must be batch-" << "workflowId" << "batch-someone-else";
+        QTest::newRow("a run id of its own") << QByteArray() << "only the worker sets workflowRunId" << "workflowRunId" << "r";
+        QTest::newRow("already processing") << QByteArray() << "must be 'pending'" << "status" << "processing";
     }
 
     void whatAUserWritesToARequestIsChecked()
     {
         QFETCH(QByteArray, body);
         QFETCH(QString, refusal);
+        QFETCH(QString, field);
+        QFETCH(QString, value);
         const QByteArray user = m_stack.signUp(QStringLiteral("user-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
         QVERIFY(!user.isEmpty());
-        const QJsonObject request{{QStringLiteral("batchId"), QStringLiteral("b-") + QUuid::createUuid().toString(QUuid::WithoutBraces)},
-                                  {QStringLiteral("status"), QStringLiteral("pending")},
-                                  {QStringLiteral("totalMemories"), 1},
-                                  {QStringLiteral("batchDataFile"), QJsonDocument::fromJson("[" + body + "]").array().first()}};
+        if (body.isEmpty()) { // a real upload of this user's
+            const Http file = m_stack.parseAsUser(user, "POST", QStringLiteral("/files/own.json.gz"), GzipCodec::compress("[]"),
+                                                  "application/gzip");
+            QCOMPARE(file.status, 201);
+            body = QJsonDocument(QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
+                                             {QStringLiteral("name"), file.json().value(QStringLiteral("name"))},
+                                             {QStringLiteral("url"), file.json().value(QStringLiteral("url"))}})
+                       .toJson(QJsonDocument::Compact);
+        }
+        QJsonObject request{{QStringLiteral("batchId"), QStringLiteral("b-") + QUuid::createUuid().toString(QUuid::WithoutBraces)},
+                            {QStringLiteral("status"), QStringLiteral("pending")},
+                            {QStringLiteral("totalMemories"), 1},
+                            {QStringLiteral("batchDataFile"), QJsonDocument::fromJson("[" + body + "]").array().first()}};
+        if (!field.isEmpty())
+            request.insert(field, value);
         const Http created = m_stack.parseAsUser(user, "POST", QStringLiteral("/classes/BatchMemoryRequest"),
                                                  QJsonDocument(request).toJson(QJsonDocument::Compact));
         QCOMPARE(created.status, 400);

@@ -287,6 +287,48 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertIsInstance(err.cause.cause, ApplicationError)
         self.assertEqual(err.cause.cause.type, "BadBatch")
 
+    async def test_a_cancel_while_settling_a_failure_does_not_stop_the_settling(self):
+        settling = asyncio.Event()
+        release = asyncio.Event()
+        settled = []
+
+        @activity.defn(name=ACTIVITY_TYPE)
+        async def broken(request_id, batch_id):
+            raise ApplicationError("batch is malformed", non_retryable=True)
+
+        @activity.defn(name=SETTLE_ACTIVITY_TYPE)
+        async def slow_settle(*args):
+            settling.set()
+            await release.wait()  # held until the cancel is in
+            settled.append(list(args))
+            return {"status": "failed", "changed": True}
+
+        worker = Worker(self.client, task_queue=self.task_queue,
+                        workflows=[ProcessBatchMemoryFromRequestWorkflow], activities=[broken, slow_settle])
+        run = asyncio.create_task(worker.run())
+        try:
+            handle = await self.start()
+            await asyncio.wait_for(settling.wait(), SHORT_TIMEOUT)
+            await asyncio.wait_for(handle.cancel(), CONNECT_TIMEOUT)
+            # Let the settling finish only once the cancel has reached the run.
+            async def cancel_recorded():
+                while not _events(await self.history(handle), EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED):
+                    await asyncio.sleep(0.1)  # polling the server's history, bounded below
+            await asyncio.wait_for(cancel_recorded(), SHORT_TIMEOUT)
+            release.set()
+            err = await self.failure(handle, SHORT_TIMEOUT)
+            history = await self.history(handle)
+        finally:
+            await asyncio.wait_for(worker.shutdown(), SHUTDOWN_TIMEOUT)
+            await asyncio.wait_for(run, SHUTDOWN_TIMEOUT)
+
+        self.assertEqual(len(settled), 1, "the settling was cut short by the cancel")
+        self.assertEqual(settled[0][2], "failed")
+        # The run ends as the batch did: failed, with the batch's error.
+        self.assertIsInstance(err.cause, ActivityError)
+        self.assertEqual(err.cause.cause.message, "batch is malformed")
+        self.assertEqual(_events(history, EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED), [])
+
     # 5 ---------------------------------------------------------------------
 
     async def test_invalid_input_fails_the_run_without_scheduling_the_activity(self):

@@ -99,13 +99,19 @@ class ProcessBatchMemoryFromRequestWorkflow:
             raise e  # the run still ends failed or canceled
 
     async def _settle(self, request_id: str, batch_id: str, status: str, reason: str) -> None:
-        await workflow.execute_activity(
+        handle = workflow.start_activity(
             SETTLE_ACTIVITY_TYPE,
             args=[request_id, batch_id, status, reason],
             start_to_close_timeout=SETTLE_START_TO_CLOSE_TIMEOUT,
             schedule_to_close_timeout=SETTLE_SCHEDULE_TO_CLOSE_TIMEOUT,
             retry_policy=SETTLE_RETRY_POLICY,
         )
+        # A cancel of the run while it settles a failure must not cancel the
+        # settling itself: that is what keeps the request from staying open.
+        try:
+            await asyncio.shield(handle)
+        except asyncio.CancelledError:
+            await handle
 
 
 def _reason(error: BaseException) -> str:
