@@ -281,10 +281,14 @@ private Q_SLOTS:
         QCOMPARE(watch->batch().status, QStringLiteral("failed"));
         delete watch;
 
-        // A data error is not retried: one attempt, and the workflow failed.
-        const Http described = m_stack.temporal("GET", QStringLiteral("/workflows/batch-") + batchId);
-        QCOMPARE(described.json().value(QStringLiteral("workflowExecutionInfo")).toObject().value(QStringLiteral("status")).toString(),
-                 QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"));
+        // A data error is not retried: one attempt, and the workflow failed
+        // (once it has had its last word on the request, already final).
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(QStringLiteral("batch-") + batchId),
+                                  QStringLiteral("WORKFLOW_EXECUTION_STATUS_FAILED"), 30000);
+        for (const QJsonValue &e : m_stack.history(QStringLiteral("batch-") + batchId))
+            if (e.toObject().value(QStringLiteral("eventType")).toString() == QLatin1String("EVENT_TYPE_ACTIVITY_TASK_STARTED"))
+                QCOMPARE(e.toObject().value(QStringLiteral("activityTaskStartedEventAttributes")).toObject()
+                             .value(QStringLiteral("attempt")).toInt(), 1);
     }
 
     void anotherUserCanNeitherForgeNorSpoilMemories()
