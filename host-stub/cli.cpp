@@ -48,6 +48,8 @@ const QCommandLineOption optMaxTasks(QStringLiteral("max-tasks"), QStringLiteral
 const QCommandLineOption optConcurrency(QStringLiteral("concurrency"), QStringLiteral("work: tasks run at once (default 2)."), QStringLiteral("N"), QStringLiteral("2"));
 const QCommandLineOption optPollers(QStringLiteral("pollers"), QStringLiteral("work: long polls in flight at most (default 2, never more than --concurrency)."), QStringLiteral("N"), QStringLiteral("2"));
 const QCommandLineOption optRetryFor(QStringLiteral("retry-for"), QStringLiteral("work: ask a server that is down or answers 5xx again for this long before an attempt fails (default 120)."), QStringLiteral("SECONDS"), QStringLiteral("120"));
+const QCommandLineOption optGroupSize(QStringLiteral("group-size"), QStringLiteral("work: memories stored per /batch call at most (default 100, 1-1000; fewer when large)."), QStringLiteral("N"), QStringLiteral("100"));
+const QCommandLineOption optGroupsInFlight(QStringLiteral("groups-in-flight"), QStringLiteral("work: /batch calls in flight per task (default 4, 1-16)."), QStringLiteral("N"), QStringLiteral("4"));
 const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
 const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
 const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));
@@ -80,7 +82,7 @@ Cli::Cli(QObject *parent)
     m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, work or plugin"),
                                    QStringLiteral("COMMAND [ARGS]"));
     m_parser.addOptions({optJson, optWait, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
-                         optRetryFor, optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
+                         optRetryFor, optGroupSize, optGroupsInFlight, optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
                          optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
 
@@ -136,6 +138,10 @@ int Cli::run(const QStringList &arguments)
         return usageError(QStringLiteral("--concurrency must be 1 to 64"));
     if (!positiveInt(m_parser.value(optPollers), 1, 64, &workerOptions.pollers))
         return usageError(QStringLiteral("--pollers must be 1 to 64"));
+    if (!positiveInt(m_parser.value(optGroupSize), 1, 1000, &workerOptions.groupSize))
+        return usageError(QStringLiteral("--group-size must be 1 to 1000"));
+    if (!positiveInt(m_parser.value(optGroupsInFlight), 1, 16, &workerOptions.groupsInFlight))
+        return usageError(QStringLiteral("--groups-in-flight must be 1 to 16"));
     int retryForSeconds = 0;
     if (!positiveInt(m_parser.value(optRetryFor), 0, 24 * 3600, &retryForSeconds))
         return usageError(QStringLiteral("--retry-for must be 0 to 86400 seconds"));

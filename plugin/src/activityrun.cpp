@@ -44,33 +44,57 @@ void ActivityRun::abandon()
 {
     m_abandoned = true;
     m_settled = true;
+    m_halted = true;
     halt();
     RestClient::abortAll(this);
 }
 
 void ActivityRun::retrying(const std::function<void(RestClient::Handler)> &send,
-                           const std::function<void(const ApiResult &)> &done, int attempt, qint64 failingSinceMs)
+                           const std::function<void(const ApiResult &)> &done, QObject *context)
 {
-    send([this, send, done, attempt, failingSinceMs](const ApiResult &r) {
-        const qint64 now = m_clock.elapsed();
-        const qint64 since = failingSinceMs < 0 ? now : failingSinceMs;
-        const int delayMs = std::min(500 << std::min(attempt, 5), kMaxRetryDelayMs);
-        if (isTransient(r) && now - since + delayMs <= m_retryForMs) {
-            qCWarning(lcWorker) << m_task.workflowId << ": going on in" << delayMs << "ms after:" << r.message;
-            QTimer::singleShot(delayMs, this, [this, send, done, attempt, since] {
-                if (!m_abandoned)
-                    retrying(send, done, attempt + 1, since);
-            });
-            return;
-        }
-        done(r);
+    retryFrom(send, done, context ? context : this, 0, -1);
+}
+
+void ActivityRun::retryFrom(const std::function<void(RestClient::Handler)> &send,
+                            const std::function<void(const ApiResult &)> &done, QObject *context, int attempt,
+                            qint64 failingSinceMs)
+{
+    send([this, send, done, context, attempt, failingSinceMs](const ApiResult &r) {
+        const qint64 since = failingSinceMs < 0 ? m_clock.elapsed() : failingSinceMs;
+        if (!retryLater(r, attempt, since, context, [this, send, done, context, attempt, since] {
+                retryFrom(send, done, context, attempt + 1, since);
+            }))
+            done(r);
     });
+}
+
+bool ActivityRun::retryLater(const ApiResult &r, int attempt, qint64 failingSinceMs, QObject *context,
+                             std::function<void()> again)
+{
+    const qint64 now = m_clock.elapsed();
+    const int delayMs = std::min(500 << std::min(attempt, 5), kMaxRetryDelayMs);
+    if (!isTransient(r) || now - failingSinceMs + delayMs > m_retryForMs)
+        return false;
+    qCWarning(lcWorker) << m_task.workflowId << ": going on in" << delayMs << "ms after:" << r.message;
+    QTimer::singleShot(delayMs, context, [this, context, again = std::move(again)] {
+        if (!m_abandoned && (context == this || !m_halted))
+            again();
+    });
+    return true;
+}
+
+void ActivityRun::stopWork()
+{
+    if (m_halted)
+        return;
+    m_halted = true;
+    halt();
 }
 
 void ActivityRun::report(const std::function<void(RestClient::Handler)> &send,
                          const std::function<void(const ApiResult &)> &done)
 {
-    halt(); // the task is being settled: nothing more to tell
+    stopWork(); // the task is being settled: nothing more to tell
     retrying(send, done);
 }
 
@@ -104,7 +128,7 @@ void ActivityRun::settle(bool succeeded, const QString &message)
     if (m_settled)
         return;
     m_settled = true;
-    halt();
+    stopWork();
     Q_EMIT finished(succeeded, message);
 }
 

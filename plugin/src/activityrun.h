@@ -38,10 +38,16 @@ protected:
     // Sends a request, and again with backoff while its server is unreachable
     // or answers 5xx or 429, for up to retryForMs from the first failure (an
     // outage, a restart), and never past the attempt's start-to-close; then
-    // done() gets the last answer. Only for calls
-    // that are safe to repeat (stores with fixed ids, updates that set values).
+    // done() gets the last answer. Only for calls that are safe to repeat
+    // (stores with fixed ids, updates that set values). Retries wait on
+    // context (this if null): deleting it drops them with its requests.
     void retrying(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done,
-                  int attempt = 0, qint64 failingSinceMs = -1);
+                  QObject *context = nullptr);
+    // The policy behind retrying(), for work that is not one request: if r
+    // is worth another try, the attempt-th of a run of failures that began
+    // at failingSinceMs (elapsedMs()), runs again() on context after the
+    // backoff and returns true.
+    bool retryLater(const ApiResult &r, int attempt, qint64 failingSinceMs, QObject *context, std::function<void()> again);
     // The same for the task's last word to Temporal; halt() comes first.
     void report(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done);
     // RespondActivityTaskCompleted with result, then finished(true, message).
@@ -56,6 +62,11 @@ protected:
     // Stops what the subclass keeps going on its own (timers, threads):
     // called once the task is being settled, or abandoned.
     virtual void halt() {}
+    // The task is being settled or was abandoned: retries on contexts other
+    // than this one are dropped, and subclasses start nothing new.
+    bool isHalted() const { return m_halted; }
+    // Halts now, before the task is settled (a failure about to be recorded).
+    void stopWork();
     qint64 elapsedMs() const { return m_clock.elapsed(); }
 
     ConnectionSettings m_settings;
@@ -65,10 +76,14 @@ protected:
     QString m_identity;
 
 private:
+    void retryFrom(const std::function<void(RestClient::Handler)> &send, const std::function<void(const ApiResult &)> &done,
+                   QObject *context, int attempt, qint64 failingSinceMs);
+
     qint64 m_retryForMs;
     QElapsedTimer m_clock;
     bool m_settled = false;
     bool m_abandoned = false;
+    bool m_halted = false;
 };
 
 } // namespace membatch

@@ -1,5 +1,7 @@
 #include "batchactivity.h"
 
+#include "batchcodec.h"
+#include "batchfilestream.h"
 #include "batchrequest.h"
 #include "logging.h"
 
@@ -8,9 +10,8 @@
 #include <membatch/memoryitem.h>
 
 #include <QCryptographicHash>
-#include <QMessageAuthenticationCode>
 #include <QJsonDocument>
-#include <QtConcurrent>
+#include <QMessageAuthenticationCode>
 
 namespace membatch {
 
@@ -18,8 +19,17 @@ namespace {
 
 constexpr int kDuplicateValue = 137; // Parse: an object with this objectId exists
 
-// Parse's default batchRequestLimit (the master key is exempt, but stay polite).
-constexpr int kMaxGroupSize = 100;
+// A /batch call carries at most this much (Parse takes 20 MiB a request by
+// default; well below it, a call is quick to send again).
+constexpr qint64 kGroupBytes = 4 * 1024 * 1024;
+// What a sub-request adds to its item: object id, pointers, ACL, path.
+constexpr qint64 kEnvelopeBytes = 1024;
+// Parse's default maxUploadSize: one item's /batch call must fit in it.
+constexpr qint64 kParseRequestBytes = 20 * 1024 * 1024;
+// Read this far ahead of the groups.
+constexpr qsizetype kBacklogBytes = 4 * 1024 * 1024;
+// What a file of the declared size may inflate to beyond it.
+constexpr qint64 kInflateSlackBytes = 64 * 1024;
 
 // Heartbeats go out every third of the heartbeat timeout, within these bounds
 // (and every 10 s when the task has none: a cancel still gets through).
@@ -32,12 +42,18 @@ BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSetting
                              const WorkerOptions &options, QObject *parent)
     : ActivityRun(nam, settings, task, options, parent)
     , m_idKey(memoryIdKey(settings.masterKey))
-    , m_groupSize(std::clamp(options.progressEvery, 1, kMaxGroupSize))
+    , m_groupSize(std::clamp(options.groupSize, 1, 1000))
+    , m_groupsInFlight(std::clamp(options.groupsInFlight, 1, 16))
+    , m_work(new QObject(this))
 {
     const qint64 timeout = m_task.heartbeatTimeoutMs > 0 ? m_task.heartbeatTimeoutMs : 3 * kMaxHeartbeatMs;
     m_heartbeatTimer.setInterval(int(std::clamp(timeout / 3, kMinHeartbeatMs, kMaxHeartbeatMs)));
     connect(&m_heartbeatTimer, &QTimer::timeout, this, &BatchActivity::heartbeat);
+    m_progressTimer.setInterval(std::max(options.progressIntervalMs, 10));
+    connect(&m_progressTimer, &QTimer::timeout, this, &BatchActivity::writeProgress);
 }
+
+BatchActivity::~BatchActivity() = default;
 
 QByteArray BatchActivity::memoryIdKey(const QString &masterKey)
 {
@@ -72,9 +88,20 @@ void BatchActivity::start()
 
 void BatchActivity::halt()
 {
-    m_halted = true; // a heartbeat answer from now on changes nothing
     m_heartbeatTimer.stop();
-    m_decodeWatcher.disconnect(this); // a decode still running is not waited for
+    m_progressTimer.stop();
+    if (m_work) {
+        // The file, the groups, their retries: nothing of it answers now.
+        RestClient::abortAll(m_work);
+        m_work->deleteLater();
+        m_work = nullptr;
+        m_file = nullptr;
+    }
+}
+
+qint64 BatchActivity::total() const
+{
+    return m_request.value(QStringLiteral("totalMemories")).toInteger();
 }
 
 void BatchActivity::emitProgress(BatchProgress::Phase phase)
@@ -83,10 +110,10 @@ void BatchActivity::emitProgress(BatchProgress::Phase phase)
     p.phase = phase;
     p.batchId = m_batchId;
     p.status = m_request.value(QStringLiteral("status")).toString();
-    p.total = m_request.value(QStringLiteral("totalMemories")).toInteger();
+    p.total = total();
     p.processed = m_next;
     p.succeeded = m_succeeded;
-    p.failed = m_errors.size();
+    p.failed = m_failed;
     Q_EMIT progressChanged(p);
 }
 
@@ -109,15 +136,33 @@ void BatchActivity::fetchRequest()
                  true);
             return;
         }
+        m_succeeded = status.successCount;
+        m_failed = status.failCount;
+        m_errors = status.errors;
         if (status.isFinal()) {
             // Delivered again after it was settled: report what is recorded.
             qCInfo(lcWorker) << "batch" << m_batchId << "is already" << status.status;
-            m_succeeded = status.successCount;
-            m_errors = status.errors;
             m_next = status.totalMemories;
             complete();
             return;
         }
+        if (status.status == QLatin1String(BatchStatus::Processing) && status.processedCount > 0) {
+            // An earlier attempt got this far: what it recorded stands.
+            m_next = std::min(status.processedCount, status.totalMemories);
+            qCInfo(lcWorker) << "batch" << m_batchId << ": attempt" << m_task.attempt << "resumes after" << m_next
+                             << "of" << status.totalMemories << "memories";
+        } else {
+            m_succeeded = m_failed = 0;
+            m_errors = {};
+        }
+        m_taken = m_next;
+        const QJsonValue user = m_request.value(QStringLiteral("user"));
+        const QJsonValue acl = m_request.value(QStringLiteral("ACL"));
+        m_memoryFields = {{QStringLiteral("batchId"), m_batchId},
+                          {QStringLiteral("request"), ParseClient::pointer(BatchRequest::ClassName, m_requestId)},
+                          {QStringLiteral("ACL"), acl.isObject() ? acl : QJsonObject()}};
+        if (user.isObject())
+            m_memoryFields.insert(QStringLiteral("user"), user);
         m_startedAt = status.startedAt.isValid() ? status.startedAt : QDateTime::currentDateTimeUtc();
         markProcessing();
     });
@@ -137,12 +182,15 @@ void BatchActivity::markProcessing()
         }
         m_request.insert(QStringLiteral("status"), QLatin1String(BatchStatus::Processing));
         emitProgress(BatchProgress::Phase::Processing);
-        download();
+        m_progressTimer.start();
+        openFile();
     });
 }
 
-void BatchActivity::download()
+void BatchActivity::openFile()
 {
+    if (isHalted())
+        return;
     const QUrl url = QUrl(m_request.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString())
                          .adjusted(QUrl::NormalizePathSegments); // no "/files/../" way out
     if (!url.isValid() || url.isEmpty()) {
@@ -158,142 +206,205 @@ void BatchActivity::download()
              true);
         return;
     }
-    retrying([this, url](RestClient::Handler h) {
-        m_parse.download(url, this, std::move(h));
-    },
-             [this](const ApiResult &r) {
-        if (!r.ok()) {
-            fail(tr("downloading the file of batch %1: %2").arg(m_batchId, r.message), r.error == Job::NotFoundError);
-            return;
-        }
-        decode(r.body);
-    });
-}
-
-void BatchActivity::decode(const QByteArray &gzip)
-{
-    connect(&m_decodeWatcher, &QFutureWatcher<BatchCodec::Decoded>::finished, this, [this] {
-        BatchCodec::Decoded decoded = m_decodeWatcher.result();
-        if (!decoded.error.isEmpty()) {
-            fail(tr("the file of batch %1: %2").arg(m_batchId, decoded.error), true);
-            return;
-        }
-        m_items = std::move(decoded.items);
-        const qint64 expected = m_request.value(QStringLiteral("totalMemories")).toInteger();
-        if (m_items.size() != expected) {
-            fail(tr("the file of batch %1 holds %2 memories, the request says %3").arg(m_batchId).arg(m_items.size()).arg(expected),
-                 true);
-            return;
-        }
-        qCDebug(lcWorker) << "batch" << m_batchId << ":" << m_items.size() << "memories to store";
-        storeNextGroup();
-    });
     // No more than the request says its JSON holds (the submitter records
-    // it), and never past the codec's own limit.
+    // it), and never past the codec's own limit; the gzip of it is smaller.
     const qint64 declared = m_request.value(QStringLiteral("batchMetadata")).toObject()
                                 .value(QStringLiteral("total_size_bytes")).toInteger();
-    const qint64 limit = declared > 0 ? declared : BatchCodec::MaxJsonBytes;
-    m_decodeWatcher.setFuture(QtConcurrent::run([gzip, limit] { return BatchCodec::decode(gzip, limit); }));
+    BatchFileStream::Limits limits;
+    limits.maxJsonBytes = declared > 0 ? std::min(declared + kInflateSlackBytes, BatchCodec::MaxJsonBytes) : BatchCodec::MaxJsonBytes;
+    limits.maxFileBytes = limits.maxJsonBytes + kInflateSlackBytes;
+    limits.maxItemBytes = kParseRequestBytes - kEnvelopeBytes;
+    limits.backlogBytes = kBacklogBytes;
+    if (m_file)
+        m_file->deleteLater();
+    m_file = new BatchFileStream(&m_parse, url, limits, m_taken, m_work);
+    connect(m_file, &BatchFileStream::readyRead, this, &BatchActivity::pump);
+    connect(m_file, &BatchFileStream::failed, this, &BatchActivity::fileFailed);
+    m_file->start();
 }
 
-void BatchActivity::recordItemError(qint64 index, const QString &message)
+void BatchActivity::fileFailed(const ApiResult &result, bool dataError)
 {
-    m_errors.append(BatchRequest::errorEntry(message, index));
+    if (isHalted())
+        return;
+    const QString message = tr("the file of batch %1: %2").arg(m_batchId, result.message);
+    if (dataError) {
+        // Nothing will mend the file: end with what the groups in flight store.
+        drain([this, message] { fail(message, true); });
+        return;
+    }
+    // Cut off (Parse restarting, a stall): read it again, from where the
+    // groups have got to, for as long as any request would be retried.
+    if (m_fileFailingSinceMs < 0)
+        m_fileFailingSinceMs = elapsedMs();
+    if (!retryLater(result, m_fileAttempt++, m_fileFailingSinceMs, m_work, [this] { openFile(); }))
+        fail(message, false);
 }
 
-void BatchActivity::storeNextGroup()
+void BatchActivity::pump()
 {
-    const qint64 begin = m_next;
-    const qint64 end = std::min<qint64>(begin + m_groupSize, m_items.size());
-    if (begin >= end) {
-        finalize(); // all stored: a cancel heard now is too late to matter
-        return;
+    for (;;) {
+        if (isHalted())
+            return;
+        commitDone();
+        if (m_draining) {
+            if (m_groups.empty()) {
+                m_draining = false;
+                std::exchange(m_drained, {})(); // once
+            }
+            return; // the groups in flight end first
+        }
+        if (!m_file || int(m_groups.size()) >= m_groupsInFlight || !m_file->hasItem())
+            break;
+        if (!startGroup())
+            return;
     }
-    if (m_cancelRequested) {
-        cancelBatch();
-        return;
-    }
+    if (m_file && m_file->atEnd() && m_groups.empty())
+        endOfFile();
+}
 
-    const QJsonValue acl = m_request.value(QStringLiteral("ACL"));
-    const QJsonValue user = m_request.value(QStringLiteral("user"));
-    QJsonArray requests;
-    QList<qint64> indexes; // the item each sub-request carries; /batch answers in request order
-    for (qint64 i = begin; i < end; ++i) {
-        MemoryItem item;
+bool BatchActivity::startGroup()
+{
+    m_fileAttempt = 0; // the file is coming again
+    m_fileFailingSinceMs = -1;
+    if (m_taken >= total()) {
+        const QString message = tr("the file of batch %1 holds more than the %2 memories its request says").arg(m_batchId).arg(total());
+        drain([this, message] { fail(message, true); });
+        return false;
+    }
+    Group &group = m_groups.emplace_back();
+    group.begin = group.end = m_taken;
+    qint64 bytes = 0;
+    const QString path = m_parse.batchPath(QStringLiteral("classes/") + BatchRequest::MemoryClassName);
+    while (m_file->hasItem() && m_taken < total() && group.end - group.begin < m_groupSize
+           && (group.requests.isEmpty() || bytes + m_file->peekBytes() + kEnvelopeBytes <= kGroupBytes)) {
+        const BatchFileStream::Item item = m_file->take();
+        Q_ASSERT(item.index == m_taken);
+        m_taken = group.end = item.index + 1;
+
         QString why;
-        if (!m_items.at(i).isObject())
-            why = tr("not a JSON object");
-        else
-            MemoryItem::fromJson(m_items.at(i).toObject(), &item, &why);
+        MemoryItem memory;
+        if (item.json.isEmpty()) {
+            why = tr("%1 bytes: more than Parse takes in one request (%2 MiB)").arg(item.bytes).arg(kParseRequestBytes >> 20);
+        } else {
+            QJsonParseError parseError;
+            const QJsonDocument doc = QJsonDocument::fromJson(item.json, &parseError);
+            if (parseError.error != QJsonParseError::NoError)
+                why = tr("not valid JSON: %1 at byte %2").arg(parseError.errorString()).arg(parseError.offset);
+            else if (!doc.isObject())
+                why = tr("not a JSON object");
+            else
+                MemoryItem::fromJson(doc.object(), &memory, &why);
+        }
         if (!why.isEmpty()) {
-            recordItemError(i, why);
+            group.errors.append({item.index, why});
             continue;
         }
-        QJsonObject body = item.toJson();
-        body.insert(QStringLiteral("objectId"), memoryObjectId(m_idKey, m_requestId, i));
-        body.insert(QStringLiteral("batchId"), m_batchId);
-        body.insert(QStringLiteral("index"), i);
-        body.insert(QStringLiteral("request"), ParseClient::pointer(BatchRequest::ClassName, m_requestId));
-        if (user.isObject())
-            body.insert(QStringLiteral("user"), user);
-        body.insert(QStringLiteral("ACL"), acl.isObject() ? acl : QJsonObject());
-        requests.append(QJsonObject{{QStringLiteral("method"), QStringLiteral("POST")},
-                                    {QStringLiteral("path"), m_parse.batchPath(QStringLiteral("classes/") + BatchRequest::MemoryClassName)},
-                                    {QStringLiteral("body"), body}});
-        indexes.append(i);
+        QJsonObject body = memory.toJson();
+        for (auto it = m_memoryFields.constBegin(); it != m_memoryFields.constEnd(); ++it)
+            body.insert(it.key(), it.value());
+        body.insert(QStringLiteral("objectId"), memoryObjectId(m_idKey, m_requestId, item.index));
+        body.insert(QStringLiteral("index"), item.index);
+        const QByteArray request = compactJson({{QStringLiteral("method"), QStringLiteral("POST")},
+                                                {QStringLiteral("path"), path},
+                                                {QStringLiteral("body"), body}});
+        bytes += request.size();
+        group.indexes.append(item.index);
+        group.requests.append(request);
     }
-    if (requests.isEmpty()) {
-        groupStored(end);
-        return;
-    }
-
-    retrying([this, requests](RestClient::Handler h) {
-        m_parse.batch(requests, this, std::move(h));
-    },
-             [this, begin, end, indexes](const ApiResult &r) {
-        if (!r.ok()) {
-            fail(tr("storing memories %1-%2 of batch %3: %4").arg(begin + 1).arg(end).arg(m_batchId, r.message), false);
-            return;
-        }
-        const QJsonArray answers = QJsonDocument::fromJson(r.body).array();
-        if (answers.size() != indexes.size()) {
-            fail(tr("storing memories %1-%2 of batch %3: Parse answered %4 results for %5 requests")
-                     .arg(begin + 1).arg(end).arg(m_batchId).arg(answers.size()).arg(indexes.size()),
-                 false);
-            return;
-        }
-        QList<qint64> duplicates;
-        for (qsizetype j = 0; j < answers.size(); ++j) {
-            const QJsonObject answer = answers.at(j).toObject();
-            const QJsonObject error = answer.value(QStringLiteral("error")).toObject();
-            if (answer.contains(QStringLiteral("success"))) {
-                ++m_succeeded;
-            } else if (error.value(QStringLiteral("code")).toInt() == kDuplicateValue) {
-                duplicates.append(indexes.at(j));
-            } else {
-                recordItemError(indexes.at(j), tr("Parse refused it: %1 (code %2)")
-                                                   .arg(error.value(QStringLiteral("error")).toString())
-                                                   .arg(error.value(QStringLiteral("code")).toInt()));
-            }
-        }
-        if (duplicates.isEmpty())
-            groupStored(end);
-        else
-            verifyDuplicates(duplicates, end);
-    });
+    if (group.requests.isEmpty())
+        group.done = true; // nothing in it Parse could take
+    else
+        sendGroup(&group);
+    return true;
 }
 
-void BatchActivity::verifyDuplicates(const QList<qint64> &indexes, qint64 end)
+void BatchActivity::sendGroup(Group *group)
+{
+    const QByteArrayList requests = group->requests;
+    retrying([this, requests, work = m_work](RestClient::Handler h) { m_parse.batch(requests, work, std::move(h)); },
+             [this, group](const ApiResult &r) {
+                 if (!isHalted())
+                     groupAnswered(group, r);
+             },
+             m_work);
+}
+
+void BatchActivity::groupAnswered(Group *group, const ApiResult &r)
+{
+    const QString what = tr("storing memories %1-%2 of batch %3").arg(group->begin + 1).arg(group->end).arg(m_batchId);
+    if (r.httpStatus == 413) {
+        // Too large for this server's limit: halves, down to the one item
+        // that is too large by itself, which is refused alone.
+        if (group->indexes.size() == 1) {
+            group->errors.append({group->indexes.first(), tr("Parse refused it as too large (HTTP 413)")});
+            group->requests.clear();
+            groupDone(group);
+            return;
+        }
+        const qsizetype half = group->indexes.size() / 2;
+        auto second = m_groups.insert(std::next(std::find_if(m_groups.begin(), m_groups.end(),
+                                                             [group](const Group &g) { return &g == group; })),
+                                      Group());
+        second->begin = group->indexes.at(half);
+        second->end = group->end;
+        second->indexes = group->indexes.mid(half);
+        second->requests = group->requests.mid(half);
+        for (const auto &error : std::as_const(group->errors))
+            if (error.first >= second->begin)
+                second->errors.append(error);
+        group->errors.removeIf([&](const auto &error) { return error.first >= second->begin; });
+        group->end = second->begin;
+        group->indexes.resize(half);
+        group->requests.resize(half);
+        sendGroup(group);
+        sendGroup(&*second);
+        return;
+    }
+    if (!r.ok()) {
+        fail(tr("%1: %2").arg(what, r.message), false);
+        return;
+    }
+    const QJsonArray answers = QJsonDocument::fromJson(r.body).array();
+    if (answers.size() != group->indexes.size()) {
+        fail(tr("%1: Parse answered %2 results for %3 requests").arg(what).arg(answers.size()).arg(group->indexes.size()),
+             false);
+        return;
+    }
+    group->requests.clear(); // answered: never sent again
+    QList<qint64> duplicates;
+    for (qsizetype j = 0; j < answers.size(); ++j) {
+        const QJsonObject answer = answers.at(j).toObject();
+        const QJsonObject error = answer.value(QStringLiteral("error")).toObject();
+        if (answer.contains(QStringLiteral("success"))) {
+            ++group->succeeded;
+        } else if (error.value(QStringLiteral("code")).toInt() == kDuplicateValue) {
+            duplicates.append(group->indexes.at(j));
+        } else {
+            group->errors.append({group->indexes.at(j), tr("Parse refused it: %1 (code %2)")
+                                                            .arg(error.value(QStringLiteral("error")).toString())
+                                                            .arg(error.value(QStringLiteral("code")).toInt())});
+        }
+    }
+    if (duplicates.isEmpty())
+        groupDone(group);
+    else
+        verifyDuplicates(group, duplicates);
+}
+
+void BatchActivity::verifyDuplicates(Group *group, const QList<qint64> &indexes)
 {
     QJsonArray ids;
     for (qint64 i : indexes)
         ids.append(memoryObjectId(m_idKey, m_requestId, i));
     const QJsonObject where{{QStringLiteral("objectId"), QJsonObject{{QStringLiteral("$in"), ids}}}};
     const int limit = int(indexes.size());
-    retrying([this, where, limit](RestClient::Handler h) {
-        m_parse.find(BatchRequest::MemoryClassName, where, this, std::move(h), limit, QString());
+    retrying([this, where, limit, work = m_work](RestClient::Handler h) {
+        m_parse.find(BatchRequest::MemoryClassName, where, work, std::move(h), limit, QString());
     },
-             [this, indexes, end](const ApiResult &r) {
+             [this, group, indexes](const ApiResult &r) {
+        if (isHalted())
+            return;
         if (!r.ok()) {
             fail(tr("checking memories already stored for batch %1: %2").arg(m_batchId, r.message), false);
             return;
@@ -306,51 +417,110 @@ void BatchActivity::verifyDuplicates(const QList<qint64> &indexes, qint64 end)
             const bool ours = stored.value(QStringLiteral("request")).toObject().value(QStringLiteral("objectId")).toString() == m_requestId
                 && stored.value(QStringLiteral("index")).toInteger(-1) == i;
             if (ours)
-                ++m_succeeded; // stored by an earlier attempt of this request
+                ++group->succeeded; // stored by an earlier attempt of this request
             else
-                recordItemError(i, tr("conflict: a Memory object with this item's id exists and is not this item"));
+                group->errors.append({i, tr("conflict: a Memory object with this item's id exists and is not this item")});
         }
-        groupStored(end);
-    });
+        groupDone(group);
+    }, m_work);
 }
 
-void BatchActivity::groupStored(qint64 end)
+void BatchActivity::groupDone(Group *group)
 {
-    m_next = end;
-    reportProgress();
+    group->done = true;
+    pump();
 }
 
-void BatchActivity::reportProgress()
+void BatchActivity::commitDone()
 {
-    const QJsonObject fields{{QStringLiteral("processedCount"), m_next},
-                             {QStringLiteral("successCount"), m_succeeded},
-                             {QStringLiteral("failCount"), m_errors.size()}};
-    retrying([this, fields](RestClient::Handler h) {
-        m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, std::move(h));
+    // Only a prefix of the file counts: what is recorded must hold for a
+    // retried attempt that starts after it.
+    while (!m_groups.empty() && m_groups.front().done) {
+        Group &group = m_groups.front();
+        std::sort(group.errors.begin(), group.errors.end());
+        for (const auto &[index, message] : std::as_const(group.errors)) {
+            ++m_failed;
+            if (m_errors.size() < MaxRecordedErrors) {
+                m_errors.append(BatchRequest::errorEntry(message, index));
+                m_errorsDirty = true;
+            }
+        }
+        m_succeeded += group.succeeded;
+        m_next = group.end;
+        m_progressDirty = true;
+        m_groups.pop_front();
+    }
+}
+
+QJsonObject BatchActivity::countFields() const
+{
+    return {{QStringLiteral("processedCount"), m_next},
+            {QStringLiteral("successCount"), m_succeeded},
+            {QStringLiteral("failCount"), m_failed}};
+}
+
+void BatchActivity::writeProgress()
+{
+    if (isHalted() || m_progressInFlight || !m_progressDirty)
+        return;
+    QJsonObject fields = countFields();
+    if (m_errorsDirty)
+        fields.insert(QStringLiteral("errors"), m_errors);
+    m_progressDirty = m_errorsDirty = false;
+    m_progressInFlight = true;
+    retrying([this, fields, work = m_work](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, work, std::move(h));
     },
              [this](const ApiResult &r) {
+        if (isHalted())
+            return;
+        m_progressInFlight = false;
         if (!r.ok()) {
             fail(tr("recording the progress of batch %1: %2").arg(m_batchId, r.message), false);
             return;
         }
         emitProgress(BatchProgress::Phase::Processing);
-        storeNextGroup();
-    });
+        if (m_progressWritten)
+            std::exchange(m_progressWritten, {})();
+    }, m_work);
+}
+
+void BatchActivity::whenProgressWritten(std::function<void()> then)
+{
+    m_progressTimer.stop();
+    if (m_progressInFlight)
+        m_progressWritten = std::move(then);
+    else
+        then();
+}
+
+void BatchActivity::drain(std::function<void()> then)
+{
+    if (m_draining || isHalted())
+        return;
+    m_draining = true;
+    m_drained = [this, then = std::move(then)] { whenProgressWritten(then); };
+    if (m_file) {
+        m_file->disconnect(this); // nothing more is read
+        m_file->deleteLater();
+        m_file = nullptr;
+    }
+    pump();
 }
 
 void BatchActivity::heartbeat()
 {
-    if (m_halted)
+    if (isHalted())
         return;
     if (lostTemporal())
         return;
     if (m_heartbeatInFlight)
         return; // the last one is still on its way: no pile-up behind a slow server
     m_heartbeatInFlight = true;
-    const QJsonArray details{QJsonObject{{QStringLiteral("processed"), m_next}, {QStringLiteral("total"), m_items.size()}}};
+    const QJsonArray details{QJsonObject{{QStringLiteral("processed"), m_next}, {QStringLiteral("total"), total()}}};
     m_temporal.heartbeat(m_task.taskToken, details, m_identity, this, [this](const ApiResult &r, bool cancelRequested) {
         m_heartbeatInFlight = false;
-        if (m_halted)
+        if (isHalted())
             return; // answered while the task is being settled: nothing left to stop
         if (r.error == Job::NotFoundError) {
             // The task is no longer ours (timed out and handed on, or the
@@ -365,9 +535,10 @@ void BatchActivity::heartbeat()
             return;
         }
         m_lastHeartbeatMs = elapsedMs();
-        if (cancelRequested && !m_cancelRequested) {
-            qCInfo(lcWorker) << "batch" << m_batchId << ": cancel requested; stopping after the group in flight";
+        if (cancelRequested && !m_cancelRequested && m_file) {
+            qCInfo(lcWorker) << "batch" << m_batchId << ": cancel requested; stopping after the groups in flight";
             m_cancelRequested = true;
+            drain([this] { cancelBatch(); });
         }
     }, m_heartbeatTimer.interval());
 }
@@ -388,21 +559,20 @@ bool BatchActivity::lostTemporal()
 QJsonObject BatchActivity::closingFields(const QString &status) const
 {
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    return {{QStringLiteral("status"), status},
-            {QStringLiteral("processedCount"), m_next},
-            {QStringLiteral("successCount"), m_succeeded},
-            {QStringLiteral("failCount"), m_errors.size()},
-            {QStringLiteral("errors"), m_errors},
-            {QStringLiteral("completedAt"), ParseClient::date(now)},
-            {QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now)}};
+    QJsonObject fields = countFields();
+    fields.insert(QStringLiteral("status"), status);
+    fields.insert(QStringLiteral("errors"), m_errors);
+    fields.insert(QStringLiteral("completedAt"), ParseClient::date(now));
+    fields.insert(QStringLiteral("processingDurationMs"), m_startedAt.msecsTo(now));
+    return fields;
 }
 
 QJsonObject BatchActivity::outcome(const QString &status) const
 {
     return {{QStringLiteral("status"), status},
-            {QStringLiteral("total"), m_request.value(QStringLiteral("totalMemories")).toInteger()},
+            {QStringLiteral("total"), total()},
             {QStringLiteral("successful"), m_succeeded},
-            {QStringLiteral("failed"), m_errors.size()}};
+            {QStringLiteral("failed"), m_failed}};
 }
 
 void BatchActivity::cancelBatch()
@@ -420,7 +590,7 @@ void BatchActivity::cancelBatch()
         QJsonObject stopped = outcome(canceled);
         stopped.insert(QStringLiteral("processed"), m_next);
         const QJsonArray details{stopped};
-        const QString message = tr("batch %1: canceled after %2 of %3 memories").arg(m_batchId).arg(m_next).arg(m_items.size());
+        const QString message = tr("batch %1: canceled after %2 of %3 memories").arg(m_batchId).arg(m_next).arg(total());
         report([this, details](RestClient::Handler h) { m_temporal.cancelActivity(m_task.taskToken, details, m_identity, this, std::move(h)); },
                [this, message](const ApiResult &rr) {
                    settle(false, rr.ok() ? message : tr("%1, but telling Temporal failed: %2").arg(message, rr.message));
@@ -428,12 +598,24 @@ void BatchActivity::cancelBatch()
     });
 }
 
+void BatchActivity::endOfFile()
+{
+    const qint64 held = m_file->itemCount();
+    m_file->deleteLater();
+    m_file = nullptr;
+    if (held != total()) {
+        fail(tr("the file of batch %1 holds %2 memories, the request says %3").arg(m_batchId).arg(held).arg(total()), true);
+        return;
+    }
+    qCDebug(lcWorker) << "batch" << m_batchId << ":" << held << "memories stored or refused";
+    whenProgressWritten([this] { finalize(); }); // all stored: a cancel heard now is too late to matter
+}
+
 void BatchActivity::finalize()
 {
-    const qint64 failed = m_errors.size();
-    const QString status = failed == 0 ? QLatin1String(BatchStatus::Completed)
-        : m_succeeded > 0              ? QLatin1String(BatchStatus::PartialFailure)
-                                       : QLatin1String(BatchStatus::Failed);
+    const QString status = m_failed == 0 ? QLatin1String(BatchStatus::Completed)
+        : m_succeeded > 0                ? QLatin1String(BatchStatus::PartialFailure)
+                                         : QLatin1String(BatchStatus::Failed);
     retrying([this, status](RestClient::Handler h) {
         m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(status), this, std::move(h));
     },
@@ -456,6 +638,9 @@ void BatchActivity::complete()
 
 void BatchActivity::fail(const QString &message, bool nonRetryable)
 {
+    if (isHalted())
+        return;
+    stopWork(); // nothing more is stored, read or recorded by this attempt but what follows
     const QString type = nonRetryable ? QStringLiteral("BatchDataError") : QStringLiteral("BatchTransientError");
     // A data problem will not mend itself, and a last attempt has no next
     // one: record it where users look. (Another attempt may yet succeed.)
@@ -465,8 +650,12 @@ void BatchActivity::fail(const QString &message, bool nonRetryable)
     }
     QJsonArray errors = m_errors;
     errors.append(BatchRequest::errorEntry(message, -1, QStringLiteral("process")));
-    retrying([this, errors](RestClient::Handler h) {
-        m_parse.updateObject(BatchRequest::ClassName, m_requestId, BatchRequest::failedFields(errors, m_startedAt), this, std::move(h));
+    QJsonObject fields = countFields();
+    const QJsonObject failed = BatchRequest::failedFields(errors, m_startedAt);
+    for (auto it = failed.begin(); it != failed.end(); ++it)
+        fields.insert(it.key(), it.value());
+    retrying([this, fields](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, std::move(h));
     },
              [this, message, type, nonRetryable](const ApiResult &r) {
                  if (!r.ok())

@@ -45,63 +45,104 @@ QByteArray compress(const QByteArray &data, int level)
     return out;
 }
 
+struct Inflater::Stream
+{
+    z_stream zs{};
+    bool ready = false;
+    ~Stream()
+    {
+        if (ready)
+            inflateEnd(&zs);
+    }
+};
+
+Inflater::Inflater(qint64 maxOutputBytes)
+    : m_zs(std::make_unique<Stream>())
+    , m_limit(maxOutputBytes)
+{
+    m_zs->ready = inflateInit2(&m_zs->zs, kGzipWindowBits) == Z_OK;
+    if (!m_zs->ready)
+        m_error = QStringLiteral("zlib could not start inflating");
+}
+
+Inflater::~Inflater() = default;
+
+bool Inflater::fail(const QString &why)
+{
+    if (m_error.isEmpty())
+        m_error = why;
+    return false;
+}
+
+bool Inflater::feed(QByteArrayView compressed, QByteArray *out)
+{
+    if (!m_error.isEmpty())
+        return false;
+    if (m_magic.size() < 2) {
+        m_magic.append(compressed.first(std::min<qsizetype>(2 - m_magic.size(), compressed.size())));
+        if (m_magic.size() == 2 && m_magic != "\x1f\x8b")
+            return fail(QStringLiteral("not gzip data: the first bytes are not the gzip magic 1f 8b"));
+    }
+    z_stream &zs = m_zs->zs;
+    const auto *next = reinterpret_cast<const Bytef *>(compressed.data());
+    qsizetype left = compressed.size();
+    for (;;) {
+        const qsizetype slice = std::min(left, kMaxSlice);
+        zs.next_in = const_cast<Bytef *>(next);
+        zs.avail_in = uInt(slice);
+        const qsizetype before = out->size();
+        out->resize(before + kChunk);
+        zs.next_out = reinterpret_cast<Bytef *>(out->data() + before);
+        zs.avail_out = uInt(kChunk);
+        if (slice > 0)
+            m_inMember = true;
+        const int rc = inflate(&zs, Z_NO_FLUSH);
+        const qsizetype used = slice - qsizetype(zs.avail_in);
+        const qsizetype produced = kChunk - qsizetype(zs.avail_out);
+        out->resize(before + produced);
+        next += used;
+        left -= used;
+        m_in += used;
+        m_out += produced;
+        if (m_out > m_limit)
+            return fail(QStringLiteral("gzip data inflates past the limit of %1 bytes").arg(m_limit));
+        if (rc == Z_STREAM_END) {
+            m_inMember = false;
+            if (inflateReset(&zs) != Z_OK)
+                return fail(QStringLiteral("zlib could not reset between gzip members"));
+            if (left == 0)
+                return true;
+            continue; // another member follows
+        }
+        if (rc == Z_BUF_ERROR || (rc == Z_OK && left == 0 && zs.avail_out > 0))
+            return true; // all taken and all given: the rest needs more input
+        if (rc != Z_OK) {
+            const QString why = zs.msg ? QString::fromLatin1(zs.msg) : QStringLiteral("error %1").arg(rc);
+            return fail(QStringLiteral("gzip data is corrupt near byte %1: %2").arg(m_in).arg(why));
+        }
+    }
+}
+
+bool Inflater::finish()
+{
+    if (!m_error.isEmpty())
+        return false;
+    if (m_in < 18)
+        return fail(QStringLiteral("not gzip data: %1 bytes is shorter than any gzip file").arg(m_in));
+    if (m_inMember)
+        return fail(QStringLiteral("gzip data is truncated: it ends after %1 bytes, inside a member").arg(m_in));
+    return true;
+}
+
 bool decompress(const QByteArray &gzip, QByteArray *out, QString *error, qint64 maxOutputBytes)
 {
-    auto fail = [error](const QString &why) {
-        if (error)
-            *error = why;
-        return false;
-    };
-    if (gzip.size() < 18)
-        return fail(QStringLiteral("not gzip data: %1 bytes is shorter than any gzip file").arg(gzip.size()));
-    if (uchar(gzip.at(0)) != 0x1f || uchar(gzip.at(1)) != 0x8b)
-        return fail(QStringLiteral("not gzip data: the first bytes are not the gzip magic 1f 8b"));
-
-    z_stream zs{};
-    if (inflateInit2(&zs, kGzipWindowBits) != Z_OK)
-        return fail(QStringLiteral("zlib could not start inflating"));
-
+    Inflater inflater(maxOutputBytes);
     QByteArray result;
-    const auto *begin = reinterpret_cast<const Bytef *>(gzip.constData());
-    qsizetype consumed = 0;
-    int rc = Z_OK;
-    char buffer[kChunk];
-    for (;;) {
-        const qsizetype slice = std::min(gzip.size() - consumed, kMaxSlice);
-        zs.next_in = const_cast<Bytef *>(begin + consumed);
-        zs.avail_in = uInt(slice);
-        zs.next_out = reinterpret_cast<Bytef *>(buffer);
-        zs.avail_out = sizeof buffer;
-        rc = inflate(&zs, Z_NO_FLUSH);
-        consumed += slice - qsizetype(zs.avail_in);
-        const qsizetype produced = qsizetype(sizeof buffer) - qsizetype(zs.avail_out);
-        if (result.size() + produced > maxOutputBytes) {
-            inflateEnd(&zs);
-            return fail(QStringLiteral("gzip data inflates past the limit of %1 bytes").arg(maxOutputBytes));
-        }
-        result.append(buffer, produced);
-
-        if (rc == Z_STREAM_END) {
-            if (consumed == gzip.size())
-                break;
-            // Another member follows (as `cat a.gz b.gz` makes); gzip -d reads on.
-            if (inflateReset(&zs) != Z_OK) {
-                inflateEnd(&zs);
-                return fail(QStringLiteral("zlib could not reset between gzip members"));
-            }
-            continue;
-        }
-        if (rc == Z_OK)
-            continue;
-        if (rc == Z_BUF_ERROR && consumed == gzip.size()) {
-            inflateEnd(&zs);
-            return fail(QStringLiteral("gzip data is truncated: it ends after %1 bytes, inside a member").arg(consumed));
-        }
-        const QString why = zs.msg ? QString::fromLatin1(zs.msg) : QStringLiteral("error %1").arg(rc);
-        inflateEnd(&zs);
-        return fail(QStringLiteral("gzip data is corrupt near byte %1: %2").arg(consumed).arg(why));
+    if (!inflater.feed(gzip, &result) || !inflater.finish()) {
+        if (error)
+            *error = inflater.error();
+        return false;
     }
-    inflateEnd(&zs);
     *out = std::move(result);
     return true;
 }

@@ -160,14 +160,18 @@ void ParseClient::batch(const QJsonArray &requests, QObject *context, Handler ha
                 context, std::move(handler));
 }
 
-void ParseClient::download(const QUrl &url, QObject *context, Handler handler)
+void ParseClient::batch(const QByteArrayList &requests, QObject *context, Handler handler)
+{
+    m_rest.send("POST", request(QStringLiteral("/batch")), "{\"requests\":[" + requests.join(',') + "]}", context,
+                std::move(handler));
+}
+
+QNetworkReply *ParseClient::download(const QUrl &url, QObject *context, Handler handler)
 {
     QNetworkRequest req(url);
     // Keep gzip bytes as stored: no transparent inflate by Qt.
     req.setRawHeader("Accept-Encoding", "identity");
-    // A file url may redirect (to a CDN, say); it carries no key, so follow.
-    req.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
-    m_rest.send("GET", req, {}, context, std::move(handler));
+    return m_rest.send("GET", req, {}, context, std::move(handler));
 }
 
 QString ParseClient::batchPath(const QString &relative) const

@@ -45,8 +45,12 @@ public:
     // POST /batch; requests are {"method","path","body"} with path relative
     // to the mount ("classes/Memory"): the mount is prefixed here.
     void batch(const QJsonArray &requests, QObject *context, Handler handler);
-    // GET a file's url, raw: no Parse headers, no transparent gunzip.
-    void download(const QUrl &url, QObject *context, Handler handler);
+    // The same with each request already compact JSON text.
+    void batch(const QByteArrayList &requests, QObject *context, Handler handler);
+    // GET a file's url, raw: no Parse headers, no transparent gunzip, no
+    // redirect followed. The reply can be read as it comes (readyRead);
+    // handler gets what is left unread when it ends.
+    QNetworkReply *download(const QUrl &url, QObject *context, Handler handler);
 
     // The path of a class endpoint as /batch wants it ("/parse/classes/Memory").
     QString batchPath(const QString &relative) const;

@@ -111,8 +111,11 @@ private:
 
     // A batch of n submitted by hand and a worker that has stored its first
     // groups: the moment to strike. Check QTest::currentTestFailed() after.
-    Batch startMidBatch(const QString &prefix, int n, const QString &identity, const QStringList &args = {})
+    // The worker stores in small groups, one at a time, so that the batch
+    // is still going when the test strikes.
+    Batch startMidBatch(const QString &prefix, int n, const QString &identity, QStringList args = {})
     {
+        args << QStringLiteral("--group-size") << QStringLiteral("5") << QStringLiteral("--groups-in-flight") << QStringLiteral("1");
         Batch b;
         b.batchId = prefix + QUuid::createUuid().toString(QUuid::WithoutBraces);
         b.workflowId = QStringLiteral("batch-") + b.batchId;

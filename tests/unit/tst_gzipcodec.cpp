@@ -123,6 +123,52 @@ private Q_SLOTS:
         QVERIFY(GzipCodec::decompress(bomb, &out, &error, 8 * 1024 * 1024));
         QCOMPARE(out.size(), 8 * 1024 * 1024);
     }
+
+    // The worker inflates a file as it downloads: the same bytes however
+    // the input is cut, members and all.
+    void inflatesInPieces()
+    {
+        QByteArray data;
+        for (int i = 0; i < 20000; ++i)
+            data += "{\"content\":\"memory " + QByteArray::number(i * 7919) + "\"},";
+        const QByteArray gz = GzipCodec::compress(data.left(data.size() / 2)) + GzipCodec::compress(data.mid(data.size() / 2));
+        for (qsizetype piece : {qsizetype(1), qsizetype(17), qsizetype(4096), gz.size()}) {
+            GzipCodec::Inflater inflater(data.size());
+            QByteArray out;
+            for (qsizetype pos = 0; pos < gz.size(); pos += piece)
+                QVERIFY2(inflater.feed(QByteArrayView(gz).sliced(pos, std::min(piece, gz.size() - pos)), &out),
+                         qPrintable(inflater.error()));
+            QVERIFY2(inflater.finish(), qPrintable(inflater.error()));
+            QCOMPARE(out.size(), data.size());
+            QVERIFY(out == data);
+            QCOMPARE(inflater.bytesIn(), gz.size());
+        }
+    }
+
+    void aPieceByPieceBombStopsAtTheLimit()
+    {
+        const QByteArray bomb = GzipCodec::compress(QByteArray(64 * 1024 * 1024, ' '));
+        GzipCodec::Inflater inflater(1024 * 1024);
+        QByteArray out;
+        bool ok = true;
+        qsizetype fed = 0;
+        for (; ok && fed < bomb.size(); fed += 1024)
+            ok = inflater.feed(QByteArrayView(bomb).sliced(fed, std::min<qsizetype>(1024, bomb.size() - fed)), &out);
+        QVERIFY(!ok);
+        QVERIFY2(inflater.error().contains(QStringLiteral("past the limit")), qPrintable(inflater.error()));
+        QVERIFY(fed < bomb.size() / 4);       // it stopped early in the input...
+        QVERIFY(out.size() < 2 * 1024 * 1024); // ...having held little more than the limit
+    }
+
+    void aTruncatedStreamIsNotWhole()
+    {
+        const QByteArray gz = GzipCodec::compress(QByteArray("hello, world"));
+        GzipCodec::Inflater inflater(1024);
+        QByteArray out;
+        QVERIFY(inflater.feed(QByteArrayView(gz).first(gz.size() - 3), &out));
+        QVERIFY(!inflater.finish());
+        QVERIFY2(inflater.error().contains(QStringLiteral("truncated")), qPrintable(inflater.error()));
+    }
 };
 
 QTEST_GUILESS_MAIN(tst_GzipCodec)
