@@ -49,7 +49,7 @@ const QCommandLineOption optConcurrency(QStringLiteral("concurrency"), QStringLi
 const QCommandLineOption optPollers(QStringLiteral("pollers"), QStringLiteral("work: long polls in flight at most (default 2, never more than --concurrency)."), QStringLiteral("N"), QStringLiteral("2"));
 const QCommandLineOption optRetryFor(QStringLiteral("retry-for"), QStringLiteral("work: ask a server that is down or answers 5xx again for this long before an attempt fails (default 120)."), QStringLiteral("SECONDS"), QStringLiteral("120"));
 const QCommandLineOption optGroupSize(QStringLiteral("group-size"), QStringLiteral("work: memories stored per /batch call at most (default 100, 1-1000; fewer when large)."), QStringLiteral("N"), QStringLiteral("100"));
-const QCommandLineOption optGroupsInFlight(QStringLiteral("groups-in-flight"), QStringLiteral("work: /batch calls in flight per task (default 4, 1-16)."), QStringLiteral("N"), QStringLiteral("4"));
+const QCommandLineOption optGroupsInFlight(QStringLiteral("groups-in-flight"), QStringLiteral("work: /batch calls in flight per task (default 2, 1-16)."), QStringLiteral("N"), QStringLiteral("2"));
 const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
 const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
 const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));

@@ -31,6 +31,10 @@ constexpr qsizetype kBacklogBytes = 4 * 1024 * 1024;
 // What a file of the declared size may inflate to beyond it.
 constexpr qint64 kInflateSlackBytes = 64 * 1024;
 
+// Groups made ready before there is room to send them: the next call goes
+// out the moment an answer frees a place, not after it has been prepared.
+constexpr int kGroupsAhead = 1;
+
 // Heartbeats go out every third of the heartbeat timeout, within these bounds
 // (and every 10 s when the task has none: a cancel still gets through).
 constexpr qint64 kMinHeartbeatMs = 100;
@@ -158,11 +162,15 @@ void BatchActivity::fetchRequest()
         m_taken = m_next;
         const QJsonValue user = m_request.value(QStringLiteral("user"));
         const QJsonValue acl = m_request.value(QStringLiteral("ACL"));
-        m_memoryFields = {{QStringLiteral("batchId"), m_batchId},
+        QJsonObject memoryFields{{QStringLiteral("batchId"), m_batchId},
                           {QStringLiteral("request"), ParseClient::pointer(BatchRequest::ClassName, m_requestId)},
                           {QStringLiteral("ACL"), acl.isObject() ? acl : QJsonObject()}};
         if (user.isObject())
-            m_memoryFields.insert(QStringLiteral("user"), user);
+            memoryFields.insert(QStringLiteral("user"), user);
+        const QString path = m_parse.batchPath(QStringLiteral("classes/") + BatchRequest::MemoryClassName);
+        m_requestPrefix = "{\"method\":\"POST\",\"path\":" + QJsonDocument(QJsonArray{path}).toJson(QJsonDocument::Compact).mid(1).chopped(1)
+            + ",\"body\":";
+        m_requestSuffix = ',' + compactJson(memoryFields).mid(1) + '}';
         m_startedAt = status.startedAt.isValid() ? status.startedAt : QDateTime::currentDateTimeUtc();
         markProcessing();
     });
@@ -254,7 +262,16 @@ void BatchActivity::pump()
             }
             return; // the groups in flight end first
         }
-        if (!m_file || int(m_groups.size()) >= m_groupsInFlight || !m_file->hasItem())
+        int inFlight = 0;
+        for (Group &group : m_groups) {
+            if (group.sent && !group.done)
+                ++inFlight;
+            else if (!group.sent && !group.done && inFlight < m_groupsInFlight) {
+                sendGroup(&group);
+                ++inFlight;
+            }
+        }
+        if (!m_file || int(m_groups.size()) >= m_groupsInFlight + kGroupsAhead || !m_file->hasItem())
             break;
         if (!startGroup())
             return;
@@ -275,7 +292,6 @@ bool BatchActivity::startGroup()
     Group &group = m_groups.emplace_back();
     group.begin = group.end = m_taken;
     qint64 bytes = 0;
-    const QString path = m_parse.batchPath(QStringLiteral("classes/") + BatchRequest::MemoryClassName);
     while (m_file->hasItem() && m_taken < total() && group.end - group.begin < m_groupSize
            && (group.requests.isEmpty() || bytes + m_file->peekBytes() + kEnvelopeBytes <= kGroupBytes)) {
         const BatchFileStream::Item item = m_file->take();
@@ -284,11 +300,12 @@ bool BatchActivity::startGroup()
 
         QString why;
         MemoryItem memory;
+        QJsonDocument doc;
         if (item.json.isEmpty()) {
             why = tr("%1 bytes: more than Parse takes in one request (%2 MiB)").arg(item.bytes).arg(kParseRequestBytes >> 20);
         } else {
             QJsonParseError parseError;
-            const QJsonDocument doc = QJsonDocument::fromJson(item.json, &parseError);
+            doc = QJsonDocument::fromJson(item.json, &parseError);
             if (parseError.error != QJsonParseError::NoError)
                 why = tr("not valid JSON: %1 at byte %2").arg(parseError.errorString()).arg(parseError.offset);
             else if (!doc.isObject())
@@ -300,27 +317,31 @@ bool BatchActivity::startGroup()
             group.errors.append({item.index, why});
             continue;
         }
-        QJsonObject body = memory.toJson();
-        for (auto it = m_memoryFields.constBegin(); it != m_memoryFields.constEnd(); ++it)
-            body.insert(it.key(), it.value());
-        body.insert(QStringLiteral("objectId"), memoryObjectId(m_idKey, m_requestId, item.index));
-        body.insert(QStringLiteral("index"), item.index);
-        const QByteArray request = compactJson({{QStringLiteral("method"), QStringLiteral("POST")},
-                                                {QStringLiteral("path"), path},
-                                                {QStringLiteral("body"), body}});
+        // The sub-request as text: the item (valid, so only a memory's own
+        // fields) with its id and index, then what every item of the request
+        // carries, written once.
+        const QByteArray itemJson = QJsonDocument(doc.object()).toJson(QJsonDocument::Compact);
+        QByteArray request;
+        request.reserve(m_requestPrefix.size() + itemJson.size() + 64 + m_requestSuffix.size());
+        request.append(m_requestPrefix)
+            .append(QByteArrayView(itemJson).chopped(1))
+            .append(",\"objectId\":\"")
+            .append(memoryObjectId(m_idKey, m_requestId, item.index).toLatin1())
+            .append("\",\"index\":")
+            .append(QByteArray::number(item.index))
+            .append(m_requestSuffix);
         bytes += request.size();
         group.indexes.append(item.index);
         group.requests.append(request);
     }
     if (group.requests.isEmpty())
         group.done = true; // nothing in it Parse could take
-    else
-        sendGroup(&group);
     return true;
 }
 
 void BatchActivity::sendGroup(Group *group)
 {
+    group->sent = true;
     const QByteArrayList requests = group->requests;
     retrying([this, requests, work = m_work](RestClient::Handler h) { m_parse.batch(requests, work, std::move(h)); },
              [this, group](const ApiResult &r) {
@@ -500,6 +521,13 @@ void BatchActivity::drain(std::function<void()> then)
         return;
     m_draining = true;
     m_drained = [this, then = std::move(then)] { whenProgressWritten(then); };
+    // Groups made ready but not sent are dropped, and what comes after them:
+    // the counts stop where the groups sent end.
+    const auto unsent = std::find_if(m_groups.begin(), m_groups.end(), [](const Group &g) { return !g.sent && !g.done; });
+    if (unsent != m_groups.end()) {
+        m_taken = unsent->begin;
+        m_groups.erase(unsent, m_groups.end());
+    }
     if (m_file) {
         m_file->disconnect(this); // nothing more is read
         m_file->deleteLater();

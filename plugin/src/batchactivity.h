@@ -64,6 +64,7 @@ private:
         QByteArrayList requests; // their /batch sub-requests
         QList<std::pair<qint64, QString>> errors; // per-item: refused here or by Parse
         qint64 succeeded = 0;
+        bool sent = false;
         bool done = false;
     };
 
@@ -71,9 +72,9 @@ private:
     void markProcessing();
     void openFile();
     void fileFailed(const ApiResult &result, bool dataError);
-    // Starts groups while there is room and items, folds the groups that
-    // are done into the counts, in file order, and ends the batch once the
-    // file is read and stored.
+    // Sends the groups made ready while there is room, makes the next ones
+    // ready, folds the groups that are done into the counts, in file order,
+    // and ends the batch once the file is read and stored.
     void pump();
     bool startGroup();
     void sendGroup(Group *group);
@@ -138,7 +139,8 @@ private:
     QString m_requestId;
     QString m_batchId;
     QJsonObject m_request;
-    QJsonObject m_memoryFields; // what every Memory of the request carries: batchId, request, user, ACL
+    QByteArray m_requestPrefix; // a /batch sub-request up to its body
+    QByteArray m_requestSuffix; // what every Memory of the request carries (batchId, request, user, ACL), and the closing braces
     // What is recorded covers items [0, m_next): stored or failed.
     qint64 m_next = 0;
     qint64 m_succeeded = 0;

@@ -8,6 +8,13 @@
 #include <QNetworkReply>
 #include <QSysInfo>
 
+#ifdef Q_OS_LINUX
+#include <QDir>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#endif
+
 namespace membatch {
 
 namespace {
@@ -26,6 +33,38 @@ int classifyHttpStatus(int status)
     if (status == 404)
         return Job::NotFoundError;
     return Job::ServerError;
+}
+
+// Qt's HTTP/1 connections leave Nagle's algorithm on (qhttpnetworkconnectionchannel
+// sets only SO_KEEPALIVE), and they write a request in 16 KiB pieces: every
+// piece after the first waits for the server's delayed ACK, 40 ms on Linux,
+// so a /batch call of 100 memories took 73 ms instead of 27. Qt offers no
+// option for its sockets, so when one of them starts connecting, every TCP
+// socket of this process that has Nagle on gets TCP_NODELAY, as curl,
+// browsers and gRPC set it. Elsewhere this does nothing.
+void lowDelayForNewConnections()
+{
+#ifdef Q_OS_LINUX
+    const QStringList fds = QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System);
+    for (const QString &name : fds) {
+        bool isNumber = false;
+        const int fd = name.toInt(&isNumber);
+        int type = 0;
+        int domain = 0;
+        int noDelay = 0;
+        socklen_t size = sizeof(int);
+        if (!isNumber || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) != 0 || type != SOCK_STREAM)
+            continue;
+        size = sizeof(int);
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) != 0 || (domain != AF_INET && domain != AF_INET6))
+            continue;
+        size = sizeof(int);
+        if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &noDelay, &size) == 0 && !noDelay) {
+            const int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        }
+    }
+#endif
 }
 
 } // namespace
@@ -84,6 +123,7 @@ QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request,
     QNetworkReply *reply = body.isNull() && verb == "GET" ? m_nam->get(request)
                                                           : m_nam->sendCustomRequest(request, verb, body);
     reply->setParent(context); // dies, and aborts, with its owner
+    QObject::connect(reply, &QNetworkReply::socketStartedConnecting, reply, &lowDelayForNewConnections);
     if (progress)
         QObject::connect(reply, &QNetworkReply::uploadProgress, context, std::move(progress));
 
