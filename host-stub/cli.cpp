@@ -21,6 +21,7 @@ const CommandSpec kCommands[] = {
     {"submit", "FILE", "Submit a JSON array or JSON lines file of memories (gzipped or not)."},
     {"watch", "BATCH_ID", "Follow a batch until it ends."},
     {"status", "BATCH_ID", "Show a batch's state once."},
+    {"cancel", "BATCH_ID", "Cancel a batch: the worker stops within seconds and records 'canceled' (--wait: until it has)."},
     {"work", "", "Run a reference worker that processes batches from the task queue."},
     {"plugin", "", "Show which plugin is loaded, from its metadata."},
 };
@@ -40,7 +41,8 @@ QString commandList()
 }
 
 const QCommandLineOption optJson(QStringLiteral("json"), QStringLiteral("Print JSON lines instead of text."));
-const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit: follow the batch until it ends."));
+const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit, cancel: follow the batch until it ends."));
+const QCommandLineOption optReason(QStringLiteral("reason"), QStringLiteral("cancel: why, as Temporal records it."), QStringLiteral("TEXT"));
 const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: a new UUID)."), QStringLiteral("ID"));
 const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-9 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
 const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watch: milliseconds between looks (default 1000)."), QStringLiteral("MS"), QStringLiteral("1000"));
@@ -79,9 +81,9 @@ Cli::Cli(QObject *parent)
         QStringLiteral("membatch: submit memory batches to Parse + Temporal and watch them finish.\n\n") + commandList());
     m_parser.addHelpOption();
     m_parser.addVersionOption();
-    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, work or plugin"),
+    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, work or plugin"),
                                    QStringLiteral("COMMAND [ARGS]"));
-    m_parser.addOptions({optJson, optWait, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
+    m_parser.addOptions({optJson, optWait, optReason, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
                          optRetryFor, optGroupSize, optGroupsInFlight, optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
                          optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
@@ -117,7 +119,7 @@ int Cli::run(const QStringList &arguments)
     if (!known)
         return usageError(QStringLiteral("unknown command '%1'.\n%2").arg(m_command, commandList()));
     const bool needsArgument = m_command == QLatin1String("submit") || m_command == QLatin1String("watch")
-        || m_command == QLatin1String("status");
+        || m_command == QLatin1String("status") || m_command == QLatin1String("cancel");
     if (needsArgument && args.size() != 2)
         return usageError(QStringLiteral("'%1' takes exactly one argument").arg(m_command));
     if (!needsArgument && args.size() != 1)
@@ -163,6 +165,8 @@ int Cli::run(const QStringList &arguments)
     } else if (m_command == QLatin1String("status")) {
         options.once = true;
         job = m_processor->watch(args.at(1), options);
+    } else if (m_command == QLatin1String("cancel")) {
+        job = m_processor->cancel(args.at(1), options, m_parser.value(optReason));
     } else {
         job = m_processor->work(workerOptions);
     }

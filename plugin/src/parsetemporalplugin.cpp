@@ -1,5 +1,6 @@
 #include "parsetemporalplugin.h"
 
+#include "canceljob.h"
 #include "submitjob.h"
 #include "watchjob.h"
 #include "workerjob.h"
@@ -28,6 +29,11 @@ BatchJob *ParseTemporalPlugin::submit(const QString &path, const BatchOptions &o
 BatchJob *ParseTemporalPlugin::watch(const QString &batchId, const BatchOptions &options)
 {
     return new WatchJob(m_nam, m_settings, batchId, options);
+}
+
+BatchJob *ParseTemporalPlugin::cancel(const QString &batchId, const BatchOptions &options, const QString &reason)
+{
+    return new CancelJob(m_nam, m_settings, batchId, options, reason);
 }
 
 Job *ParseTemporalPlugin::work(const WorkerOptions &options)

@@ -21,6 +21,7 @@ public:
     void setConnection(const ConnectionSettings &settings) override;
     BatchJob *submit(const QString &path, const BatchOptions &options) override;
     BatchJob *watch(const QString &batchId, const BatchOptions &options) override;
+    BatchJob *cancel(const QString &batchId, const BatchOptions &options, const QString &reason) override;
     Job *work(const WorkerOptions &options) override;
 
 private:

@@ -324,11 +324,7 @@ void SubmitJob::submitted()
 
 void SubmitJob::follow()
 {
-    // A watch job, on our session.
-    ConnectionSettings watchSettings = m_settings;
-    watchSettings.sessionToken = m_parse.sessionToken();
-    m_watch = new WatchJob(m_nam, watchSettings, m_status.batchId, m_options, this);
-    m_watch->setAutoDelete(false);
+    m_watch = WatchJob::onSession(m_nam, m_settings, m_parse.sessionToken(), m_status.batchId, m_options, this);
     connect(m_watch, &Job::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
     connect(m_watch, &Job::result, this, [this](Job *job) {
         const auto *watch = static_cast<WatchJob *>(job);

@@ -63,6 +63,18 @@ void TemporalClient::startWorkflow(const QString &workflowId, const QString &wor
                 compactJson(body), context, std::move(handler));
 }
 
+void TemporalClient::cancelWorkflow(const QString &workflowId, const QString &reason, const QString &requestId,
+                                    const QString &identity, QObject *context, Handler handler)
+{
+    const QJsonObject body{{QStringLiteral("reason"), reason},
+                           {QStringLiteral("requestId"), requestId},
+                           {QStringLiteral("identity"), identity}};
+    m_rest.send("POST",
+                request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId) + QStringLiteral("/cancel"),
+                        m_settings.temporalApiPrefix),
+                compactJson(body), context, std::move(handler));
+}
+
 void TemporalClient::describeWorkflow(const QString &workflowId, const QString &runId, QObject *context,
                                       std::function<void(const ApiResult &, const WorkflowState &)> handler)
 {

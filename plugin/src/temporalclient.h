@@ -51,6 +51,11 @@ public:
     // answer carries runId.
     void startWorkflow(const QString &workflowId, const QString &workflowType, const QJsonArray &input,
                        const QString &requestId, const QString &identity, QObject *context, Handler handler);
+    // RequestCancelWorkflowExecution: the workflow is asked to stop (it
+    // cancels its activity and waits for the worker to report). The same
+    // requestId again is the same request.
+    void cancelWorkflow(const QString &workflowId, const QString &reason, const QString &requestId,
+                        const QString &identity, QObject *context, Handler handler);
     void describeWorkflow(const QString &workflowId, const QString &runId, QObject *context,
                           std::function<void(const ApiResult &, const WorkflowState &)> handler);
     // The close event of a run that has ended (history with the close-event

@@ -33,6 +33,15 @@ WatchJob::WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &setting
     m_status.batchId = batchId;
 }
 
+WatchJob *WatchJob::onSession(QNetworkAccessManager *nam, ConnectionSettings settings, const QString &sessionToken,
+                              const QString &batchId, const BatchOptions &options, QObject *parent)
+{
+    settings.sessionToken = sessionToken;
+    auto *watch = new WatchJob(nam, settings, batchId, options, parent);
+    watch->setAutoDelete(false);
+    return watch;
+}
+
 void WatchJob::doStart()
 {
     const QStringList missing = m_settings.missingForClient();

@@ -20,6 +20,11 @@ public:
     WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
              const BatchOptions &options, QObject *parent = nullptr);
 
+    // A watch job on a session another job signed in (no login of its own),
+    // owned by parent and not deleted on its result.
+    static WatchJob *onSession(QNetworkAccessManager *nam, ConnectionSettings settings, const QString &sessionToken,
+                               const QString &batchId, const BatchOptions &options, QObject *parent);
+
     // Consecutive failed looks (server down, 5xx) tolerated before giving up.
     static constexpr int MaxConsecutiveFailures = 5;
 

@@ -27,6 +27,12 @@ public:
     // Follows a batch until it ends (or, with options.once, reports it once).
     virtual BatchJob *watch(const QString &batchId, const BatchOptions &options = {}) = 0;
 
+    // Asks Temporal to cancel a batch's workflow; the worker holding it stops
+    // at its next heartbeat and records "canceled" with the counts so far.
+    // With options.waitForCompletion it follows the batch until then. Only
+    // a batch the user can see in Parse is canceled.
+    virtual BatchJob *cancel(const QString &batchId, const BatchOptions &options = {}, const QString &reason = {}) = 0;
+
     // A reference worker: takes activity tasks from the task queue and
     // stores each batch's memories, until killed or options.maxTasks.
     virtual Job *work(const WorkerOptions &options = {}) = 0;
@@ -35,5 +41,5 @@ public:
 } // namespace membatch
 
 // Bump on any change of the interface above (and of the types it uses).
-#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/1.0"
+#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/2.0"
 Q_DECLARE_INTERFACE(membatch::IBatchProcessor, MEMBATCH_IBATCHPROCESSOR_IID)

@@ -1,0 +1,138 @@
+#include "canceljob.h"
+
+#include "batchrequest.h"
+#include "logging.h"
+#include "watchjob.h"
+
+namespace membatch {
+
+CancelJob::CancelJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
+                     const BatchOptions &options, const QString &reason, QObject *parent)
+    : BatchJob(parent)
+    , m_nam(nam)
+    , m_settings(settings)
+    , m_batchId(batchId)
+    , m_options(options)
+    , m_reason(reason.isEmpty() ? QStringLiteral("canceled with membatch") : reason)
+    , m_parse(nam, settings, ParseClient::clientAuth(settings))
+    , m_temporal(nam, settings)
+{
+    BatchStatus status;
+    status.batchId = batchId;
+    setBatch(status);
+}
+
+void CancelJob::doStart()
+{
+    const QStringList missing = m_settings.missingForClient();
+    if (!missing.isEmpty()) {
+        setError(ConfigurationError, tr("cannot cancel batch %1: set %2").arg(m_batchId, missing.join(QStringLiteral(", "))));
+        emitResult();
+        return;
+    }
+    m_parse.signIn(this, [this](const ApiResult &r, const QString &) {
+        if (!r.ok()) {
+            setError(r.error, tr("signing in to Parse: %1").arg(r.message));
+            finish();
+            return;
+        }
+        findRequest(false);
+    });
+}
+
+bool CancelJob::doKill()
+{
+    if (m_watch)
+        m_watch->kill();
+    RestClient::abortAll(this);
+    return true;
+}
+
+void CancelJob::findRequest(bool afterCancel)
+{
+    m_parse.find(BatchRequest::ClassName, {{QStringLiteral("batchId"), m_batchId}}, this, [this, afterCancel](const ApiResult &r) {
+        if (!r.ok()) {
+            setError(r.error, tr("reading batch %1 from Parse: %2").arg(m_batchId, r.message));
+            finish();
+            return;
+        }
+        const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
+        if (results.isEmpty()) {
+            // Visible or it does not exist: nobody cancels another user's batch
+            // through membatch.
+            setError(NotFoundError, tr("no batch %1 in Parse (or it is not visible to %2)")
+                                        .arg(m_batchId, m_settings.username.isEmpty() ? tr("this key") : m_settings.username));
+            finish();
+            return;
+        }
+        const BatchStatus status = BatchRequest::statusFromObject(results.first().toObject());
+        setBatch(status);
+        if (status.isFinal()) {
+            emitInfo(tr("batch %1 has already ended (%2): nothing to cancel").arg(m_batchId, status.status));
+            finish();
+            return;
+        }
+        if (afterCancel) {
+            finish(); // Temporal says the run is over; the request says how far it got
+            return;
+        }
+        if (status.workflowId.isEmpty()) {
+            setError(InvalidInputError, tr("batch %1 was never started (no workflow): nothing to cancel").arg(m_batchId));
+            finish();
+            return;
+        }
+        requestCancel();
+    }, 1);
+}
+
+void CancelJob::requestCancel()
+{
+    const BatchStatus status = batch();
+    // One request id per batch: a second cancel is the same cancel.
+    m_temporal.cancelWorkflow(status.workflowId, m_reason, QStringLiteral("membatch-cancel-") + m_batchId,
+                              processIdentity(QStringLiteral("membatch")), this, [this, status](const ApiResult &r) {
+        if (r.error == NotFoundError) {
+            // The run ended between our look and the cancel.
+            findRequest(true);
+            return;
+        }
+        if (!r.ok()) {
+            setError(r.error, tr("canceling workflow %1: %2").arg(status.workflowId, r.message));
+            finish();
+            return;
+        }
+        qCDebug(lcSubmit) << "cancel requested for" << status.workflowId;
+        emitInfo(tr("batch %1: cancel requested; the worker stops at its next heartbeat").arg(m_batchId));
+        if (isFinished())
+            return; // killed from the message's slot
+        if (m_options.waitForCompletion)
+            follow();
+        else
+            finish();
+    });
+}
+
+void CancelJob::follow()
+{
+    m_watch = WatchJob::onSession(m_nam, m_settings, m_parse.sessionToken(), m_batchId, m_options, this);
+    connect(m_watch, &Job::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
+    connect(m_watch, &Job::result, this, [this](Job *job) {
+        const auto *watch = static_cast<WatchJob *>(job);
+        setBatch(watch->batch());
+        // Ending canceled is what was asked for; ending any other way is not.
+        const bool canceled = watch->batch().outcome() == QLatin1String(BatchStatus::Canceled);
+        if (watch->error() != NoError && !(watch->error() == BatchFailedError && canceled))
+            setError(watch->error(), watch->errorString());
+        else if (!canceled)
+            setError(BatchFailedError, tr("batch %1 ended %2 before the cancel took effect").arg(m_batchId, watch->batch().outcome()));
+        finish();
+    });
+    m_watch->start();
+}
+
+void CancelJob::finish()
+{
+    m_parse.signOut(this, [this] { emitResult(); });
+}
+
+} // namespace membatch
