@@ -6,6 +6,8 @@
 #include <QJsonDocument>
 #include <QTextStream>
 
+#include <csignal>
+
 using namespace membatch;
 
 namespace {
@@ -52,6 +54,7 @@ const QCommandLineOption optPollers(QStringLiteral("pollers"), QStringLiteral("w
 const QCommandLineOption optRetryFor(QStringLiteral("retry-for"), QStringLiteral("work: ask a server that is down or answers 5xx again for this long before an attempt fails (default 120)."), QStringLiteral("SECONDS"), QStringLiteral("120"));
 const QCommandLineOption optGroupSize(QStringLiteral("group-size"), QStringLiteral("work: memories stored per /batch call at most (default 100, 1-1000; fewer when large)."), QStringLiteral("N"), QStringLiteral("100"));
 const QCommandLineOption optGroupsInFlight(QStringLiteral("groups-in-flight"), QStringLiteral("work: /batch calls in flight per task (default 2, 1-16)."), QStringLiteral("N"), QStringLiteral("2"));
+const QCommandLineOption optGrace(QStringLiteral("grace"), QStringLiteral("work: on SIGTERM or SIGINT, let running tasks finish for this long, then hand them back (default 10; a second signal: at once)."), QStringLiteral("SECONDS"), QStringLiteral("10"));
 const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
 const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
 const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));
@@ -84,7 +87,7 @@ Cli::Cli(QObject *parent)
     m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, work or plugin"),
                                    QStringLiteral("COMMAND [ARGS]"));
     m_parser.addOptions({optJson, optWait, optReason, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
-                         optRetryFor, optGroupSize, optGroupsInFlight, optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
+                         optRetryFor, optGroupSize, optGroupsInFlight, optGrace, optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
                          optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
 
@@ -144,6 +147,10 @@ int Cli::run(const QStringList &arguments)
         return usageError(QStringLiteral("--group-size must be 1 to 1000"));
     if (!positiveInt(m_parser.value(optGroupsInFlight), 1, 16, &workerOptions.groupsInFlight))
         return usageError(QStringLiteral("--groups-in-flight must be 1 to 16"));
+    int graceSeconds = 0;
+    if (!positiveInt(m_parser.value(optGrace), 0, 3600, &graceSeconds))
+        return usageError(QStringLiteral("--grace must be 0 to 3600 seconds"));
+    workerOptions.shutdownGraceMs = qint64(graceSeconds) * 1000;
     int retryForSeconds = 0;
     if (!positiveInt(m_parser.value(optRetryFor), 0, 24 * 3600, &retryForSeconds))
         return usageError(QStringLiteral("--retry-for must be 0 to 86400 seconds"));
@@ -169,6 +176,14 @@ int Cli::run(const QStringList &arguments)
         job = m_processor->cancel(args.at(1), options, m_parser.value(optReason));
     } else {
         job = m_processor->work(workerOptions);
+        // A worker asked to stop (systemd, Kubernetes, Ctrl-C) winds down
+        // instead of vanishing with its tasks.
+        m_stopSignals = std::make_unique<StopSignals>();
+        connect(m_stopSignals.get(), &StopSignals::stopRequested, job, [job](int signalNumber, int count) {
+            QTextStream(stderr) << "membatch: " << (signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")
+                                << (count == 1 ? ": stopping" : ": stopping now") << '\n';
+            job->stop();
+        });
     }
     startJob(job, m_command);
     return -1;

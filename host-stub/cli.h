@@ -1,6 +1,7 @@
 #pragma once
 
 #include "progressprinter.h"
+#include "stopsignals.h"
 
 #include <membatch/connectionsettings.h>
 #include <membatch/pluginloader.h>
@@ -52,5 +53,6 @@ private:
     membatch::PluginLoader m_loader;
     membatch::IBatchProcessor *m_processor = nullptr;
     std::unique_ptr<ProgressPrinter> m_printer;
+    std::unique_ptr<StopSignals> m_stopSignals;
     QString m_command;
 };

@@ -59,6 +59,20 @@ bool Job::doKill()
     return true;
 }
 
+bool Job::stop()
+{
+    if (d->state == JobPrivate::State::Finished)
+        return false;
+    if (d->state == JobPrivate::State::Running && doStop())
+        return true;
+    return kill();
+}
+
+bool Job::doStop()
+{
+    return false;
+}
+
 int Job::error() const
 {
     return d->error;

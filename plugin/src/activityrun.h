@@ -25,6 +25,10 @@ public:
                 const WorkerOptions &options, QObject *parent = nullptr);
 
     virtual void start() = 0;
+    // The worker is stopping: end soon, giving the task back to Temporal
+    // (another worker takes it) rather than finishing it. Does nothing where
+    // finishing is the better ending (the default: short tasks).
+    virtual void handBack() {}
     // Stops everything at once and reports nothing (the worker is going away):
     // Temporal hands the task on when its heartbeats stop or it times out.
     void abandon();

@@ -90,6 +90,26 @@ void BatchActivity::start()
     fetchRequest();
 }
 
+void BatchActivity::handBack()
+{
+    if (isHalted() || m_draining || m_finishing)
+        return; // ending already
+    if (isLastAttempt()) {
+        qCInfo(lcWorker) << "batch" << m_batchId << ": the last attempt of its retry policy is not handed back: finishing it";
+        return;
+    }
+    const auto handOver = [this] {
+        stopWork();
+        failTask(tr("batch %1: the worker is stopping; handed back after %2 of %3 memories").arg(m_batchId).arg(m_next).arg(total()),
+                 QStringLiteral("WorkerShutdown"), false);
+    };
+    if (!m_file) {
+        handOver(); // not storing yet: nothing to record
+        return;
+    }
+    drain(handOver);
+}
+
 void BatchActivity::halt()
 {
     m_heartbeatTimer.stop();
@@ -127,6 +147,8 @@ void BatchActivity::fetchRequest()
         m_parse.getObject(BatchRequest::ClassName, m_requestId, this, std::move(h));
     },
              [this](const ApiResult &r) {
+        if (isHalted())
+            return; // handed back meanwhile
         if (!r.ok()) {
             fail(tr("fetching %1 %2: %3").arg(BatchRequest::ClassName, m_requestId, r.message),
                  r.error == Job::NotFoundError);
@@ -184,6 +206,8 @@ void BatchActivity::markProcessing()
         m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, std::move(h));
     },
              [this](const ApiResult &r) {
+        if (isHalted())
+            return;
         if (!r.ok()) {
             fail(tr("marking batch %1 processing: %2").arg(m_batchId, r.message), false);
             return;
@@ -628,6 +652,7 @@ void BatchActivity::cancelBatch()
 
 void BatchActivity::endOfFile()
 {
+    m_finishing = true;
     const qint64 held = m_file->itemCount();
     m_file->deleteLater();
     m_file = nullptr;

@@ -39,6 +39,10 @@ public:
     ~BatchActivity() override;
 
     void start() override;
+    // Stops after the groups in flight, records the counts (the next
+    // attempt resumes after them) and fails the attempt as retryable. On the
+    // last attempt it goes on instead: handing it back would fail the batch.
+    void handBack() override;
 
     // The Memory objectId for item index of a request: the same on every
     // attempt, so a retried attempt cannot store a second copy; keyed with a
@@ -129,6 +133,7 @@ private:
     std::list<Group> m_groups; // in file order
     qint64 m_taken = 0;        // items handed to groups (the next group's begin)
     bool m_draining = false;
+    bool m_finishing = false; // all read and stored: the closing update is on its way
     std::function<void()> m_drained;
 
     bool m_progressDirty = false;

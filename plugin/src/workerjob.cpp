@@ -22,6 +22,8 @@ WorkerJob::WorkerJob(QNetworkAccessManager *nam, const ConnectionSettings &setti
     m_options.pollers = std::clamp(m_options.pollers, 1, m_options.concurrency);
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &WorkerJob::fillPolls);
+    m_graceTimer.setSingleShot(true);
+    connect(&m_graceTimer, &QTimer::timeout, this, &WorkerJob::handBackAll);
     m_clock.start();
 }
 
@@ -56,9 +58,40 @@ bool WorkerJob::doKill()
     return true;
 }
 
+bool WorkerJob::doStop()
+{
+    if (m_stopping) {
+        emitInfo(tr("stopping now: handing back what is left"));
+        handBackAll();
+        return true;
+    }
+    m_stopping = true;
+    m_retryTimer.stop();
+    ActivityTaskPoller::cancelAll(this); // no new tasks
+    m_pollsInFlight = 0;
+    if (m_activities.isEmpty()) {
+        emitResult();
+        return true;
+    }
+    emitInfo(tr("stopping: no new tasks; %n running task(s) may finish for %1 s, then are handed back", nullptr,
+                int(m_activities.size()))
+                 .arg(m_options.shutdownGraceMs / 1000.0));
+    m_graceTimer.start(int(std::clamp<qint64>(m_options.shutdownGraceMs, 0, 24 * 3600 * 1000)));
+    return true;
+}
+
+void WorkerJob::handBackAll()
+{
+    m_graceTimer.stop();
+    const QList<QPointer<ActivityRun>> activities = m_activities;
+    for (const QPointer<ActivityRun> &activity : activities)
+        if (activity)
+            activity->handBack();
+}
+
 void WorkerJob::fillPolls()
 {
-    if (isFinished() || m_retryTimer.isActive())
+    if (isFinished() || m_stopping || m_retryTimer.isActive())
         return;
     const int freeSlots = m_options.concurrency - int(m_activities.size()) - m_pollsInFlight;
     int wanted = std::min(freeSlots, m_options.pollers - m_pollsInFlight);
@@ -150,7 +183,7 @@ void WorkerJob::taskFinished(ActivityRun *activity, bool succeeded, const QStrin
     emitInfo(succeeded ? message : tr("task failed: %1").arg(message));
     if (isFinished())
         return; // killed by a slot that heard the message
-    if (m_options.maxTasks > 0 && m_tasksDone >= m_options.maxTasks) {
+    if ((m_stopping && m_activities.isEmpty()) || (m_options.maxTasks > 0 && m_tasksDone >= m_options.maxTasks)) {
         emitResult();
         return;
     }

@@ -36,6 +36,9 @@ public:
 protected:
     void doStart() override;
     bool doKill() override;
+    // No more polls; running tasks finish within shutdownGraceMs, then the
+    // rest is handed back; a second stop() hands it back at once.
+    bool doStop() override;
 
 private:
     // Starts as many polls as free slots, pollers and maxTasks allow.
@@ -44,6 +47,7 @@ private:
     void run(const ActivityTask &task);
     void rejectUnknown(const ActivityTask &task);
     void taskFinished(ActivityRun *activity, bool succeeded, const QString &message);
+    void handBackAll();
     int claimed() const { return m_tasksDone + int(m_activities.size()) + m_pollsInFlight; }
 
     QNetworkAccessManager *m_nam;
@@ -59,6 +63,8 @@ private:
     int m_pollFailures = 0;
     qint64 m_failingSinceMs = -1;
     bool m_everPolled = false;
+    bool m_stopping = false;
+    QTimer m_graceTimer;
 };
 
 } // namespace membatch

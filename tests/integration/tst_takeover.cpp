@@ -1,7 +1,8 @@
 // The reference worker under the faults Temporal exists for, on the real
 // server: a worker SIGKILLed mid-batch (its task goes to another worker
 // once its heartbeats stop), the Temporal server restarted mid-batch, a
-// cancel mid-batch and one before any worker took the batch, Parse Server
+// cancel mid-batch and one before any worker took the batch, a worker
+// stopped by SIGTERM (handing its task back, or finishing it), Parse Server
 // gone for a while mid-batch, Parse Server killed (the stack starts it
 // again), and a worker that cannot reach Parse (the retry policy, then the
 // workflow's last word on the request).
@@ -218,6 +219,59 @@ private Q_SLOTS:
         qInfo("attempt 2 started %lld ms after the kill (%lld of %d processed then)", waitedMs, processedWhenKilled, n);
         QVERIFY2(waitedMs >= 5000 && waitedMs < 40000, qPrintable(QString::number(waitedMs)));
         // The run closes once the workflow worker has seen the result.
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(b.workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"), 30000);
+    }
+
+    void aWorkerStoppedMidBatchHandsItsTaskBack()
+    {
+        // SIGTERM with no grace: the worker stops after its groups in flight,
+        // records the counts and fails the attempt as retryable, at once; the
+        // next worker resumes after the counts, and the batch ends exact.
+        const int n = 3000;
+        const Batch b = startMidBatch(QStringLiteral("stop-"), n, QStringLiteral("stop-A"), {QStringLiteral("--grace"), QStringLiteral("0")});
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(::kill(pid_t(b.worker->processId()), SIGTERM), 0);
+        QVERIFY2(b.worker->waitForFinished(10000), "the worker did not stop within 10 s of SIGTERM");
+        const QByteArray said = b.worker->readAll();
+        QVERIFY2(b.worker->exitStatus() == QProcess::NormalExit && b.worker->exitCode() == 0, said.constData());
+        QVERIFY2(said.contains("handed back after"), said.constData());
+        const qint64 recorded = processed(b.requestId);
+        QVERIFY2(recorded > 0 && recorded < n, qPrintable(QString::number(recorded)));
+
+        QProcess *second = startWorker(QStringLiteral("stop-B"), {QStringLiteral("--max-tasks"), QStringLiteral("1")});
+        QVERIFY(second);
+        QVERIFY2(second->waitForFinished(60000), second->readAll().constData());
+        QCOMPARE(second->exitCode(), 0);
+        verifyEnd(b.batchId, b.requestId, QStringLiteral("completed"), n);
+        QJsonObject started;
+        lastEvent(m_stack.history(b.workflowId), QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
+        QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 2);
+        QCOMPARE(started.value(QStringLiteral("identity")).toString(), QStringLiteral("stop-B"));
+        const QJsonObject failure = started.value(QStringLiteral("lastFailure")).toObject();
+        QCOMPARE(failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("type")).toString(),
+                 QStringLiteral("WorkerShutdown"));
+        qInfo("handed back after %lld of %d; attempt 2 finished the rest", recorded, n);
+        QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(b.workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"), 30000);
+    }
+
+    void aWorkerStoppedWithGraceFinishesItsTask()
+    {
+        // SIGTERM with time to spare: no new task is taken, the one held
+        // is finished on the same attempt, and the worker exits.
+        const int n = 2000;
+        const Batch b = startMidBatch(QStringLiteral("grace-"), n, QStringLiteral("grace-A"), {QStringLiteral("--grace"), QStringLiteral("60")});
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(::kill(pid_t(b.worker->processId()), SIGTERM), 0);
+        QVERIFY2(b.worker->waitForFinished(60000), "the worker did not finish within its grace");
+        const QByteArray said = b.worker->readAll();
+        QVERIFY2(b.worker->exitCode() == 0, said.constData());
+        QVERIFY2(said.contains("no new tasks"), said.constData());
+        verifyEnd(b.batchId, b.requestId, QStringLiteral("completed"), n);
+        QJsonObject started;
+        lastEvent(m_stack.history(b.workflowId), QStringLiteral("EVENT_TYPE_ACTIVITY_TASK_STARTED"), &started);
+        QCOMPARE(started.value(QStringLiteral("attempt")).toInt(), 1);
         QTRY_COMPARE_WITH_TIMEOUT(m_stack.workflowStatus(b.workflowId), QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"), 30000);
     }
 

@@ -114,6 +114,20 @@ private Q_SLOTS:
         QCOMPARE(job.error(), int(Job::KilledError));
     }
 
+    void stopWithNothingToWindDownKills()
+    {
+        TimerJob job;
+        job.setAutoDelete(false);
+        QSignalSpy result(&job, &Job::result);
+        job.start();
+        QTRY_COMPARE(job.started, 1);
+        QVERIFY(job.stop());
+        QCOMPARE(job.killed, 1);
+        QCOMPARE(result.count(), 1);
+        QCOMPARE(job.error(), int(Job::KilledError));
+        QVERIFY(!job.stop()); // already finished
+    }
+
     void progressOnlyOnChange()
     {
         TimerJob job;

@@ -25,6 +25,7 @@ struct WorkerOptions
     int groupSize = 100;        // memories stored per /batch call at most (1..1000; fewer if they are large)
     int groupsInFlight = 2;     // /batch calls in flight per task (1..16)
     int progressIntervalMs = 1000; // the counts on the request are written at most this often
+    qint64 shutdownGraceMs = 10000; // stop(): tasks may finish for this long before they are handed back
     qint64 retryForMs = 120000; // a server that is down, or answers 5xx, is asked again for this long before the attempt fails
 };
 

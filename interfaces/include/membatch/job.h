@@ -40,6 +40,12 @@ public:
     // Stops the work and emits result() with KilledError. Returns false if
     // the job had already finished or cannot be stopped.
     bool kill();
+    // Asks the job to wind down rather than stop dead: it takes no new work
+    // and ends what it holds cleanly (a worker lets its tasks finish for a
+    // grace period, then hands back the rest to Temporal), then emits
+    // result(). Asking again hurries it. A job with nothing to wind down is
+    // killed. Returns false if the job had already finished.
+    bool stop();
 
     int error() const;
     QString errorString() const;
@@ -61,6 +67,8 @@ protected:
     virtual void doStart() = 0;
     // Aborts what is in flight; return false if that is not possible.
     virtual bool doKill();
+    // Winds down (see stop()); return false to be killed instead.
+    virtual bool doStop();
 
     // These do nothing once the job has finished. A slot connected to
     // progressChanged() or infoMessage() may kill the job: after emitting,
