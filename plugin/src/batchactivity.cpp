@@ -12,6 +12,7 @@
 #include <QCryptographicHash>
 #include <QJsonDocument>
 #include <QMessageAuthenticationCode>
+#include <QtConcurrent>
 
 namespace membatch {
 
@@ -190,9 +191,11 @@ void BatchActivity::fetchRequest()
         if (user.isObject())
             memoryFields.insert(QStringLiteral("user"), user);
         const QString path = m_parse.batchPath(QStringLiteral("classes/") + BatchRequest::MemoryClassName);
-        m_requestPrefix = "{\"method\":\"POST\",\"path\":" + QJsonDocument(QJsonArray{path}).toJson(QJsonDocument::Compact).mid(1).chopped(1)
+        m_sender.idKey = m_idKey;
+        m_sender.requestId = m_requestId;
+        m_sender.prefix = "{\"method\":\"POST\",\"path\":" + QJsonDocument(QJsonArray{path}).toJson(QJsonDocument::Compact).mid(1).chopped(1)
             + ",\"body\":";
-        m_requestSuffix = ',' + compactJson(memoryFields).mid(1) + '}';
+        m_sender.suffix = ',' + compactJson(memoryFields).mid(1) + '}';
         m_startedAt = status.startedAt.isValid() ? status.startedAt : QDateTime::currentDateTimeUtc();
         markProcessing();
     });
@@ -290,7 +293,7 @@ void BatchActivity::pump()
         for (Group &group : m_groups) {
             if (group.sent && !group.done)
                 ++inFlight;
-            else if (!group.sent && !group.done && inFlight < m_groupsInFlight) {
+            else if (group.ready && !group.sent && !group.done && inFlight < m_groupsInFlight) {
                 sendGroup(&group);
                 ++inFlight;
             }
@@ -304,24 +307,10 @@ void BatchActivity::pump()
         endOfFile();
 }
 
-bool BatchActivity::startGroup()
+BatchActivity::Prepared BatchActivity::prepare(const std::vector<BatchFileStream::Item> &items, const Sender &sender)
 {
-    m_fileAttempt = 0; // the file is coming again
-    m_fileFailingSinceMs = -1;
-    if (m_taken >= total()) {
-        const QString message = tr("the file of batch %1 holds more than the %2 memories its request says").arg(m_batchId).arg(total());
-        drain([this, message] { fail(message, true); });
-        return false;
-    }
-    Group &group = m_groups.emplace_back();
-    group.begin = group.end = m_taken;
-    qint64 bytes = 0;
-    while (m_file->hasItem() && m_taken < total() && group.end - group.begin < m_groupSize
-           && (group.requests.isEmpty() || bytes + m_file->peekBytes() + kEnvelopeBytes <= kGroupBytes)) {
-        const BatchFileStream::Item item = m_file->take();
-        Q_ASSERT(item.index == m_taken);
-        m_taken = group.end = item.index + 1;
-
+    Prepared prepared;
+    for (const BatchFileStream::Item &item : items) {
         QString why;
         MemoryItem memory;
         QJsonDocument doc;
@@ -338,7 +327,7 @@ bool BatchActivity::startGroup()
                 MemoryItem::fromJson(doc.object(), &memory, &why);
         }
         if (!why.isEmpty()) {
-            group.errors.append({item.index, why});
+            prepared.errors.append({item.index, why});
             continue;
         }
         // The sub-request as text: the item (valid, so only a memory's own
@@ -346,20 +335,61 @@ bool BatchActivity::startGroup()
         // carries, written once.
         const QByteArray itemJson = QJsonDocument(doc.object()).toJson(QJsonDocument::Compact);
         QByteArray request;
-        request.reserve(m_requestPrefix.size() + itemJson.size() + 64 + m_requestSuffix.size());
-        request.append(m_requestPrefix)
+        request.reserve(sender.prefix.size() + itemJson.size() + 64 + sender.suffix.size());
+        request.append(sender.prefix)
             .append(QByteArrayView(itemJson).chopped(1))
             .append(",\"objectId\":\"")
-            .append(memoryObjectId(m_idKey, m_requestId, item.index).toLatin1())
+            .append(memoryObjectId(sender.idKey, sender.requestId, item.index).toLatin1())
             .append("\",\"index\":")
             .append(QByteArray::number(item.index))
-            .append(m_requestSuffix);
-        bytes += request.size();
-        group.indexes.append(item.index);
-        group.requests.append(request);
+            .append(sender.suffix);
+        prepared.indexes.append(item.index);
+        prepared.requests.append(request);
     }
-    if (group.requests.isEmpty())
-        group.done = true; // nothing in it Parse could take
+    return prepared;
+}
+
+bool BatchActivity::startGroup()
+{
+    m_fileAttempt = 0; // the file is coming again
+    m_fileFailingSinceMs = -1;
+    if (m_taken >= total()) {
+        const QString message = tr("the file of batch %1 holds more than the %2 memories its request says").arg(m_batchId).arg(total());
+        drain([this, message] { fail(message, true); });
+        return false;
+    }
+    Group &group = m_groups.emplace_back();
+    group.id = ++m_lastGroupId;
+    group.begin = group.end = m_taken;
+    std::vector<BatchFileStream::Item> items;
+    qint64 bytes = 0;
+    while (m_file->hasItem() && m_taken < total() && group.end - group.begin < m_groupSize
+           && (items.empty() || bytes + m_file->peekBytes() + kEnvelopeBytes <= kGroupBytes)) {
+        items.push_back(m_file->take());
+        Q_ASSERT(items.back().index == m_taken);
+        bytes += items.back().bytes + kEnvelopeBytes;
+        m_taken = group.end = items.back().index + 1;
+    }
+    // Made ready on the pool: the event loop stays free to send the calls
+    // in flight (Qt hands a request's body to its network thread piece by
+    // piece from here) and to read their answers.
+    auto *watcher = new QFutureWatcher<Prepared>(m_work);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, id = group.id] {
+        watcher->deleteLater();
+        if (isHalted())
+            return;
+        const auto it = std::find_if(m_groups.begin(), m_groups.end(), [id](const Group &g) { return g.id == id; });
+        if (it == m_groups.end())
+            return; // dropped (a cancel, a hand-back) while it was being made
+        Prepared prepared = watcher->result();
+        it->indexes = std::move(prepared.indexes);
+        it->requests = std::move(prepared.requests);
+        it->errors = std::move(prepared.errors);
+        it->ready = true;
+        it->done = it->requests.isEmpty(); // nothing in it Parse could take
+        pump();
+    });
+    watcher->setFuture(QtConcurrent::run(&BatchActivity::prepare, std::move(items), m_sender));
     return true;
 }
 
@@ -391,6 +421,8 @@ void BatchActivity::groupAnswered(Group *group, const ApiResult &r)
         auto second = m_groups.insert(std::next(std::find_if(m_groups.begin(), m_groups.end(),
                                                              [group](const Group &g) { return &g == group; })),
                                       Group());
+        second->id = ++m_lastGroupId;
+        second->ready = true;
         second->begin = group->indexes.at(half);
         second->end = group->end;
         second->indexes = group->indexes.mid(half);

@@ -1,17 +1,18 @@
 #pragma once
 
 #include "activityrun.h"
+#include "batchfilestream.h"
 
 #include <QDateTime>
+#include <QFutureWatcher>
 #include <QJsonArray>
 #include <QObject>
 #include <QTimer>
 
 #include <list>
+#include <vector>
 
 namespace membatch {
-
-class BatchFileStream;
 
 // The seeds' activity fetch_and_process_batch_memories(request_id, batch_id)
 // for one task: fetch the BatchMemoryRequest, stream its file in (download,
@@ -68,9 +69,30 @@ private:
         QByteArrayList requests; // their /batch sub-requests
         QList<std::pair<qint64, QString>> errors; // per-item: refused here or by Parse
         qint64 succeeded = 0;
+        quint64 id = 0;
+        bool ready = false; // its sub-requests are made
         bool sent = false;
         bool done = false;
     };
+
+    // How this request's items become /batch sub-requests: what prepare()
+    // needs, as values, to run on the pool.
+    struct Sender
+    {
+        QByteArray idKey;
+        QString requestId;
+        QByteArray prefix; // a sub-request up to its body
+        QByteArray suffix; // what every Memory of the request carries (batchId, request, user, ACL), and the closing braces
+    };
+    struct Prepared
+    {
+        QList<qint64> indexes;
+        QByteArrayList requests;
+        QList<std::pair<qint64, QString>> errors;
+    };
+    // Parses and checks the items, and writes the sub-requests of the valid
+    // ones. Pure: runs under QtConcurrent.
+    static Prepared prepare(const std::vector<BatchFileStream::Item> &items, const Sender &sender);
 
     void fetchRequest();
     void markProcessing();
@@ -144,8 +166,8 @@ private:
     QString m_requestId;
     QString m_batchId;
     QJsonObject m_request;
-    QByteArray m_requestPrefix; // a /batch sub-request up to its body
-    QByteArray m_requestSuffix; // what every Memory of the request carries (batchId, request, user, ACL), and the closing braces
+    Sender m_sender;
+    quint64 m_lastGroupId = 0;
     // What is recorded covers items [0, m_next): stored or failed.
     qint64 m_next = 0;
     qint64 m_succeeded = 0;

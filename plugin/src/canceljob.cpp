@@ -8,36 +8,13 @@ namespace membatch {
 
 CancelJob::CancelJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
                      const BatchOptions &options, const QString &reason, QObject *parent)
-    : BatchJob(parent)
-    , m_nam(nam)
-    , m_settings(settings)
-    , m_batchId(batchId)
+    : ClientJob(nam, settings, batchId, parent)
     , m_options(options)
     , m_reason(reason.isEmpty() ? QStringLiteral("canceled with membatch") : reason)
-    , m_parse(nam, settings, ParseClient::clientAuth(settings))
-    , m_temporal(nam, settings)
 {
     BatchStatus status;
     status.batchId = batchId;
     setBatch(status);
-}
-
-void CancelJob::doStart()
-{
-    const QStringList missing = m_settings.missingForClient();
-    if (!missing.isEmpty()) {
-        setError(ConfigurationError, tr("cannot cancel batch %1: set %2").arg(m_batchId, missing.join(QStringLiteral(", "))));
-        emitResult();
-        return;
-    }
-    m_parse.signIn(this, [this](const ApiResult &r, const QString &) {
-        if (!r.ok()) {
-            setError(r.error, tr("signing in to Parse: %1").arg(r.message));
-            finish();
-            return;
-        }
-        findRequest(false);
-    });
 }
 
 bool CancelJob::doKill()
@@ -58,11 +35,7 @@ void CancelJob::findRequest(bool afterCancel)
         }
         const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
         if (results.isEmpty()) {
-            // Visible or it does not exist: nobody cancels another user's batch
-            // through membatch.
-            setError(NotFoundError, tr("no batch %1 in Parse (or it is not visible to %2)")
-                                        .arg(m_batchId, m_settings.username.isEmpty() ? tr("this key") : m_settings.username));
-            finish();
+            notFound(); // nobody cancels another user's batch through membatch
             return;
         }
         const BatchStatus status = BatchRequest::statusFromObject(results.first().toObject());
@@ -128,11 +101,6 @@ void CancelJob::follow()
         finish();
     });
     m_watch->start();
-}
-
-void CancelJob::finish()
-{
-    m_parse.signOut(this, [this] { emitResult(); });
 }
 
 } // namespace membatch

@@ -1,10 +1,8 @@
 #pragma once
 
-#include "parseclient.h"
-#include "temporalclient.h"
+#include "clientjob.h"
 
 #include <membatch/batchoptions.h>
-#include <membatch/job.h>
 
 namespace membatch {
 
@@ -15,7 +13,7 @@ class WatchJob;
 // workflow, and with options.waitForCompletion follows it until the worker
 // has recorded "canceled". Asking twice is asking once (a fixed request id);
 // a batch that has already ended is reported as it ended.
-class CancelJob : public BatchJob
+class CancelJob : public ClientJob
 {
     Q_OBJECT
 public:
@@ -23,22 +21,17 @@ public:
               const BatchOptions &options, const QString &reason, QObject *parent = nullptr);
 
 protected:
-    void doStart() override;
+    void signedIn() override { findRequest(false); }
+    QString purpose() const override { return tr("cancel"); }
     bool doKill() override;
 
 private:
     void findRequest(bool afterCancel);
     void requestCancel();
     void follow();
-    void finish();
 
-    QNetworkAccessManager *m_nam;
-    ConnectionSettings m_settings;
-    QString m_batchId;
     BatchOptions m_options;
     QString m_reason;
-    ParseClient m_parse;
-    TemporalClient m_temporal;
     WatchJob *m_watch = nullptr;
 };
 

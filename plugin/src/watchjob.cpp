@@ -20,12 +20,8 @@ BatchProgress::Phase phaseOf(const BatchStatus &s)
 
 WatchJob::WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
                    const BatchOptions &options, QObject *parent)
-    : BatchJob(parent)
-    , m_settings(settings)
-    , m_batchId(batchId)
+    : ClientJob(nam, settings, batchId, parent)
     , m_options(options)
-    , m_parse(nam, settings, ParseClient::clientAuth(settings))
-    , m_temporal(nam, settings)
 {
     m_timer.setSingleShot(true);
     m_timer.setInterval(std::max(50, options.pollIntervalMs));
@@ -40,24 +36,6 @@ WatchJob *WatchJob::onSession(QNetworkAccessManager *nam, ConnectionSettings set
     auto *watch = new WatchJob(nam, settings, batchId, options, parent);
     watch->setAutoDelete(false);
     return watch;
-}
-
-void WatchJob::doStart()
-{
-    const QStringList missing = m_settings.missingForClient();
-    if (!missing.isEmpty()) {
-        setError(ConfigurationError, tr("cannot look at batch %1: set %2").arg(m_batchId, missing.join(QStringLiteral(", "))));
-        emitResult();
-        return;
-    }
-    m_parse.signIn(this, [this](const ApiResult &r, const QString &) {
-        if (!r.ok()) {
-            setError(r.error, tr("signing in to Parse: %1").arg(r.message));
-            finish();
-            return;
-        }
-        poll();
-    });
 }
 
 bool WatchJob::doKill()
@@ -82,9 +60,7 @@ void WatchJob::readRequest(const ApiResult &r)
     }
     const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
     if (results.isEmpty()) {
-        setError(NotFoundError, tr("no batch %1 in Parse (or it is not visible to %2)")
-                                    .arg(m_batchId, m_settings.username.isEmpty() ? tr("this key") : m_settings.username));
-        finish();
+        notFound();
         return;
     }
     BatchStatus fresh = BatchRequest::statusFromObject(results.first().toObject());
@@ -144,7 +120,7 @@ void WatchJob::update()
         return; // killed by a slot that heard the progress
 
     if (m_options.once || m_status.isFinal()) {
-        finish();
+        end();
         return;
     }
     // The workflow completed, yet the request is not final: look once
@@ -153,13 +129,13 @@ void WatchJob::update()
         setError(ServerError, tr("workflow %1 completed, but request %2 still says '%3': the worker did not "
                                  "record a final status")
                                   .arg(m_status.workflowId, m_status.requestId, m_status.status));
-        finish();
+        end();
         return;
     }
     m_timer.start();
 }
 
-void WatchJob::finish()
+void WatchJob::end()
 {
     if (error() == NoError && m_status.isFinal() && !m_status.isCompleted()) {
         QString why;
@@ -178,7 +154,7 @@ void WatchJob::finish()
                                        .arg(m_status.failCount)
                                        .arg(why.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(why)));
     }
-    m_parse.signOut(this, [this] { emitResult(); });
+    finish();
 }
 
 void WatchJob::lookFailed(const ApiResult &r, const QString &what)
@@ -186,7 +162,7 @@ void WatchJob::lookFailed(const ApiResult &r, const QString &what)
     const bool hopeless = r.error == AuthenticationError || r.error == NotFoundError || m_options.once;
     if (hopeless || ++m_failures >= MaxConsecutiveFailures) {
         setError(r.error, QStringLiteral("%1: %2").arg(what, r.message));
-        finish();
+        end();
         return;
     }
     qCWarning(lcWatch) << what << "failed, will look again:" << r.message;

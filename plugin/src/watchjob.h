@@ -1,10 +1,8 @@
 #pragma once
 
-#include "parseclient.h"
-#include "temporalclient.h"
+#include "clientjob.h"
 
 #include <membatch/batchoptions.h>
-#include <membatch/job.h>
 
 #include <QTimer>
 
@@ -13,7 +11,7 @@ namespace membatch {
 // Follows one batch: polls its BatchMemoryRequest in Parse and its workflow
 // in Temporal until the batch ends, emitting progress on every change.
 // With options.once it reports the current state and finishes.
-class WatchJob : public BatchJob
+class WatchJob : public ClientJob
 {
     Q_OBJECT
 public:
@@ -29,7 +27,8 @@ public:
     static constexpr int MaxConsecutiveFailures = 5;
 
 protected:
-    void doStart() override;
+    void signedIn() override { poll(); }
+    QString purpose() const override { return tr("look at"); }
     bool doKill() override;
 
 private:
@@ -37,18 +36,13 @@ private:
     void readRequest(const ApiResult &r);
     void readWorkflow(const ApiResult &r, const WorkflowState &state);
     void update();
-    // Sets the outcome's error, if any, ends our Parse session (if we opened
-    // one), then emits the result.
-    void finish();
+    // Sets the outcome's error, if any, then finishes.
+    void end();
     // A failed look: give up at once if it cannot get better (not found,
     // refused), else try again, up to MaxConsecutiveFailures in a row.
     void lookFailed(const ApiResult &r, const QString &what);
 
-    ConnectionSettings m_settings;
-    QString m_batchId;
     BatchOptions m_options;
-    ParseClient m_parse;
-    TemporalClient m_temporal;
     QTimer m_timer;
     BatchStatus m_status;
     int m_failures = 0;

@@ -1,0 +1,36 @@
+#pragma once
+
+#include "parseclient.h"
+#include "temporalclient.h"
+
+#include <membatch/job.h>
+
+namespace membatch {
+
+// What every job a user runs against one batch shares: the settings it
+// needs checked, a Parse session (signed in at the start and out at the
+// end, unless it was given one) and Temporal. Subclasses go on in
+// signedIn() and end with finish().
+class ClientJob : public BatchJob
+{
+    Q_OBJECT
+protected:
+    ClientJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId, QObject *parent);
+
+    void doStart() override;
+    virtual void signedIn() = 0;
+    // Signs out (a session we opened), then emits the result.
+    void finish();
+    // Fails the job: no such batch, or not this user's to see.
+    void notFound();
+    // What to say a batch is being looked at for ("look at", "cancel").
+    virtual QString purpose() const = 0;
+
+    QNetworkAccessManager *m_nam;
+    ConnectionSettings m_settings;
+    QString m_batchId;
+    ParseClient m_parse;
+    TemporalClient m_temporal;
+};
+
+} // namespace membatch
