@@ -289,14 +289,20 @@ void BatchActivity::pump()
             }
             return; // the groups in flight end first
         }
+        // Sent in file order: a group made ready before the one ahead of it
+        // waits for it (the counts could not move past the one held back).
         int inFlight = 0;
         for (Group &group : m_groups) {
-            if (group.sent && !group.done)
+            if (group.done)
+                continue;
+            if (group.sent) {
                 ++inFlight;
-            else if (group.ready && !group.sent && !group.done && inFlight < m_groupsInFlight) {
-                sendGroup(&group);
-                ++inFlight;
+                continue;
             }
+            if (!group.ready || inFlight >= m_groupsInFlight)
+                break;
+            sendGroup(&group);
+            ++inFlight;
         }
         if (!m_file || int(m_groups.size()) >= m_groupsInFlight + kGroupsAhead || !m_file->hasItem())
             break;

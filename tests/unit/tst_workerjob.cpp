@@ -109,6 +109,15 @@ struct Fakes
 
 // Request requestId of batch batchId in Parse, whose file holds these items.
 // extra: more fields of the request.
+// /batch's answer when it stores every sub-request of the call.
+Response storedAll(const Request &call)
+{
+    QJsonArray answers;
+    for (qsizetype i = 0; i < call.json().value(QStringLiteral("requests")).toArray().size(); ++i)
+        answers.append(QJsonObject{{QStringLiteral("success"), QJsonObject()}});
+    return Response::raw(200, QJsonDocument(answers).toJson(QJsonDocument::Compact));
+}
+
 void serveRequest(FakeHttpServer &server, const QByteArray &file, int totalMemories,
                   const QString &requestId = QStringLiteral("req1"), const QString &batchId = QStringLiteral("b1"),
                   const QJsonObject &extra = {})
@@ -134,12 +143,7 @@ void serveRequest(FakeHttpServer &server, const QByteArray &file, int totalMemor
     server.on("PUT", path, Response::json(200, {}));
     server.on("GET", fileName, Response::raw(200, file));
     // /batch stores whatever it is given (tests that need more say so).
-    server.on("POST", kBatch, [](const Request &r) {
-        QJsonArray answers;
-        for (qsizetype i = 0; i < r.json().value(QStringLiteral("requests")).toArray().size(); ++i)
-            answers.append(QJsonObject{{QStringLiteral("success"), QJsonObject()}});
-        return Response::raw(200, QJsonDocument(answers).toJson(QJsonDocument::Compact));
-    });
+    server.on("POST", kBatch, &storedAll);
 }
 
 // Temporal's HTTP API: every report accepted.
@@ -630,10 +634,7 @@ private Q_SLOTS:
         bool together = true;
         server.on("POST", kBatch, [&server, &together](const Request &r) {
             together = together && QTest::qWaitFor([&server] { return server.requestsTo("POST", kBatch).size() >= 3; }, 10000);
-            QJsonArray answers;
-            for (qsizetype i = 0; i < r.json().value(QStringLiteral("requests")).toArray().size(); ++i)
-                answers.append(QJsonObject{{QStringLiteral("success"), QJsonObject()}});
-            return Response::raw(200, QJsonDocument(answers).toJson(QJsonDocument::Compact));
+            return storedAll(r);
         });
         WorkerJob worker(&m_nam, fakes.settings(), oneTask(2, 3));
         QVERIFY(runOneTask(worker));
@@ -692,13 +693,10 @@ private Q_SLOTS:
         FakeHttpServer &server = fakes.http;
         // This server takes less than the worker sends: any call with item 2 is too large.
         server.on("POST", kBatch, [](const Request &r) {
-            QJsonArray answers;
-            for (const QJsonValue &v : r.json().value(QStringLiteral("requests")).toArray()) {
+            for (const QJsonValue &v : r.json().value(QStringLiteral("requests")).toArray())
                 if (v.toObject().value(QStringLiteral("body")).toObject().value(QStringLiteral("index")).toInteger() == 2)
                     return Response::json(413, {{QStringLiteral("error"), QStringLiteral("request entity too large")}});
-                answers.append(QJsonObject{{QStringLiteral("success"), QJsonObject()}});
-            }
-            return Response::raw(200, QJsonDocument(answers).toJson(QJsonDocument::Compact));
+            return storedAll(r);
         });
         WorkerJob worker(&m_nam, fakes.settings(), oneTask(4));
         QVERIFY(runOneTask(worker));
