@@ -25,9 +25,9 @@ bool CancelJob::doKill()
     return true;
 }
 
-void CancelJob::findRequest(bool afterCancel)
+void CancelJob::lookUp(bool afterCancel)
 {
-    m_parse.find(BatchRequest::ClassName, {{QStringLiteral("batchId"), m_batchId}}, this, [this, afterCancel](const ApiResult &r) {
+    findRequest([this, afterCancel](const ApiResult &r) {
         if (!r.ok()) {
             setError(r.error, tr("reading batch %1 from Parse: %2").arg(m_batchId, r.message));
             finish();
@@ -55,7 +55,7 @@ void CancelJob::findRequest(bool afterCancel)
             return;
         }
         requestCancel();
-    }, 1);
+    });
 }
 
 void CancelJob::requestCancel()
@@ -66,7 +66,7 @@ void CancelJob::requestCancel()
                               processIdentity(QStringLiteral("membatch")), this, [this, status](const ApiResult &r) {
         if (r.error == NotFoundError) {
             // The run ended between our look and the cancel.
-            findRequest(true);
+            lookUp(true);
             return;
         }
         if (!r.ok()) {

@@ -21,12 +21,12 @@ public:
               const BatchOptions &options, const QString &reason, QObject *parent = nullptr);
 
 protected:
-    void signedIn() override { findRequest(false); }
+    void signedIn() override { lookUp(false); }
     QString purpose() const override { return tr("cancel"); }
     bool doKill() override;
 
 private:
-    void findRequest(bool afterCancel);
+    void lookUp(bool afterCancel);
     void requestCancel();
     void follow();
 

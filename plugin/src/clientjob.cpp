@@ -1,5 +1,7 @@
 #include "clientjob.h"
 
+#include "batchrequest.h"
+
 namespace membatch {
 
 ClientJob::ClientJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId, QObject *parent)
@@ -33,6 +35,11 @@ void ClientJob::doStart()
 void ClientJob::finish()
 {
     m_parse.signOut(this, [this] { emitResult(); });
+}
+
+void ClientJob::findRequest(RestClient::Handler handler)
+{
+    m_parse.find(BatchRequest::ClassName, {{QStringLiteral("batchId"), m_batchId}}, this, std::move(handler), 1);
 }
 
 void ClientJob::notFound()

@@ -21,6 +21,9 @@ protected:
     virtual void signedIn() = 0;
     // Signs out (a session we opened), then emits the result.
     void finish();
+    // Looks the batch's BatchMemoryRequest up as this user sees it (answer
+    // {"results":[...]}, at most one).
+    void findRequest(RestClient::Handler handler);
     // Fails the job: no such batch, or not this user's to see.
     void notFound();
     // What to say a batch is being looked at for ("look at", "cancel").

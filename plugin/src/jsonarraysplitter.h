@@ -35,7 +35,6 @@ public:
 
     QString error() const { return m_error; }
     qint64 elementCount() const { return m_count; }
-    qint64 bytesIn() const { return m_offset; }
     // The closing bracket has been seen.
     bool isComplete() const { return m_state == State::After; }
 

@@ -153,13 +153,6 @@ void ParseClient::find(const QString &className, const QJsonObject &where, QObje
     m_rest.send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
 }
 
-void ParseClient::batch(const QJsonArray &requests, QObject *context, Handler handler)
-{
-    m_rest.send("POST", request(QStringLiteral("/batch")),
-                QJsonDocument(QJsonObject{{QStringLiteral("requests"), requests}}).toJson(QJsonDocument::Compact),
-                context, std::move(handler));
-}
-
 void ParseClient::batch(const QByteArrayList &requests, QObject *context, Handler handler)
 {
     m_rest.send("POST", request(QStringLiteral("/batch")), "{\"requests\":[" + requests.join(',') + "]}", context,

@@ -44,8 +44,7 @@ public:
               int limit = 100, const QString &order = QStringLiteral("createdAt,objectId"));
     // POST /batch; requests are {"method","path","body"} with path relative
     // to the mount ("classes/Memory"): the mount is prefixed here.
-    void batch(const QJsonArray &requests, QObject *context, Handler handler);
-    // The same with each request already compact JSON text.
+    // Each request is compact JSON text.
     void batch(const QByteArrayList &requests, QObject *context, Handler handler);
     // GET a file's url, raw: no Parse headers, no transparent gunzip, no
     // redirect followed. The reply can be read as it comes (readyRead);

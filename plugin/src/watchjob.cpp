@@ -47,9 +47,7 @@ bool WatchJob::doKill()
 
 void WatchJob::poll()
 {
-    m_parse.find(
-        BatchRequest::ClassName, {{QStringLiteral("batchId"), m_batchId}}, this,
-        [this](const ApiResult &r) { readRequest(r); }, 1);
+    findRequest([this](const ApiResult &r) { readRequest(r); });
 }
 
 void WatchJob::readRequest(const ApiResult &r)
