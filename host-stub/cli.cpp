@@ -4,9 +4,11 @@
 
 #include <QCoreApplication>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QTextStream>
 
 #include <csignal>
+#include <memory>
 
 using namespace membatch;
 
@@ -24,6 +26,8 @@ const CommandSpec kCommands[] = {
     {"watch", "BATCH_ID", "Follow a batch until it ends."},
     {"status", "BATCH_ID", "Show a batch's state once."},
     {"cancel", "BATCH_ID", "Cancel a batch: the worker stops within seconds and records 'canceled' (--wait: until it has)."},
+    {"results", "BATCH_ID", "Show what became of each item: stored (as which Memory) or refused (why), in file order."},
+    {"gc", "", "Delete the batch files of requests that ended over --older-than ago (default 30d) and files no request points to (--dry-run: only say what would go)."},
     {"work", "", "Run a reference worker that processes batches from the task queue."},
     {"plugin", "", "Show which plugin is loaded, from its metadata."},
 };
@@ -48,6 +52,13 @@ const QCommandLineOption optReason(QStringLiteral("reason"), QStringLiteral("can
 const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: a new UUID)."), QStringLiteral("ID"));
 const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-9 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
 const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watch: milliseconds between looks (default 1000)."), QStringLiteral("MS"), QStringLiteral("1000"));
+const QCommandLineOption optFailed(QStringLiteral("failed"), QStringLiteral("results: only the items that were refused."));
+const QCommandLineOption optAfter(QStringLiteral("after"), QStringLiteral("results: start after this item index (the last one of a page seen)."), QStringLiteral("INDEX"));
+const QCommandLineOption optLimit(QStringLiteral("limit"), QStringLiteral("results: show at most N (default: all)."), QStringLiteral("N"), QStringLiteral("0"));
+const QCommandLineOption optWebhookUrl(QStringLiteral("webhook-url"), QStringLiteral("submit: POST a signed summary here when the batch has ended (Standard Webhooks; the secret comes from $MEMBATCH_WEBHOOK_SECRET, whsec_ + base64)."), QStringLiteral("URL"));
+const QCommandLineOption optWebhookAttempts(QStringLiteral("webhook-attempts"), QStringLiteral("work: deliveries of a webhook tried in all (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
+const QCommandLineOption optWebhookBackoff(QStringLiteral("webhook-backoff-ms"), QStringLiteral("work: wait before a webhook's second delivery, four times longer before each next (default 5000)."), QStringLiteral("MS"), QStringLiteral("5000"));
+const QCommandLineOption optWebhookAllowPrivate(QStringLiteral("webhook-allow-private"), QStringLiteral("work: let webhooks go to loopback and private addresses (off: a user could make the worker reach its own networks)."));
 const QCommandLineOption optMaxTasks(QStringLiteral("max-tasks"), QStringLiteral("work: stop after N tasks (default: run until killed)."), QStringLiteral("N"), QStringLiteral("0"));
 const QCommandLineOption optConcurrency(QStringLiteral("concurrency"), QStringLiteral("work: tasks run at once (default 2)."), QStringLiteral("N"), QStringLiteral("2"));
 const QCommandLineOption optPollers(QStringLiteral("pollers"), QStringLiteral("work: long polls in flight at most (default 2, never more than --concurrency)."), QStringLiteral("N"), QStringLiteral("2"));
@@ -55,6 +66,9 @@ const QCommandLineOption optRetryFor(QStringLiteral("retry-for"), QStringLiteral
 const QCommandLineOption optGroupSize(QStringLiteral("group-size"), QStringLiteral("work: memories stored per /batch call at most (default 100, 1-1000; fewer when large)."), QStringLiteral("N"), QStringLiteral("100"));
 const QCommandLineOption optGroupsInFlight(QStringLiteral("groups-in-flight"), QStringLiteral("work: /batch calls in flight per task (default 2, 1-16)."), QStringLiteral("N"), QStringLiteral("2"));
 const QCommandLineOption optGrace(QStringLiteral("grace"), QStringLiteral("work: on SIGTERM or SIGINT, let running tasks finish for this long, then hand them back (default 10; a second signal: at once)."), QStringLiteral("SECONDS"), QStringLiteral("10"));
+const QCommandLineOption optOlderThan(QStringLiteral("older-than"), QStringLiteral("gc: remove the batch files of requests that ended longer ago than this: Ns, Nm, Nh or Nd (default 30d)."), QStringLiteral("DURATION"), QStringLiteral("30d"));
+const QCommandLineOption optOrphanGrace(QStringLiteral("orphan-grace"), QStringLiteral("gc: remove files no request points to once uploaded this long ago (default 1d)."), QStringLiteral("DURATION"), QStringLiteral("1d"));
+const QCommandLineOption optDryRun(QStringLiteral("dry-run"), QStringLiteral("gc: say what would be removed, remove nothing."));
 const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
 const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
 const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));
@@ -75,6 +89,21 @@ bool positiveInt(const QString &text, int min, int max, int *value)
     return ok && *value >= min && *value <= max;
 }
 
+// "30d", "12h", "90m", "45s" as milliseconds; false for anything else.
+bool duration(const QString &text, qint64 *ms)
+{
+    static const QRegularExpression pattern(QStringLiteral("^([0-9]{1,7})([smhd])$"));
+    const QRegularExpressionMatch match = pattern.match(text);
+    if (!match.hasMatch())
+        return false;
+    const qint64 unit = match.captured(2) == QLatin1String("s") ? 1000
+        : match.captured(2) == QLatin1String("m")              ? 60 * 1000
+        : match.captured(2) == QLatin1String("h")              ? 3600 * 1000
+                                                                : 24 * 3600 * 1000;
+    *ms = match.captured(1).toLongLong() * unit;
+    return true;
+}
+
 } // namespace
 
 Cli::Cli(QObject *parent)
@@ -84,10 +113,11 @@ Cli::Cli(QObject *parent)
         QStringLiteral("membatch: submit memory batches to Parse + Temporal and watch them finish.\n\n") + commandList());
     m_parser.addHelpOption();
     m_parser.addVersionOption();
-    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, work or plugin"),
+    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, gc, work or plugin"),
                                    QStringLiteral("COMMAND [ARGS]"));
-    m_parser.addOptions({optJson, optWait, optReason, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
-                         optRetryFor, optGroupSize, optGroupsInFlight, optGrace, optIdentity, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
+    m_parser.addOptions({optJson, optWait, optReason, optFailed, optAfter, optLimit, optWebhookUrl, optWebhookAttempts,
+                         optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
+                         optRetryFor, optGroupSize, optGroupsInFlight, optGrace, optIdentity, optOlderThan, optOrphanGrace, optDryRun, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
                          optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
 
@@ -122,7 +152,7 @@ int Cli::run(const QStringList &arguments)
     if (!known)
         return usageError(QStringLiteral("unknown command '%1'.\n%2").arg(m_command, commandList()));
     const bool needsArgument = m_command == QLatin1String("submit") || m_command == QLatin1String("watch")
-        || m_command == QLatin1String("status") || m_command == QLatin1String("cancel");
+        || m_command == QLatin1String("status") || m_command == QLatin1String("cancel") || m_command == QLatin1String("results");
     if (needsArgument && args.size() != 2)
         return usageError(QStringLiteral("'%1' takes exactly one argument").arg(m_command));
     if (!needsArgument && args.size() != 1)
@@ -131,10 +161,29 @@ int Cli::run(const QStringList &arguments)
     BatchOptions options;
     options.waitForCompletion = m_parser.isSet(optWait);
     options.batchId = m_parser.value(optBatchId);
+    if (m_parser.isSet(optWebhookUrl)) {
+        options.webhookUrl = QUrl(m_parser.value(optWebhookUrl), QUrl::StrictMode);
+        options.webhookSecret = qgetenv("MEMBATCH_WEBHOOK_SECRET");
+        if (options.webhookSecret.isEmpty())
+            return usageError(QStringLiteral("--webhook-url needs its signing secret in MEMBATCH_WEBHOOK_SECRET (\"whsec_\" + base64 of 24-64 random bytes; "
+                                             "make one with: echo whsec_$(head -c 32 /dev/urandom | base64))"));
+    }
     if (!positiveInt(m_parser.value(optLevel), 1, 9, &options.compressionLevel))
         return usageError(QStringLiteral("--level must be 1 to 9"));
     if (!positiveInt(m_parser.value(optPoll), 50, 3600000, &options.pollIntervalMs))
         return usageError(QStringLiteral("--poll-ms must be 50 or more"));
+    ResultsOptions resultsOptions;
+    resultsOptions.failedOnly = m_parser.isSet(optFailed);
+    if (m_parser.isSet(optAfter)) {
+        bool ok = false;
+        resultsOptions.after = m_parser.value(optAfter).toLongLong(&ok);
+        if (!ok || resultsOptions.after < 0)
+            return usageError(QStringLiteral("--after must be an item index (0 or more)"));
+    }
+    bool limitOk = false;
+    resultsOptions.limit = m_parser.value(optLimit).toLongLong(&limitOk);
+    if (!limitOk || resultsOptions.limit < 0)
+        return usageError(QStringLiteral("--limit must be 0 (all) or more"));
     WorkerOptions workerOptions;
     workerOptions.identity = m_parser.value(optIdentity);
     if (!positiveInt(m_parser.value(optMaxTasks), 0, 1 << 30, &workerOptions.maxTasks))
@@ -155,6 +204,19 @@ int Cli::run(const QStringList &arguments)
     if (!positiveInt(m_parser.value(optRetryFor), 0, 24 * 3600, &retryForSeconds))
         return usageError(QStringLiteral("--retry-for must be 0 to 86400 seconds"));
     workerOptions.retryForMs = qint64(retryForSeconds) * 1000;
+    if (!positiveInt(m_parser.value(optWebhookAttempts), 1, 100, &workerOptions.webhookAttempts))
+        return usageError(QStringLiteral("--webhook-attempts must be 1 to 100"));
+    int backoffMs = 0;
+    if (!positiveInt(m_parser.value(optWebhookBackoff), 0, 3600000, &backoffMs))
+        return usageError(QStringLiteral("--webhook-backoff-ms must be 0 to 3600000"));
+    workerOptions.webhookBackoffMs = backoffMs;
+    workerOptions.webhookAllowPrivate = m_parser.isSet(optWebhookAllowPrivate);
+    CleanupOptions cleanupOptions;
+    cleanupOptions.dryRun = m_parser.isSet(optDryRun);
+    if (!duration(m_parser.value(optOlderThan), &cleanupOptions.olderThanMs))
+        return usageError(QStringLiteral("--older-than must be a duration like 30d, 12h, 90m or 45s"));
+    if (!duration(m_parser.value(optOrphanGrace), &cleanupOptions.orphanGraceMs))
+        return usageError(QStringLiteral("--orphan-grace must be a duration like 1d, 12h, 90m or 45s"));
 
     if (!loadPlugin())
         return ExitError;
@@ -174,6 +236,11 @@ int Cli::run(const QStringList &arguments)
         job = m_processor->watch(args.at(1), options);
     } else if (m_command == QLatin1String("cancel")) {
         job = m_processor->cancel(args.at(1), options, m_parser.value(optReason));
+    } else if (m_command == QLatin1String("results")) {
+        showResults(m_processor->results(args.at(1), resultsOptions));
+        return -1;
+    } else if (m_command == QLatin1String("gc")) {
+        job = m_processor->cleanUp(cleanupOptions);
     } else {
         job = m_processor->work(workerOptions);
         // A worker asked to stop (systemd, Kubernetes, Ctrl-C) winds down
@@ -251,6 +318,20 @@ void Cli::startJob(Job *job, const QString &command)
         const BatchStatus batch = batchJob ? batchJob->batch() : BatchStatus();
         m_printer->result(*finishedJob, batchJob ? &batch : nullptr, command);
         Q_EMIT finished(exitCodeFor(*finishedJob, command));
+    });
+    job->start();
+}
+
+void Cli::showResults(ResultsJob *job)
+{
+    auto shown = std::make_shared<qint64>(0);
+    connect(job, &ResultsJob::itemsReady, this, [this, shown](const QList<ItemResult> &items) {
+        *shown += items.size();
+        m_printer->items(items);
+    });
+    connect(job, &Job::result, this, [this, job, shown](Job *) {
+        m_printer->resultsEnded(*job, job->batch(), *shown);
+        Q_EMIT finished(job->error() ? ExitError : ExitOk);
     });
     job->start();
 }

@@ -14,6 +14,7 @@
 namespace membatch {
 class IBatchProcessor;
 class Job;
+class ResultsJob;
 }
 
 // Exit codes of the membatch command.
@@ -46,6 +47,7 @@ private:
     bool loadPlugin();
     membatch::ConnectionSettings settings() const;
     void startJob(membatch::Job *job, const QString &command);
+    void showResults(membatch::ResultsJob *job);
     int exitCodeFor(const membatch::Job &job, const QString &command) const;
     int showPluginInfo();
 

@@ -132,6 +132,37 @@ void ProgressPrinter::info(const QString &message)
     m_out.flush();
 }
 
+void ProgressPrinter::items(const QList<membatch::ItemResult> &items)
+{
+    for (const membatch::ItemResult &r : items) {
+        if (m_mode == Mode::Json) {
+            printJson(m_out, r.toJson());
+            continue;
+        }
+        m_out << "item " << r.index;
+        if (!r.customId.isEmpty())
+            m_out << " (" << r.customId << ')';
+        if (r.isStored())
+            m_out << ": stored as Memory " << r.memoryId << '\n';
+        else
+            m_out << ": refused: " << r.error << '\n';
+    }
+    m_out.flush();
+}
+
+void ProgressPrinter::resultsEnded(const membatch::Job &job, const BatchStatus &batch, qint64 shown)
+{
+    m_out.flush();
+    if (job.error()) {
+        m_err << "membatch: " << job.errorString() << '\n';
+    } else if (m_mode != Mode::Json) {
+        m_err << "batch " << batch.batchId << " (" << (batch.outcome().isEmpty() ? QStringLiteral("unknown") : batch.outcome())
+              << "): " << shown << " results shown; " << batch.processedCount << " of " << batch.totalMemories
+              << " items processed, " << batch.successCount << " stored, " << batch.failCount << " refused\n";
+    }
+    m_err.flush();
+}
+
 void ProgressPrinter::result(const membatch::Job &job, const BatchStatus *batch, const QString &command)
 {
     if (m_mode == Mode::Json) {

@@ -2,6 +2,7 @@
 
 #include <membatch/batchprogress.h>
 #include <membatch/batchstatus.h>
+#include <membatch/itemresult.h>
 
 #include <QElapsedTimer>
 #include <QTextStream>
@@ -23,6 +24,12 @@ public:
 
     void progress(const membatch::BatchProgress &p);
     void info(const QString &message);
+    // Item results: one line each, JSON lines as the results file has them
+    // with --json.
+    void items(const QList<membatch::ItemResult> &items);
+    // The end of `results`: errors, and a count on stderr in text modes
+    // (stdout holds only the results).
+    void resultsEnded(const membatch::Job &job, const membatch::BatchStatus &batch, qint64 shown);
     // The end of a job: a summary (or JSON object) on stdout, errors on stderr.
     void result(const membatch::Job &job, const membatch::BatchStatus *batch, const QString &command);
 

@@ -21,6 +21,7 @@ Job::Job(QObject *parent)
 {
     qRegisterMetaType<membatch::BatchProgress>();
     qRegisterMetaType<membatch::BatchStatus>();
+    qRegisterMetaType<QList<membatch::ItemResult>>();
 }
 
 Job::~Job() = default;
@@ -134,6 +135,12 @@ void Job::emitResult()
     Q_EMIT result(this, QPrivateSignal());
     if (d->autoDelete)
         deleteLater();
+}
+
+void ResultsJob::emitItems(const QList<ItemResult> &items)
+{
+    if (!isFinished())
+        Q_EMIT itemsReady(items, QPrivateSignal());
 }
 
 } // namespace membatch

@@ -10,6 +10,7 @@ const QLatin1String kMetadata("metadata");
 const QLatin1String kEmbedding("embedding");
 const QLatin1String kSource("source");
 const QLatin1String kTags("tags");
+const QLatin1String kCustomId("customId");
 } // namespace
 
 QJsonObject MemoryItem::toJson() const
@@ -27,6 +28,8 @@ QJsonObject MemoryItem::toJson() const
         json.insert(kSource, source);
     if (!tags.isEmpty())
         json.insert(kTags, QJsonArray::fromStringList(tags));
+    if (!customId.isEmpty())
+        json.insert(kCustomId, customId);
     return json;
 }
 
@@ -40,8 +43,8 @@ bool MemoryItem::fromJson(const QJsonObject &json, MemoryItem *item, QString *er
 
     for (auto it = json.begin(); it != json.end(); ++it) {
         const QString key = it.key();
-        if (key != kContent && key != kMetadata && key != kEmbedding && key != kSource && key != kTags)
-            return fail(QStringLiteral("unknown field '%1' (a memory has content, metadata, embedding, source, tags)")
+        if (key != kContent && key != kMetadata && key != kEmbedding && key != kSource && key != kTags && key != kCustomId)
+            return fail(QStringLiteral("unknown field '%1' (a memory has content, metadata, embedding, source, tags, customId)")
                             .arg(key));
     }
 
@@ -93,6 +96,13 @@ bool MemoryItem::fromJson(const QJsonObject &json, MemoryItem *item, QString *er
                 return fail(QStringLiteral("'tags' element %1 is not a string").arg(i));
             out.tags.append(values.at(i).toString());
         }
+    }
+
+    const QJsonValue customId = json.value(kCustomId);
+    if (!customId.isUndefined() && !customId.isNull()) {
+        if (!customId.isString() || customId.toString().isEmpty() || customId.toString().size() > MaxCustomIdLength)
+            return fail(QStringLiteral("'customId' must be a string of 1 to %1 characters").arg(MaxCustomIdLength));
+        out.customId = customId.toString();
     }
 
     if (item)

@@ -40,6 +40,14 @@ ActivityRun::ActivityRun(QNetworkAccessManager *nam, const ConnectionSettings &s
     m_clock.start();
 }
 
+int ActivityRun::heartbeatIntervalMs() const
+{
+    constexpr qint64 minMs = 100;
+    constexpr qint64 maxMs = 10000;
+    const qint64 timeout = m_task.heartbeatTimeoutMs > 0 ? m_task.heartbeatTimeoutMs : 3 * maxMs;
+    return int(std::clamp(timeout / 3, minMs, maxMs));
+}
+
 void ActivityRun::abandon()
 {
     m_abandoned = true;

@@ -72,6 +72,9 @@ protected:
     // Halts now, before the task is settled (a failure about to be recorded).
     void stopWork();
     qint64 elapsedMs() const { return m_clock.elapsed(); }
+    // How often to heartbeat: a third of the task's heartbeat timeout, within
+    // bounds (and every 10 s when it has none: a cancel still gets through).
+    int heartbeatIntervalMs() const;
 
     ConnectionSettings m_settings;
     ParseClient m_parse;       // with the master key

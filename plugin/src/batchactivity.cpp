@@ -36,11 +36,6 @@ constexpr qint64 kInflateSlackBytes = 64 * 1024;
 // out the moment an answer frees a place, not after it has been prepared.
 constexpr int kGroupsAhead = 1;
 
-// Heartbeats go out every third of the heartbeat timeout, within these bounds
-// (and every 10 s when the task has none: a cancel still gets through).
-constexpr qint64 kMinHeartbeatMs = 100;
-constexpr qint64 kMaxHeartbeatMs = 10000;
-
 } // namespace
 
 BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
@@ -51,8 +46,7 @@ BatchActivity::BatchActivity(QNetworkAccessManager *nam, const ConnectionSetting
     , m_groupsInFlight(std::clamp(options.groupsInFlight, 1, 16))
     , m_work(new QObject(this))
 {
-    const qint64 timeout = m_task.heartbeatTimeoutMs > 0 ? m_task.heartbeatTimeoutMs : 3 * kMaxHeartbeatMs;
-    m_heartbeatTimer.setInterval(int(std::clamp(timeout / 3, kMinHeartbeatMs, kMaxHeartbeatMs)));
+    m_heartbeatTimer.setInterval(heartbeatIntervalMs());
     connect(&m_heartbeatTimer, &QTimer::timeout, this, &BatchActivity::heartbeat);
     m_progressTimer.setInterval(std::max(options.progressIntervalMs, 10));
     connect(&m_progressTimer, &QTimer::timeout, this, &BatchActivity::writeProgress);
@@ -197,6 +191,9 @@ void BatchActivity::fetchRequest()
             + ",\"body\":";
         m_sender.suffix = ',' + compactJson(memoryFields).mid(1) + '}';
         m_startedAt = status.startedAt.isValid() ? status.startedAt : QDateTime::currentDateTimeUtc();
+        ResultsRecorder::Request results{m_idKey, m_requestId, m_batchId, acl.toObject(), m_next};
+        m_results = new ResultsRecorder(&m_parse, [this](const auto &send, const auto &done) { retrying(send, done); },
+                                        results, this);
         markProcessing();
     });
 }
@@ -226,18 +223,14 @@ void BatchActivity::openFile()
 {
     if (isHalted())
         return;
-    const QUrl url = QUrl(m_request.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString())
-                         .adjusted(QUrl::NormalizePathSegments); // no "/files/../" way out
+    const QUrl url = QUrl(m_request.value(QStringLiteral("batchDataFile")).toObject().value(QStringLiteral("url")).toString());
     if (!url.isValid() || url.isEmpty()) {
         fail(tr("batch %1 has no batchDataFile to process").arg(m_batchId), true);
         return;
     }
-    // Only from this Parse Server's files: a url elsewhere is not fetched.
-    const QUrl files = appendPath(m_settings.parseUrl, QStringLiteral("/files/"));
-    if (url.scheme() != files.scheme() || url.host() != files.host() || url.port(-1) != files.port(-1)
-        || !url.path().startsWith(files.path())) {
+    if (!m_parse.isFileUrl(url)) {
         fail(tr("the file of batch %1 is not on this Parse Server (%2): not fetched")
-                 .arg(m_batchId, files.toDisplayString(QUrl::RemoveUserInfo)),
+                 .arg(m_batchId, m_settings.parseUrl.toDisplayString(QUrl::RemoveUserInfo)),
              true);
         return;
     }
@@ -331,6 +324,9 @@ BatchActivity::Prepared BatchActivity::prepare(const std::vector<BatchFileStream
                 why = tr("not a JSON object");
             else
                 MemoryItem::fromJson(doc.object(), &memory, &why);
+            const QString customId = doc.object().value(QStringLiteral("customId")).toString();
+            if (!customId.isEmpty() && customId.size() <= MemoryItem::MaxCustomIdLength)
+                prepared.customIds.insert(item.index, customId);
         }
         if (!why.isEmpty()) {
             prepared.errors.append({item.index, why});
@@ -391,6 +387,7 @@ bool BatchActivity::startGroup()
         it->indexes = std::move(prepared.indexes);
         it->requests = std::move(prepared.requests);
         it->errors = std::move(prepared.errors);
+        it->customIds = std::move(prepared.customIds);
         it->ready = true;
         it->done = it->requests.isEmpty(); // nothing in it Parse could take
         pump();
@@ -433,6 +430,7 @@ void BatchActivity::groupAnswered(Group *group, const ApiResult &r)
         second->end = group->end;
         second->indexes = group->indexes.mid(half);
         second->requests = group->requests.mid(half);
+        second->customIds = group->customIds;
         for (const auto &error : std::as_const(group->errors))
             if (error.first >= second->begin)
                 second->errors.append(error);
@@ -530,9 +528,32 @@ void BatchActivity::commitDone()
         }
         m_succeeded += group.succeeded;
         m_next = group.end;
+        m_results->add(resultsOf(group));
         m_progressDirty = true;
         m_groups.pop_front();
     }
+}
+
+QList<ItemResult> BatchActivity::resultsOf(const Group &group) const
+{
+    // Every item of the group was sent, or refused before it could be; an
+    // item Parse refused is among the errors too. (The errors are sorted.)
+    QList<ItemResult> results;
+    results.reserve(group.end - group.begin);
+    auto error = group.errors.cbegin();
+    for (qint64 i = group.begin; i < group.end; ++i) {
+        ItemResult r;
+        r.index = i;
+        r.customId = group.customIds.value(i);
+        while (error != group.errors.cend() && error->first < i)
+            ++error;
+        if (error != group.errors.cend() && error->first == i)
+            r.error = error->second;
+        else
+            r.memoryId = memoryObjectId(m_idKey, m_requestId, i);
+        results.append(std::move(r));
+    }
+    return results;
 }
 
 QJsonObject BatchActivity::countFields() const
@@ -551,21 +572,64 @@ void BatchActivity::writeProgress()
         fields.insert(QStringLiteral("errors"), m_errors);
     m_progressDirty = m_errorsDirty = false;
     m_progressInFlight = true;
-    retrying([this, fields, work = m_work](RestClient::Handler h) {
-        m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, work, std::move(h));
-    },
-             [this](const ApiResult &r) {
+    const auto failed = [this](const ApiResult &r) {
+        m_progressInFlight = false;
+        fail(tr("recording the progress of batch %1: %2").arg(m_batchId, r.message), false);
+    };
+    // The results first: what the counts say is done can then be looked up.
+    m_results->writePages([this, fields, failed](const ApiResult &pages) {
         if (isHalted())
             return;
-        m_progressInFlight = false;
-        if (!r.ok()) {
-            fail(tr("recording the progress of batch %1: %2").arg(m_batchId, r.message), false);
+        if (!pages.ok()) {
+            failed(pages);
             return;
         }
-        emitProgress(BatchProgress::Phase::Processing);
-        if (m_progressWritten)
-            std::exchange(m_progressWritten, {})();
-    }, m_work);
+        retrying([this, fields, work = m_work](RestClient::Handler h) {
+            m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, work, std::move(h));
+        },
+                 [this, failed](const ApiResult &r) {
+            if (isHalted())
+                return;
+            if (!r.ok()) {
+                failed(r);
+                return;
+            }
+            m_progressInFlight = false;
+            emitProgress(BatchProgress::Phase::Processing);
+            if (m_progressWritten)
+                std::exchange(m_progressWritten, {})();
+        }, m_work);
+    });
+}
+
+void BatchActivity::closeResults(bool mustSucceed, std::function<void(const QJsonObject &file)> then)
+{
+    m_results->writePages([this, mustSucceed, then](const ApiResult &pages) {
+        if (!pages.ok() && mustSucceed) {
+            fail(tr("recording the results of batch %1: %2").arg(m_batchId, pages.message), false);
+            return;
+        }
+        if (!pages.ok()) {
+            qCWarning(lcWorker) << "batch" << m_batchId << ": results not all recorded:" << pages.message;
+            then({});
+            return;
+        }
+        m_results->writeFile([this, mustSucceed, then](const ApiResult &r, const QJsonObject &file) {
+            if (r.ok()) {
+                then(file);
+                return;
+            }
+            // Too large for one file: the pages keep them; a server that
+            // is down: another attempt makes it.
+            if (mustSucceed && r.error != Job::InvalidInputError) {
+                fail(tr("writing the results file of batch %1: %2").arg(m_batchId, r.message), false);
+                return;
+            }
+            qCWarning(lcWorker) << "batch" << m_batchId << ": no results file:" << r.message;
+            m_errors.append(BatchRequest::errorEntry(r.message, -1, QStringLiteral("results")));
+            then({});
+        });
+    });
 }
 
 void BatchActivity::whenProgressWritten(std::function<void()> then)
@@ -646,10 +710,12 @@ bool BatchActivity::lostTemporal()
     return true;
 }
 
-QJsonObject BatchActivity::closingFields(const QString &status) const
+QJsonObject BatchActivity::closingFields(const QString &status, const QJsonObject &resultsFile) const
 {
     const QDateTime now = QDateTime::currentDateTimeUtc();
     QJsonObject fields = countFields();
+    if (!resultsFile.isEmpty())
+        fields.insert(QStringLiteral("resultsFile"), resultsFile);
     fields.insert(QStringLiteral("status"), status);
     fields.insert(QStringLiteral("errors"), m_errors);
     fields.insert(QStringLiteral("completedAt"), ParseClient::date(now));
@@ -662,14 +728,21 @@ QJsonObject BatchActivity::outcome(const QString &status) const
     return {{QStringLiteral("status"), status},
             {QStringLiteral("total"), total()},
             {QStringLiteral("successful"), m_succeeded},
-            {QStringLiteral("failed"), m_failed}};
+            {QStringLiteral("failed"), m_failed},
+            // The workflow runs deliver_batch_webhook only when there is one.
+            {QStringLiteral("webhook"), BatchRequest::wantsWebhook(m_request)}};
 }
 
 void BatchActivity::cancelBatch()
 {
+    closeResults(false, [this](const QJsonObject &file) { recordCanceled(file); });
+}
+
+void BatchActivity::recordCanceled(const QJsonObject &resultsFile)
+{
     const QString canceled = QLatin1String(BatchStatus::Canceled);
-    retrying([this, canceled](RestClient::Handler h) {
-        m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(canceled), this, std::move(h));
+    retrying([this, canceled, resultsFile](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(canceled, resultsFile), this, std::move(h));
     },
              [this, canceled](const ApiResult &r) {
         if (!r.ok())
@@ -704,11 +777,16 @@ void BatchActivity::endOfFile()
 
 void BatchActivity::finalize()
 {
+    closeResults(true, [this](const QJsonObject &file) { recordFinal(file); });
+}
+
+void BatchActivity::recordFinal(const QJsonObject &resultsFile)
+{
     const QString status = m_failed == 0 ? QLatin1String(BatchStatus::Completed)
         : m_succeeded > 0                ? QLatin1String(BatchStatus::PartialFailure)
                                          : QLatin1String(BatchStatus::Failed);
-    retrying([this, status](RestClient::Handler h) {
-        m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(status), this, std::move(h));
+    retrying([this, status, resultsFile](RestClient::Handler h) {
+        m_parse.updateObject(BatchRequest::ClassName, m_requestId, closingFields(status, resultsFile), this, std::move(h));
     },
              [this, status](const ApiResult &r) {
         if (!r.ok()) {
@@ -739,12 +817,27 @@ void BatchActivity::fail(const QString &message, bool nonRetryable)
         failTask(message, type, nonRetryable);
         return;
     }
-    QJsonArray errors = m_errors;
-    errors.append(BatchRequest::errorEntry(message, -1, QStringLiteral("process")));
-    QJsonObject fields = countFields();
-    const QJsonObject failed = BatchRequest::failedFields(errors, m_startedAt);
-    for (auto it = failed.begin(); it != failed.end(); ++it)
-        fields.insert(it.key(), it.value());
+    const auto recordFailed = [this, message, type, nonRetryable](const QJsonObject &resultsFile) {
+        QJsonArray errors = m_errors;
+        errors.append(BatchRequest::errorEntry(message, -1, QStringLiteral("process")));
+        QJsonObject fields = countFields();
+        const QJsonObject failed = BatchRequest::failedFields(errors, m_startedAt);
+        for (auto it = failed.begin(); it != failed.end(); ++it)
+            fields.insert(it.key(), it.value());
+        if (!resultsFile.isEmpty())
+            fields.insert(QStringLiteral("resultsFile"), resultsFile);
+        recordFailure(fields, message, type, nonRetryable);
+    };
+    // What was done before it failed can be looked up too (as far as Parse
+    // lets it be written).
+    if (m_results && !m_results->isWriting())
+        closeResults(false, recordFailed);
+    else
+        recordFailed({});
+}
+
+void BatchActivity::recordFailure(const QJsonObject &fields, const QString &message, const QString &type, bool nonRetryable)
+{
     retrying([this, fields](RestClient::Handler h) {
         m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, std::move(h));
     },

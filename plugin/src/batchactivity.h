@@ -2,6 +2,7 @@
 
 #include "activityrun.h"
 #include "batchfilestream.h"
+#include "resultsrecorder.h"
 
 #include <QDateTime>
 #include <QFutureWatcher>
@@ -68,6 +69,7 @@ private:
         QList<qint64> indexes;  // the items sent, in request order
         QByteArrayList requests; // their /batch sub-requests
         QList<std::pair<qint64, QString>> errors; // per-item: refused here or by Parse
+        QHash<qint64, QString> customIds;         // of the items that have one
         qint64 succeeded = 0;
         quint64 id = 0;
         bool ready = false; // its sub-requests are made
@@ -89,6 +91,7 @@ private:
         QList<qint64> indexes;
         QByteArrayList requests;
         QList<std::pair<qint64, QString>> errors;
+        QHash<qint64, QString> customIds;
     };
     // Parses and checks the items, and writes the sub-requests of the valid
     // ones. Pure: runs under QtConcurrent.
@@ -110,7 +113,12 @@ private:
     void verifyDuplicates(Group *group, const QList<qint64> &indexes);
     void groupDone(Group *group);
     void commitDone();
+    // The results of the items of a group folded into the counts.
+    QList<ItemResult> resultsOf(const Group &group) const;
     void writeProgress();
+    // Writes the results not yet written and the results file, then runs
+    // then() with the File for the request (empty if there is none).
+    void closeResults(bool mustSucceed, std::function<void(const QJsonObject &file)> then);
     // Runs then() once no progress update is on its way (the closing update
     // must not be overtaken by an older one).
     void whenProgressWritten(std::function<void()> then);
@@ -121,16 +129,19 @@ private:
     // Temporal for the heartbeat timeout; true if it did.
     bool lostTemporal();
     void cancelBatch();
+    void recordCanceled(const QJsonObject &resultsFile);
     void endOfFile();
     void finalize();
+    void recordFinal(const QJsonObject &resultsFile);
     void complete();
     // Ends the task as failed. Data problems (no request, a bad file) are
     // recorded on the request and are not retried; anything else (a server
     // down) is left to Temporal's retry policy, and recorded on the request
     // when this was the policy's last attempt.
     void fail(const QString &message, bool nonRetryable);
+    void recordFailure(const QJsonObject &fields, const QString &message, const QString &type, bool nonRetryable);
     // The request's closing update: status, counts, errors and timing.
-    QJsonObject closingFields(const QString &status) const;
+    QJsonObject closingFields(const QString &status, const QJsonObject &resultsFile = {}) const;
     QJsonObject countFields() const;
     // The activity's result for Temporal: status, total, successful, failed.
     QJsonObject outcome(const QString &status) const;
@@ -167,6 +178,7 @@ private:
     QString m_batchId;
     QJsonObject m_request;
     Sender m_sender;
+    ResultsRecorder *m_results = nullptr;
     quint64 m_lastGroupId = 0;
     // What is recorded covers items [0, m_next): stored or failed.
     qint64 m_next = 0;

@@ -3,6 +3,7 @@
 #include "gzipcodec.h"
 
 #include <QFile>
+#include <QHash>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QJsonParseError>
@@ -38,6 +39,28 @@ QString joinErrors(const QStringList &errors, qsizetype total)
     return text;
 }
 
+// A customId names one item of a submission: the results are looked up by it.
+void checkCustomIds(BatchReadResult *result, const QString &source)
+{
+    if (!result->error.isEmpty())
+        return;
+    QHash<QString, qsizetype> seen;
+    QStringList errors;
+    qsizetype duplicates = 0;
+    for (qsizetype i = 0; i < result->items.size(); ++i) {
+        const QString &id = result->items.at(i).customId;
+        if (id.isEmpty())
+            continue;
+        const auto it = seen.constFind(id);
+        if (it == seen.cend())
+            seen.insert(id, i);
+        else if (++duplicates <= kMaxReportedErrors)
+            errors << QStringLiteral("%1: item %2: customId '%3' is item %4's already").arg(source).arg(i + 1).arg(id).arg(*it + 1);
+    }
+    if (duplicates)
+        result->error = joinErrors(errors, duplicates);
+}
+
 BatchReadResult readArray(const QByteArray &bytes, const QString &source)
 {
     BatchReadResult result;
@@ -68,6 +91,7 @@ BatchReadResult readArray(const QByteArray &bytes, const QString &source)
     }
     if (invalid)
         result.error = joinErrors(errors, invalid);
+    checkCustomIds(&result, source);
     return result;
 }
 
@@ -103,6 +127,7 @@ BatchReadResult readLines(const QByteArray &bytes, const QString &source)
     }
     if (invalid)
         result.error = joinErrors(errors, invalid);
+    checkCustomIds(&result, source);
     return result;
 }
 

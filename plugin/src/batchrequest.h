@@ -17,6 +17,8 @@ inline const QString WorkflowType = QStringLiteral("ProcessBatchMemoryFromReques
 inline const QString ActivityType = QStringLiteral("fetch_and_process_batch_memories");
 // What the workflow runs when that activity could not settle the request.
 inline const QString SettleActivityType = QStringLiteral("settle_batch_request");
+// What the workflow runs once the batch has ended: its webhook, if any.
+inline const QString WebhookActivityType = QStringLiteral("deliver_batch_webhook");
 
 // Parse caps files (and JSON bodies) at 20 MiB.
 constexpr qint64 MaxFileBytes = 20 * 1024 * 1024;
@@ -31,6 +33,13 @@ inline QString workflowIdFor(const QString &batchId)
 inline QJsonObject workflowInput(const QString &requestId, const QString &batchId)
 {
     return {{QStringLiteral("request_id"), requestId}, {QStringLiteral("batch_id"), batchId}};
+}
+
+// The request asks for a webhook when it ends (and has not had it yet).
+inline bool wantsWebhook(const QJsonObject &request)
+{
+    return !request.value(QStringLiteral("webhookUrl")).toString().isEmpty()
+        && !request.value(QStringLiteral("webhookSent")).toBool();
 }
 
 // Reads a BatchMemoryRequest object as Parse returns it.

@@ -4,8 +4,10 @@
 
 namespace membatch {
 
-ClientJob::ClientJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId, QObject *parent)
-    : BatchJob(parent)
+template <class JobType>
+ClientJobBase<JobType>::ClientJobBase(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
+                                      QObject *parent)
+    : JobType(parent)
     , m_nam(nam)
     , m_settings(settings)
     , m_batchId(batchId)
@@ -14,17 +16,18 @@ ClientJob::ClientJob(QNetworkAccessManager *nam, const ConnectionSettings &setti
 {
 }
 
-void ClientJob::doStart()
+template <class JobType>
+void ClientJobBase<JobType>::doStart()
 {
     const QStringList missing = m_settings.missingForClient();
     if (!missing.isEmpty()) {
-        setError(ConfigurationError, tr("cannot %1 batch %2: set %3").arg(purpose(), m_batchId, missing.join(QStringLiteral(", "))));
-        emitResult();
+        this->setError(Job::ConfigurationError, JobType::tr("cannot %1 batch %2: set %3").arg(purpose(), m_batchId, missing.join(QStringLiteral(", "))));
+        this->emitResult();
         return;
     }
     m_parse.signIn(this, [this](const ApiResult &r, const QString &) {
         if (!r.ok()) {
-            setError(r.error, tr("signing in to Parse: %1").arg(r.message));
+            this->setError(r.error, JobType::tr("signing in to Parse: %1").arg(r.message));
             finish();
             return;
         }
@@ -32,21 +35,27 @@ void ClientJob::doStart()
     });
 }
 
-void ClientJob::finish()
+template <class JobType>
+void ClientJobBase<JobType>::finish()
 {
-    m_parse.signOut(this, [this] { emitResult(); });
+    m_parse.signOut(this, [this] { this->emitResult(); });
 }
 
-void ClientJob::findRequest(RestClient::Handler handler)
+template <class JobType>
+void ClientJobBase<JobType>::findRequest(RestClient::Handler handler)
 {
     m_parse.find(BatchRequest::ClassName, {{QStringLiteral("batchId"), m_batchId}}, this, std::move(handler), 1);
 }
 
-void ClientJob::notFound()
+template <class JobType>
+void ClientJobBase<JobType>::notFound()
 {
-    setError(NotFoundError, tr("no batch %1 in Parse (or it is not visible to %2)")
-                                .arg(m_batchId, m_settings.username.isEmpty() ? tr("this key") : m_settings.username));
+    this->setError(Job::NotFoundError, JobType::tr("no batch %1 in Parse (or it is not visible to %2)")
+                                          .arg(m_batchId, m_settings.username.isEmpty() ? JobType::tr("this key") : m_settings.username));
     finish();
 }
+
+template class ClientJobBase<BatchJob>;
+template class ClientJobBase<ResultsJob>;
 
 } // namespace membatch

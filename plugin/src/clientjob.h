@@ -11,11 +11,14 @@ namespace membatch {
 // needs checked, a Parse session (signed in at the start and out at the
 // end, unless it was given one) and Temporal. Subclasses go on in
 // signedIn() and end with finish().
-class ClientJob : public BatchJob
+//
+// A template over the job type a host sees (BatchJob, ResultsJob), without
+// a meta-object of its own: the subclasses have theirs.
+template <class JobType>
+class ClientJobBase : public JobType
 {
-    Q_OBJECT
 protected:
-    ClientJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId, QObject *parent);
+    ClientJobBase(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId, QObject *parent);
 
     void doStart() override;
     virtual void signedIn() = 0;
@@ -35,5 +38,8 @@ protected:
     ParseClient m_parse;
     TemporalClient m_temporal;
 };
+
+using ClientJob = ClientJobBase<BatchJob>;
+using ClientResultsJob = ClientJobBase<ResultsJob>;
 
 } // namespace membatch

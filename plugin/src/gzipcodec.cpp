@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace membatch::GzipCodec {
 
@@ -16,33 +17,71 @@ constexpr qsizetype kMaxSlice = std::numeric_limits<uInt>::max() / 2;
 
 QByteArray compress(const QByteArray &data, int level)
 {
-    z_stream zs{};
-    if (deflateInit2(&zs, std::clamp(level, 1, 9), Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        qFatal("zlib: deflateInit2 failed"); // only on out-of-memory or a broken zlib
+    Deflater deflater(level);
+    deflater.append(data);
+    return deflater.finish();
+}
 
-    QByteArray out;
-    out.resize(qsizetype(deflateBound(&zs, uLong(data.size()))));
-    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    qsizetype inLeft = data.size();
-    qsizetype written = 0;
-    int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
-        const qsizetype slice = std::min(inLeft, kMaxSlice);
-        zs.avail_in = uInt(slice);
-        if (out.size() - written < kChunk)
-            out.resize(out.size() + kChunk);
-        zs.next_out = reinterpret_cast<Bytef *>(out.data() + written);
-        zs.avail_out = uInt(std::min(out.size() - written, kMaxSlice));
-        const uInt availOutBefore = zs.avail_out;
-        rc = deflate(&zs, slice == inLeft ? Z_FINISH : Z_NO_FLUSH);
-        inLeft -= slice - qsizetype(zs.avail_in);
-        written += availOutBefore - zs.avail_out;
-        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-            qFatal("zlib: deflate failed (%d)", rc);
+struct Deflater::Stream
+{
+    z_stream zs{};
+    bool ready = false;
+    ~Stream()
+    {
+        if (ready)
+            deflateEnd(&zs);
     }
-    deflateEnd(&zs);
-    out.truncate(written);
-    return out;
+};
+
+Deflater::Deflater(int level)
+    : m_zs(std::make_unique<Stream>())
+{
+    if (deflateInit2(&m_zs->zs, std::clamp(level, 1, 9), Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        qFatal("zlib: deflateInit2 failed"); // only on out-of-memory or a broken zlib
+    m_zs->ready = true;
+}
+
+Deflater::~Deflater() = default;
+
+void Deflater::run(QByteArrayView data, int flush)
+{
+    z_stream &zs = m_zs->zs;
+    qsizetype inLeft = data.size();
+    const char *in = data.data();
+    for (;;) {
+        const qsizetype slice = std::min(inLeft, kMaxSlice);
+        zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in));
+        zs.avail_in = uInt(slice);
+        const bool last = slice == inLeft;
+        int rc = Z_OK;
+        do {
+            const qsizetype written = m_out.size();
+            m_out.resize(written + kChunk);
+            zs.next_out = reinterpret_cast<Bytef *>(m_out.data() + written);
+            zs.avail_out = uInt(kChunk);
+            rc = deflate(&zs, last ? flush : Z_NO_FLUSH);
+            m_out.resize(m_out.size() - qsizetype(zs.avail_out));
+            if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+                qFatal("zlib: deflate failed (%d)", rc);
+        } while (zs.avail_out == 0 || (flush == Z_FINISH && last && rc != Z_STREAM_END));
+        in += slice - qsizetype(zs.avail_in);
+        inLeft -= slice - qsizetype(zs.avail_in);
+        if (last)
+            return;
+    }
+}
+
+void Deflater::append(QByteArrayView data)
+{
+    if (!data.isEmpty())
+        run(data, Z_NO_FLUSH);
+}
+
+QByteArray Deflater::finish()
+{
+    run({}, Z_FINISH);
+    m_zs.reset();
+    return std::exchange(m_out, {});
 }
 
 struct Inflater::Stream

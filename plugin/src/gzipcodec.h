@@ -15,6 +15,30 @@ namespace GzipCodec {
 // Compresses data into one gzip member at the given level (1..9).
 QByteArray compress(const QByteArray &data, int level = 6);
 
+// Compresses into one gzip member piece by piece: what has been appended is
+// held compressed, never as a whole.
+class Deflater
+{
+public:
+    explicit Deflater(int level = 6);
+    ~Deflater();
+    Deflater(const Deflater &) = delete;
+    Deflater &operator=(const Deflater &) = delete;
+
+    void append(QByteArrayView data);
+    // Ends the member and hands over the gzip bytes; the deflater is spent.
+    QByteArray finish();
+    // What the output holds so far (less than finish() gives).
+    qint64 compressedBytes() const { return m_out.size(); }
+
+private:
+    void run(QByteArrayView data, int flush);
+
+    struct Stream;
+    std::unique_ptr<Stream> m_zs;
+    QByteArray m_out;
+};
+
 // Inflates gzip as it arrives, one or more concatenated members (as
 // `cat a.gz b.gz` makes; gzip -d reads on), and refuses anything that is
 // not valid gzip or that inflates past a limit before it has inflated

@@ -167,6 +167,15 @@ QNetworkReply *ParseClient::download(const QUrl &url, QObject *context, Handler 
     return m_rest.send("GET", req, {}, context, std::move(handler));
 }
 
+bool ParseClient::isFileUrl(const QUrl &url) const
+{
+    const QUrl files = appendPath(m_settings.parseUrl, QStringLiteral("/files/"));
+    const QUrl normalised = url.adjusted(QUrl::NormalizePathSegments); // no "/files/../"
+    return url.isValid() && normalised.scheme() == files.scheme() && normalised.host() == files.host()
+        && normalised.port(-1) == files.port(-1) && normalised.path().startsWith(files.path())
+        && normalised.path() == url.path();
+}
+
 QString ParseClient::batchPath(const QString &relative) const
 {
     return appendPath(m_settings.parseUrl, QLatin1Char('/') + relative).path();
@@ -189,6 +198,45 @@ QDateTime ParseClient::dateFrom(const QJsonValue &value)
 {
     const QString iso = value.isObject() ? value.toObject().value(QStringLiteral("iso")).toString() : value.toString();
     return QDateTime::fromString(iso, Qt::ISODateWithMs);
+}
+
+void ParseClient::findKeys(const QString &className, const QJsonObject &where, const QStringList &keys,
+                           QObject *context, Handler handler, int limit, const QString &order)
+{
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compactJson(where)));
+    query.addQueryItem(QStringLiteral("limit"), QString::number(limit));
+    if (!keys.isEmpty())
+        query.addQueryItem(QStringLiteral("keys"), keys.join(QLatin1Char(',')));
+    if (!order.isEmpty())
+        query.addQueryItem(QStringLiteral("order"), order);
+    m_rest.send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+}
+
+void ParseClient::count(const QString &className, const QJsonObject &where, QObject *context, Handler handler)
+{
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compactJson(where)));
+    query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
+    query.addQueryItem(QStringLiteral("limit"), QStringLiteral("0"));
+    m_rest.send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+}
+
+void ParseClient::deleteObject(const QString &className, const QString &objectId, QObject *context, Handler handler)
+{
+    m_rest.send("DELETE", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), {}, context,
+                std::move(handler));
+}
+
+void ParseClient::deleteFile(const QString &name, QObject *context, Handler handler)
+{
+    qCDebug(lcParse) << "deleting file" << name;
+    m_rest.send("DELETE", request(QStringLiteral("/files/") + name), {}, context, std::move(handler));
+}
+
+void ParseClient::schemas(QObject *context, Handler handler)
+{
+    m_rest.send("GET", request(QStringLiteral("/schemas")), {}, context, std::move(handler));
 }
 
 } // namespace membatch

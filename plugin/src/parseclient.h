@@ -51,12 +51,32 @@ public:
     // handler gets what is left unread when it ends.
     QNetworkReply *download(const QUrl &url, QObject *context, Handler handler);
 
+    // A file url of this Parse Server (under <server>/files/, no way out of
+    // it): the only kind a batch's files may have, so nobody can send the
+    // worker, or a client, to fetch from another host.
+    bool isFileUrl(const QUrl &url) const;
+
     // The path of a class endpoint as /batch wants it ("/parse/classes/Memory").
     QString batchPath(const QString &relative) const;
 
     static QJsonObject pointer(const QString &className, const QString &objectId);
     static QJsonObject date(const QDateTime &time);
     static QDateTime dateFrom(const QJsonValue &value);
+
+    // GET /classes/CLASS with only these keys in each result (objectId,
+    // createdAt and updatedAt always come too); order empty: Parse's own.
+    void findKeys(const QString &className, const QJsonObject &where, const QStringList &keys, QObject *context,
+                  Handler handler, int limit = 100, const QString &order = QStringLiteral("createdAt,objectId"));
+    // How many objects match where; answer {"results":[],"count":N}. Give a
+    // where: without one, Postgres answers the planner's estimate.
+    void count(const QString &className, const QJsonObject &where, QObject *context, Handler handler);
+    void deleteObject(const QString &className, const QString &objectId, QObject *context, Handler handler);
+    // DELETE /files/NAME: the master key only. A file that is not there is
+    // an error, whose shape depends on the files adapter (FileSystemAdapter:
+    // 400 code 153, "ENOENT..."): look at the file's url to tell.
+    void deleteFile(const QString &name, QObject *context, Handler handler);
+    // GET /schemas (the master key only): {"results":[{className, fields}]}.
+    void schemas(QObject *context, Handler handler);
 
 private:
     QNetworkRequest request(const QString &path, const QUrlQuery &query = {}) const;

@@ -1,6 +1,8 @@
 #include "parsetemporalplugin.h"
 
 #include "canceljob.h"
+#include "cleanupjob.h"
+#include "itemresultsjob.h"
 #include "submitjob.h"
 #include "watchjob.h"
 #include "workerjob.h"
@@ -34,6 +36,16 @@ BatchJob *ParseTemporalPlugin::watch(const QString &batchId, const BatchOptions 
 BatchJob *ParseTemporalPlugin::cancel(const QString &batchId, const BatchOptions &options, const QString &reason)
 {
     return new CancelJob(m_nam, m_settings, batchId, options, reason);
+}
+
+ResultsJob *ParseTemporalPlugin::results(const QString &batchId, const ResultsOptions &options)
+{
+    return new ItemResultsJob(m_nam, m_settings, batchId, options);
+}
+
+Job *ParseTemporalPlugin::cleanUp(const CleanupOptions &options)
+{
+    return new CleanupJob(m_nam, m_settings, options);
 }
 
 Job *ParseTemporalPlugin::work(const WorkerOptions &options)

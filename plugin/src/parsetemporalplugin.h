@@ -22,6 +22,8 @@ public:
     BatchJob *submit(const QString &path, const BatchOptions &options) override;
     BatchJob *watch(const QString &batchId, const BatchOptions &options) override;
     BatchJob *cancel(const QString &batchId, const BatchOptions &options, const QString &reason) override;
+    ResultsJob *results(const QString &batchId, const ResultsOptions &options) override;
+    Job *cleanUp(const CleanupOptions &options) override;
     Job *work(const WorkerOptions &options) override;
 
 private:

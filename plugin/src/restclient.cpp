@@ -127,6 +127,13 @@ QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request,
     if (progress)
         QObject::connect(reply, &QNetworkReply::uploadProgress, context, std::move(progress));
 
+    QObject::connect(reply, &QNetworkReply::readyRead, reply, [reply] {
+        if (reply->bytesAvailable() > MaxUnreadAnswerBytes) {
+            reply->setProperty("membatch.tooLarge", true);
+            reply->abort();
+        }
+    });
+
     const QString service = m_service;
     const ErrorReader readError = m_readError;
     QObject::connect(reply, &QNetworkReply::finished, context, [reply, verb, service, readError, handler] {
@@ -134,9 +141,17 @@ QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request,
         ApiResult r;
         r.service = service;
         r.target = QStringLiteral("%1 %2").arg(QString::fromLatin1(verb), where(reply->request().url()));
+        if (reply->property("membatch.tooLarge").toBool()) {
+            r.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+            r.error = Job::ServerError;
+            r.message = QStringLiteral("%1's answer to %2 is larger than %3 MiB: refused")
+                            .arg(service, r.target).arg(MaxUnreadAnswerBytes >> 20);
+            handler(r);
+            return;
+        }
         r.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
         r.networkError = reply->error();
-        r.body = reply->readAll();
+        r.body = reply->isOpen() ? reply->readAll() : QByteArray(); // closed: aborted by its reader
         r.retryAfter = reply->rawHeader("Retry-After");
         const QJsonDocument doc = QJsonDocument::fromJson(r.body);
         if (doc.isObject())

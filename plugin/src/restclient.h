@@ -63,6 +63,10 @@ public:
     RestClient(QNetworkAccessManager *nam, const QString &serviceName, ErrorReader readError);
 
     static constexpr int DefaultTimeoutMs = 30000;
+    // An answer that piles up more than this unread is refused, whatever the
+    // server (or something in its place) means by it: no call of ours needs
+    // that much at once, and a stream's reader keeps what is unread small.
+    static constexpr qint64 MaxUnreadAnswerBytes = 64 * 1024 * 1024;
 
     QNetworkReply *send(const QByteArray &verb, QNetworkRequest request, const QByteArray &body, QObject *context,
                         Handler handler, UploadProgress progress = {});

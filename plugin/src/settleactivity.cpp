@@ -46,10 +46,12 @@ void SettleActivity::mark(const QJsonObject &request)
         return;
     }
     if (status.isFinal()) { // the batch's activity had the last word
-        completeTask({{QStringLiteral("status"), status.status}, {QStringLiteral("changed"), false}},
+        completeTask({{QStringLiteral("status"), status.status}, {QStringLiteral("changed"), false},
+                      {QStringLiteral("webhook"), BatchRequest::wantsWebhook(request)}},
                      tr("batch %1 was already %2").arg(m_batchId, status.status));
         return;
     }
+    m_wantsWebhook = BatchRequest::wantsWebhook(request);
     QJsonArray errors = status.errors;
     errors.append(BatchRequest::errorEntry(m_reason, -1, QStringLiteral("workflow")));
     const QJsonObject fields = BatchRequest::endedFields(m_status, errors, status.startedAt);
@@ -62,7 +64,8 @@ void SettleActivity::mark(const QJsonObject &request)
                      return;
                  }
                  qCInfo(lcWorker) << "batch" << m_batchId << "settled as" << m_status << ":" << m_reason;
-                 completeTask({{QStringLiteral("status"), m_status}, {QStringLiteral("changed"), true}},
+                 completeTask({{QStringLiteral("status"), m_status}, {QStringLiteral("changed"), true},
+                               {QStringLiteral("webhook"), m_wantsWebhook}},
                               tr("batch %1: marked %2 (%3)").arg(m_batchId, m_status, m_reason));
              });
 }

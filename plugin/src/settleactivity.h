@@ -10,7 +10,8 @@ namespace membatch {
 // attempt, or canceled before any worker took it), so that a request never
 // says pending or processing forever. A request still open is marked with
 // status ("failed" or "canceled") and the reason; one already final, or one
-// that no longer exists, is left as it is.
+// that no longer exists, is left as it is. The result says whether the
+// request asks for a webhook, for the workflow to deliver it.
 class SettleActivity : public ActivityRun
 {
     Q_OBJECT
@@ -26,6 +27,7 @@ private:
     QString m_batchId;
     QString m_status;
     QString m_reason;
+    bool m_wantsWebhook = false;
 };
 
 } // namespace membatch

@@ -4,6 +4,8 @@
 #include "logging.h"
 #include "watchjob.h"
 
+#include <membatch/webhooksignature.h>
+
 #include <QDateTime>
 #include <QFileInfo>
 #include <QNetworkReply>
@@ -72,6 +74,20 @@ void SubmitJob::doStart()
                                    "starting with a letter or digit")
                                     .arg(m_status.batchId));
         return;
+    }
+    if (!m_options.webhookUrl.isEmpty() || !m_options.webhookSecret.isEmpty()) {
+        const QUrl &url = m_options.webhookUrl;
+        if (!url.isValid() || (url.scheme() != QLatin1String("https") && url.scheme() != QLatin1String("http")) || url.host().isEmpty()
+            || url.toString().size() > MaxWebhookUrlLength) {
+            fail(InvalidInputError, tr("the webhook url '%1' is not an http or https url of at most %2 characters")
+                                        .arg(url.toDisplayString(QUrl::RemoveUserInfo)).arg(MaxWebhookUrlLength));
+            return;
+        }
+        if (WebhookSignature::keyFromSecret(m_options.webhookSecret).isEmpty()) {
+            fail(ConfigurationError, tr("a webhook needs its secret: \"whsec_\" followed by the base64 of 24 to 64 random bytes "
+                                        "(MEMBATCH_WEBHOOK_SECRET for the membatch command)"));
+            return;
+        }
     }
     read();
 }
@@ -233,6 +249,11 @@ void SubmitJob::createRequest(const QJsonObject &file)
              {QStringLiteral("created_at"), QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)},
          }},
     };
+    if (!m_options.webhookUrl.isEmpty()) {
+        // The secret is a protected field: no client reads it back.
+        fields.insert(QStringLiteral("webhookUrl"), m_options.webhookUrl.toString(QUrl::FullyEncoded));
+        fields.insert(QStringLiteral("webhookSecret"), QString::fromLatin1(m_options.webhookSecret));
+    }
     if (!m_userId.isEmpty()) {
         fields.insert(QStringLiteral("user"), ParseClient::pointer(QStringLiteral("_User"), m_userId));
         fields.insert(QStringLiteral("ACL"),

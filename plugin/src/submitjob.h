@@ -22,6 +22,8 @@ class SubmitJob : public BatchJob
 {
     Q_OBJECT
 public:
+    // What Parse Server and the Cloud Code take for a webhook url.
+    static constexpr qsizetype MaxWebhookUrlLength = 2048;
     SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &path,
               const BatchOptions &options, QObject *parent = nullptr);
     ~SubmitJob() override;

@@ -3,6 +3,7 @@
 #include "batchactivity.h"
 #include "batchrequest.h"
 #include "settleactivity.h"
+#include "webhookactivity.h"
 #include "logging.h"
 
 namespace membatch {
@@ -140,7 +141,8 @@ void WorkerJob::polled(const ApiResult &r, const ActivityTask &task, qint64 star
         fillPolls();
         return;
     }
-    if (task.activityType != BatchRequest::ActivityType && task.activityType != BatchRequest::SettleActivityType)
+    if (task.activityType != BatchRequest::ActivityType && task.activityType != BatchRequest::SettleActivityType
+        && task.activityType != BatchRequest::WebhookActivityType)
         rejectUnknown(task);
     else
         run(task);
@@ -152,6 +154,8 @@ void WorkerJob::run(const ActivityTask &task)
     ActivityRun *activity = nullptr;
     if (task.activityType == BatchRequest::SettleActivityType)
         activity = new SettleActivity(m_nam, m_settings, task, m_options, this);
+    else if (task.activityType == BatchRequest::WebhookActivityType)
+        activity = new WebhookActivity(m_nam, m_settings, task, m_options, this);
     else
         activity = new BatchActivity(m_nam, m_settings, task, m_options, this);
     m_activities.append(activity);
@@ -165,8 +169,9 @@ void WorkerJob::run(const ActivityTask &task)
 
 void WorkerJob::rejectUnknown(const ActivityTask &task)
 {
-    const QString message = tr("this worker runs only %1 and %2 activities, not %3")
-                                .arg(BatchRequest::ActivityType, BatchRequest::SettleActivityType, task.activityType);
+    const QString message = tr("this worker runs only %1, %2 and %3 activities, not %4")
+                                .arg(BatchRequest::ActivityType, BatchRequest::SettleActivityType, BatchRequest::WebhookActivityType,
+                                     task.activityType);
     ++m_pollsInFlight; // the slot stays taken until Temporal has the answer
     m_temporal.failActivity(task.taskToken, message, QStringLiteral("UnknownActivity"), true, m_options.identity, this,
                             [this](const ApiResult &) {

@@ -15,6 +15,13 @@ const SUBMITTER_UPDATES = new Set(['workflowRunId', 'status', 'errors', 'complet
 const COUNTS = ['processedCount', 'successCount', 'failCount'];
 const MAX_ID_LENGTH = 200; // the batch id becomes part of a workflow id
 
+// What the worker alone records on a request.
+const WORKER_FIELDS = ['workflowRunId', 'startedAt', 'completedAt', 'processingDurationMs', 'resultsFile',
+  'webhookSent', 'webhookSentAt', 'webhookAttempts', 'webhookLastError'];
+const MAX_URL_LENGTH = 2048;
+// Standard Webhooks: "whsec_" and the base64 of 24 to 64 random bytes.
+const WEBHOOK_SECRET = /^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/;
+
 function refuse(message) {
   throw new Parse.Error(Parse.Error.VALIDATION_ERROR, `BatchMemoryRequest: ${message}`);
 }
@@ -44,6 +51,20 @@ function checkFile(object, key, filesUrl) {
   }
 }
 
+// A webhook goes with a secret to sign it, to an http(s) url. (Where the
+// url may lead is the worker's to check: it resolves the host.)
+function checkWebhook(o) {
+  const url = o.get('webhookUrl');
+  const secret = o.get('webhookSecret');
+  if (url === undefined && secret === undefined) return;
+  if (typeof url !== 'string' || url.length > MAX_URL_LENGTH || !/^https?:\/\/[^\s/]+/i.test(url)) {
+    refuse(`webhookUrl must be an http or https url of at most ${MAX_URL_LENGTH} characters`);
+  }
+  if (typeof secret !== 'string' || !WEBHOOK_SECRET.test(secret)) {
+    refuse('webhookSecret must be "whsec_" followed by the base64 of 24 to 64 bytes');
+  }
+}
+
 Parse.Cloud.beforeSave('BatchMemoryRequest', (request) => {
   if (request.master) return;
   const o = request.object;
@@ -59,9 +80,10 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', (request) => {
     if (o.get('workflowId') !== undefined && o.get('workflowId') !== `batch-${batchId}`) {
       refuse(`workflowId must be batch-${batchId}`);
     }
-    for (const key of ['workflowRunId', 'startedAt', 'completedAt', 'processingDurationMs']) {
+    for (const key of WORKER_FIELDS) {
       if (o.get(key) !== undefined) refuse(`only the worker sets ${key}`);
     }
+    checkWebhook(o);
     if (!isCount(o.get('totalMemories')) || o.get('totalMemories') === 0) refuse('totalMemories must be a positive integer');
     for (const key of COUNTS) {
       if (o.get(key) !== undefined && o.get(key) !== 0) refuse(`a new request's ${key} must be 0`);
@@ -84,4 +106,36 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', (request) => {
   }
   if (o.dirty('errors') && !Array.isArray(o.get('errors'))) refuse('errors must be an array');
   if (!STATUSES.includes(o.get('status'))) refuse(`status must be one of ${STATUSES.join(', ')}`);
+});
+
+// ---- The file registry, for `membatch gc` ------------------------------
+//
+// Parse's REST API cannot list the files a server holds, so a file that no
+// request points to any more (an upload whose request was never created, a
+// request deleted by hand) could never be found again. Every upload is
+// recorded here instead, as a MembatchFile object (name, url, size, and the
+// user who uploaded it, if any), which only the master key can read or
+// change (resources/parse-schema.json). Files uploaded before this trigger
+// was loaded have no row: gc does not know them and never removes them.
+//
+// Parse Server 9 awaits this trigger before it answers the upload, and a
+// trigger that throws turns the answer into an error although the file is
+// stored. So a failure to record is logged, never thrown: the upload stands,
+// and the file is only unknown to gc.
+Parse.Cloud.afterSave(Parse.File, async (request) => {
+  const file = request.file;
+  try {
+    const row = new Parse.Object('MembatchFile');
+    row.set('name', file.name());
+    row.set('url', file.url());
+    if (Number.isSafeInteger(request.fileSize)) row.set('size', request.fileSize);
+    if (request.user) row.set('user', request.user);
+    row.setACL(new Parse.ACL()); // nobody but the master key
+    await row.save(null, { useMasterKey: true });
+  } catch (e) {
+    const message = `membatch: could not record file ${file && file.name()} in MembatchFile ` +
+      `(gc will not know it): ${e && e.message ? e.message : e}`;
+    if (request.log && typeof request.log.error === 'function') request.log.error(message);
+    else console.error(message);
+  }
 });

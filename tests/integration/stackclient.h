@@ -77,6 +77,17 @@ public:
                      {"Content-Type", contentType}});
     }
 
+    // Logs the settings' user in; its session token, or empty.
+    QByteArray logIn()
+    {
+        const QJsonObject user{{QStringLiteral("username"), settings.username}, {QStringLiteral("password"), settings.password}};
+        const Http r = send("POST", parseUrl(QStringLiteral("/login")), QJsonDocument(user).toJson(QJsonDocument::Compact),
+                            {{"X-Parse-Application-Id", settings.appId.toUtf8()},
+                             {"X-Parse-REST-API-Key", settings.restKey.toUtf8()},
+                             {"Content-Type", "application/json"}});
+        return r.json().value(QStringLiteral("sessionToken")).toString().toUtf8();
+    }
+
     // Signs up a new user (anyone may); its session token, or empty.
     QByteArray signUp(const QString &username)
     {

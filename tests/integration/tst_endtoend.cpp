@@ -2,6 +2,7 @@
 // Temporal dev server and the project's workflow worker), started by the
 // ctest fixture. The plugin is loaded the way a host loads it; the checks
 // read Parse and Temporal directly, not through the plugin.
+#include "../unit/fakehttpserver.h"
 #include "batchactivity.h"
 #include "gzipcodec.h"
 #include "parseclient.h"
@@ -9,7 +10,9 @@
 
 #include <membatch/ibatchprocessor.h>
 #include <membatch/pluginloader.h>
+#include <membatch/webhooksignature.h>
 
+#include <QSet>
 #include <QTemporaryDir>
 
 using namespace membatch;
@@ -53,6 +56,27 @@ private:
         return options;
     }
 
+    // Every result the plugin reads for a batch, in the pages it emits them in.
+    QList<ItemResult> readResults(const QString &batchId, const ResultsOptions &options, int *error = nullptr,
+                                  QList<qsizetype> *pageSizes = nullptr)
+    {
+        ResultsJob *job = m_processor->results(batchId, options);
+        QList<ItemResult> results;
+        connect(job, &ResultsJob::itemsReady, this, [&](const QList<ItemResult> &page) {
+            results += page;
+            if (pageSizes)
+                pageSizes->append(page.size());
+        });
+        if (!StackClient::runToEnd(job))
+            return {};
+        if (error)
+            *error = job->error();
+        else if (job->error())
+            qWarning() << "results:" << job->errorString();
+        delete job;
+        return results;
+    }
+
 private Q_SLOTS:
     void initTestCase()
     {
@@ -69,6 +93,11 @@ private Q_SLOTS:
         WorkerOptions workerOptions;
         workerOptions.identity = QStringLiteral("tst_endtoend-worker");
         workerOptions.concurrency = 2;
+        // The test's webhook receivers listen on loopback; and they are quick
+        // to give up on.
+        workerOptions.webhookAllowPrivate = true;
+        workerOptions.webhookAttempts = 3;
+        workerOptions.webhookBackoffMs = 50;
         m_worker = m_processor->work(workerOptions);
         m_worker->setAutoDelete(false);
         m_worker->start();
@@ -234,6 +263,185 @@ private Q_SLOTS:
         QCOMPARE(batch.errors.at(1).toObject().value(QStringLiteral("index")).toInt(), 2);
         QVERIFY(batch.errors.at(1).toObject().value(QStringLiteral("error")).toString().contains(QStringLiteral("'tags'")));
         QVERIFY(!batch.errors.at(0).toObject().value(QStringLiteral("timestamp")).toString().isEmpty());
+
+        // Item by item, in file order: the Memory each was stored as, or why not.
+        const QList<ItemResult> results = readResults(batchId, {});
+        QCOMPARE(results.size(), 4);
+        for (int i = 0; i < 4; ++i)
+            QCOMPARE(results.at(i).index, i);
+        QVERIFY(results.at(0).isStored() && results.at(3).isStored());
+        QVERIFY(results.at(1).error.contains(QStringLiteral("'content'")));
+        QVERIFY(results.at(2).error.contains(QStringLiteral("'tags'")));
+        for (int i : {0, 3}) {
+            const QJsonObject memory = m_stack.parseAsMaster("GET", QStringLiteral("/classes/Memory/") + results.at(i).memoryId).json();
+            QCOMPARE(memory.value(QStringLiteral("index")).toInt(), i);
+            QCOMPARE(memory.value(QStringLiteral("batchId")).toString(), batchId);
+        }
+        ResultsOptions failedOnly;
+        failedOnly.failedOnly = true;
+        const QList<ItemResult> failed = readResults(batchId, failedOnly);
+        QCOMPARE(failed.size(), 2);
+        QCOMPARE(failed.at(0), results.at(1));
+        QCOMPARE(failed.at(1), results.at(2));
+        // ...kept as a gzipped JSON lines file on the request.
+        const QJsonObject file = m_stack.request(batch.requestId).value(QStringLiteral("resultsFile")).toObject();
+        const Http download = m_stack.send("GET", QUrl(file.value(QStringLiteral("url")).toString()));
+        QCOMPARE(download.status, 200);
+        QByteArray lines;
+        QString error;
+        QVERIFY2(GzipCodec::decompress(download.body, &lines, &error), qPrintable(error));
+        QCOMPARE(lines.count('\n'), 4);
+        QCOMPARE(QJsonDocument::fromJson(lines.split('\n').at(1)).object(), results.at(1).toJson());
+    }
+
+    // Submits a small batch with a webhook to url and waits until the worker
+    // has recorded its delivery (or given it up); the request as then.
+    QJsonObject submitWithWebhook(const QUrl &url, const QByteArray &secret, int count)
+    {
+        BatchOptions options = watchOptions();
+        options.waitForCompletion = true;
+        options.webhookUrl = url;
+        options.webhookSecret = secret;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("hook.jsonl"), count, QStringLiteral("hook")), options);
+        if (!StackClient::runToEnd(job) || job->error()) {
+            qWarning() << "submit:" << job->errorString();
+            return {};
+        }
+        const QString requestId = job->batch().requestId;
+        delete job;
+        QJsonObject request;
+        if (!QTest::qWaitFor([&] {
+                request = m_stack.request(requestId);
+                return request.contains(QStringLiteral("webhookSent"));
+            }, 30000))
+            qWarning() << "the worker recorded nothing of the webhook within 30 s";
+        return request;
+    }
+
+    void aWebhookReachesItsReceiverSignedAndOnce()
+    {
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        const QByteArray secret = WebhookSignature::generateSecret();
+        QList<WebhookSignature::Verdict> verdicts;
+        receiver.on("POST", QStringLiteral("/hook"), [&](const FakeHttpServer::Request &r) {
+            verdicts << WebhookSignature::verify(secret, r.headers.value("webhook-id"), r.headers.value("webhook-timestamp"),
+                                                 r.headers.value("webhook-signature"), r.body);
+            return verdicts.last() == WebhookSignature::Verdict::Valid ? FakeHttpServer::Response::raw(200, "ok")
+                                                                       : FakeHttpServer::Response::raw(401, "bad signature");
+        });
+        const QJsonObject request = submitWithWebhook(receiver.url(QStringLiteral("/hook")), secret, 5);
+        QCOMPARE(request.value(QStringLiteral("webhookSent")).toBool(), true);
+        QCOMPARE(request.value(QStringLiteral("webhookAttempts")).toInt(), 1);
+        QCOMPARE(verdicts, QList<WebhookSignature::Verdict>{WebhookSignature::Verdict::Valid});
+        const QJsonObject data = receiver.requestsTo("POST", QStringLiteral("/hook")).first().json().value(QStringLiteral("data")).toObject();
+        QCOMPARE(data.value(QStringLiteral("status")).toString(), QStringLiteral("completed"));
+        QCOMPARE(data.value(QStringLiteral("successful")).toInt(), 5);
+        QCOMPARE(data.value(QStringLiteral("results_url")).toString(), request.value(QStringLiteral("resultsFile")).toObject().value(QStringLiteral("url")).toString());
+
+        // The secret: kept for the worker, shown to no client, even its owner.
+        QCOMPARE(request.value(QStringLiteral("webhookSecret")).toString(), QString::fromLatin1(secret)); // (as master)
+        const QByteArray session = m_stack.logIn();
+        QVERIFY(!session.isEmpty());
+        const Http asOwner = m_stack.parseAsUser(session, "GET", QStringLiteral("/classes/BatchMemoryRequest/") + request.value(QStringLiteral("objectId")).toString());
+        QCOMPARE(asOwner.status, 200);
+        QVERIFY(!asOwner.json().contains(QStringLiteral("webhookSecret")));
+        QVERIFY(!asOwner.body.contains(secret.mid(6)));
+        QCOMPARE(asOwner.json().value(QStringLiteral("webhookUrl")).toString(), receiver.url(QStringLiteral("/hook")).toString());
+        m_stack.send("POST", m_stack.parseUrl(QStringLiteral("/logout")), {},
+                     {{"X-Parse-Application-Id", m_settings.appId.toUtf8()}, {"X-Parse-REST-API-Key", m_settings.restKey.toUtf8()},
+                      {"X-Parse-Session-Token", session}});
+    }
+
+    void aFailingReceiverGetsItsRetriesThenTheRequestSaysSo()
+    {
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        receiver.on("POST", QStringLiteral("/hook"), FakeHttpServer::Response::raw(500, "receiver broken"));
+        const QJsonObject request = submitWithWebhook(receiver.url(QStringLiteral("/hook")), WebhookSignature::generateSecret(), 2);
+        QCOMPARE(request.value(QStringLiteral("webhookSent")).toBool(true), false);
+        QCOMPARE(request.value(QStringLiteral("webhookAttempts")).toInt(), 3);
+        QVERIFY2(request.value(QStringLiteral("webhookLastError")).toString().contains(QStringLiteral("HTTP 500: receiver broken")),
+                 qPrintable(request.value(QStringLiteral("webhookLastError")).toString()));
+        const QList<FakeHttpServer::Request> posts = receiver.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(posts.size(), 3);
+        // One message, retried: the same id and body, a timestamp of its own each time.
+        QCOMPARE(posts.at(2).headers.value("webhook-id"), posts.at(0).headers.value("webhook-id"));
+        QCOMPARE(posts.at(2).body, posts.at(0).body);
+        QCOMPARE(request.value(QStringLiteral("status")).toString(), QStringLiteral("completed")); // the batch is not the worse for it
+    }
+
+    void resultsArePagedAndOnlyTheOwnersToRead()
+    {
+        const QString path = StackClient::writeBatch(m_dir.filePath(QStringLiteral("results.jsonl")), 2500, QStringLiteral("res"));
+        BatchOptions options = watchOptions();
+        options.waitForCompletion = true;
+        BatchJob *job = m_processor->submit(path, options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const BatchStatus batch = job->batch();
+        delete job;
+
+        // All 2500, in order, a page of at most 1000 at a time.
+        QList<qsizetype> pages;
+        const QList<ItemResult> all = readResults(batch.batchId, {}, nullptr, &pages);
+        QCOMPARE(all.size(), 2500);
+        QCOMPARE(pages, (QList<qsizetype>{1000, 1000, 500}));
+        QSet<QString> ids;
+        for (int i = 0; i < all.size(); ++i) {
+            QCOMPARE(all.at(i).index, i);
+            QVERIFY(all.at(i).isStored());
+            ids.insert(all.at(i).memoryId);
+        }
+        QCOMPARE(ids.size(), 2500);
+        // From where the last page ended, and as many as asked for.
+        ResultsOptions next;
+        next.after = 1999;
+        next.limit = 3;
+        const QList<ItemResult> three = readResults(batch.batchId, next);
+        QCOMPARE(three.size(), 3);
+        QCOMPARE(three.first(), all.at(2000));
+
+        // The same from the pages the worker wrote as it went (what a
+        // running batch is read from), for the owner only.
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"batchId\":\"%1\"}").arg(batch.batchId));
+        query.addQueryItem(QStringLiteral("order"), QStringLiteral("first"));
+        const QJsonArray stored = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchResultPage"), query).json()
+                                      .value(QStringLiteral("results")).toArray();
+        QVERIFY(!stored.isEmpty());
+        qint64 covered = 0;
+        for (const QJsonValue &page : stored) {
+            QCOMPARE(page.toObject().value(QStringLiteral("first")).toInteger(), covered);
+            covered = page.toObject().value(QStringLiteral("end")).toInteger();
+        }
+        QCOMPARE(covered, 2500);
+        // As a batch still running shows them: no file yet, and no further
+        // than its counts.
+        const Http reopened = m_stack.parseAsMaster("PUT", QStringLiteral("/classes/BatchMemoryRequest/") + batch.requestId, {},
+                                                    "{\"resultsFile\":{\"__op\":\"Delete\"},\"status\":\"processing\",\"processedCount\":1234}");
+        QCOMPARE(reopened.status, 200);
+        const QList<ItemResult> soFar = readResults(batch.batchId, {});
+        QCOMPARE(soFar.size(), 1234);
+        QCOMPARE(soFar, all.mid(0, 1234));
+
+        const QString name = QStringLiteral("eve-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QByteArray eve = m_stack.signUp(name);
+        QVERIFY(!eve.isEmpty());
+        const Http seen = m_stack.parseAsUser(eve, "GET", QStringLiteral("/classes/BatchResultPage"), {}, "application/json", query);
+        QCOMPARE(seen.status, 200);
+        QCOMPARE(seen.json().value(QStringLiteral("results")).toArray().size(), 0);
+        const QJsonObject forged{{QStringLiteral("first"), 0}, {QStringLiteral("end"), 1}, {QStringLiteral("batchId"), batch.batchId}};
+        const Http created = m_stack.parseAsUser(eve, "POST", QStringLiteral("/classes/BatchResultPage"), QJsonDocument(forged).toJson());
+        QCOMPARE(created.json().value(QStringLiteral("code")).toInt(), 119);
+        ConnectionSettings asEve = m_settings;
+        asEve.username.clear();
+        asEve.password.clear();
+        asEve.sessionToken = QString::fromUtf8(eve);
+        actAsSubmitter(asEve);
+        int error = 0;
+        QVERIFY(readResults(batch.batchId, {}, &error).isEmpty());
+        QCOMPARE(error, int(Job::NotFoundError));
     }
 
     void aRetriedAttemptAddsNoCopies()
@@ -355,6 +563,10 @@ private Q_SLOTS:
         QTest::newRow("another batch's workflow") << QByteArray() << "workflowId must be batch-" << "workflowId" << "batch-someone-else";
         QTest::newRow("a run id of its own") << QByteArray() << "only the worker sets workflowRunId" << "workflowRunId" << "r";
         QTest::newRow("already processing") << QByteArray() << "must be 'pending'" << "status" << "processing";
+        QTest::newRow("results of its own") << QByteArray() << "only the worker sets resultsFile" << "resultsFile" << "x";
+        QTest::newRow("a webhook already sent") << QByteArray() << "only the worker sets webhookSent" << "webhookSent" << "yes";
+        QTest::newRow("a webhook without a secret") << QByteArray() << "webhookSecret must be" << "webhookUrl" << "http://example.com/hook";
+        QTest::newRow("a webhook secret of the wrong form") << QByteArray() << "webhookUrl must be" << "webhookSecret" << "hunter2";
     }
 
     void whatAUserWritesToARequestIsChecked()
@@ -397,13 +609,7 @@ private Q_SLOTS:
         QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
         const QString requestId = job->batch().requestId;
         delete job;
-        const Http login = m_stack.send("POST", m_stack.parseUrl(QStringLiteral("/login")),
-                                        QJsonDocument(QJsonObject{{QStringLiteral("username"), m_settings.username},
-                                                                  {QStringLiteral("password"), m_settings.password}}).toJson(),
-                                        {{"X-Parse-Application-Id", m_settings.appId.toUtf8()},
-                                         {"X-Parse-REST-API-Key", m_settings.restKey.toUtf8()},
-                                         {"Content-Type", "application/json"}});
-        const QByteArray session = login.json().value(QStringLiteral("sessionToken")).toString().toUtf8();
+        const QByteArray session = m_stack.logIn();
         QVERIFY(!session.isEmpty());
         for (const QByteArray &change : {QByteArray(R"({"successCount":1000})"), QByteArray(R"({"status":"processing"})"),
                                          QByteArray(R"({"totalMemories":7})")}) {

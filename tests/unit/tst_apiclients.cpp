@@ -162,6 +162,21 @@ private Q_SLOTS:
         QVERIFY2(r.message.contains(QStringLiteral("was cut off")), qPrintable(r.message));
     }
 
+    void anAnswerTooLargeIsRefusedNotHeld()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        QByteArray huge(RestClient::MaxUnreadAnswerBytes + 1024 * 1024, ' ');
+        huge[0] = '{';
+        huge[huge.size() - 1] = '}';
+        server.on("GET", QStringLiteral("/parse/classes/C/x"), Response::raw(200, huge));
+        ParseClient parse(&m_nam, settingsForFake(server), ParseClient::Auth::Master);
+        const ApiResult r = runCall([&](QObject *ctx, auto done) { parse.getObject(QStringLiteral("C"), QStringLiteral("x"), ctx, done); });
+        QCOMPARE(r.error, int(Job::ServerError));
+        QVERIFY2(r.message.contains(QStringLiteral("is larger than 64 MiB: refused")), qPrintable(r.message));
+        QVERIFY(r.body.isEmpty());
+    }
+
     void aMissingFieldIsAServerError()
     {
         FakeHttpServer server;

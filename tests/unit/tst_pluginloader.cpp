@@ -87,7 +87,7 @@ private Q_SLOTS:
         QTest::addColumn<QJsonObject>("metaData");
         QTest::addColumn<QString>("expected"); // empty: accepted
         const QJsonObject good{{QStringLiteral("Id"), QStringLiteral("x")},
-                               {QStringLiteral("Version"), QStringLiteral("0.3.0")},
+                               {QStringLiteral("Version"), PluginLoader::apiVersion()}, // this host
                                {QStringLiteral("CompatVersion"), QStringLiteral("0.1.0")}};
         QTest::newRow("good") << metaData(0x060400, good) << QString();
         QTest::newRow("qt5") << metaData(0x050f02, good) << QStringLiteral("built against Qt 5");

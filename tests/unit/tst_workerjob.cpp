@@ -7,7 +7,11 @@
 #include "fakehttpserver.h"
 #include "gzipcodec.h"
 #include "parseclient.h"
+#include "resultsrecorder.h"
+#include "webhookactivity.h"
 #include "workerjob.h"
+
+#include <membatch/webhooksignature.h>
 
 #include <QAtomicInt>
 #include <QJsonArray>
@@ -33,6 +37,8 @@ namespace {
 const QString kRequest = QStringLiteral("/parse/classes/BatchMemoryRequest/req1");
 const QString kBatch = QStringLiteral("/parse/batch");
 const QString kMemories = QStringLiteral("/parse/classes/Memory");
+const QString kPages = QStringLiteral("/parse/classes/BatchResultPage");
+const QString kResultsFile = QStringLiteral("/parse/files/results.jsonl.gz");
 // The worker's id key, from the fakes' master key ("master-SECRET").
 const QByteArray kIdKey = membatch::BatchActivity::memoryIdKey(QStringLiteral("master-SECRET"));
 const QString kHeartbeat = QStringLiteral("/api/v1/namespaces/default/activity-heartbeat");
@@ -118,6 +124,53 @@ Response storedAll(const Request &call)
     return Response::raw(200, QJsonDocument(answers).toJson(QJsonDocument::Compact));
 }
 
+// Result pages as Parse keeps them (by objectId: a second create of one is
+// 137), and the results file the worker uploads, which the server then serves.
+void serveResults(FakeHttpServer &server, const QList<QJsonObject> &initialPages = {})
+{
+    auto pages = std::make_shared<QMap<QString, QJsonObject>>();
+    for (const QJsonObject &page : initialPages)
+        pages->insert(page.value(QStringLiteral("objectId")).toString(), page);
+    server.on("POST", kPages, [pages](const Request &r) {
+        const QString id = r.json().value(QStringLiteral("objectId")).toString();
+        if (pages->contains(id))
+            return Response::json(400, {{QStringLiteral("code"), 137}, {QStringLiteral("error"), QStringLiteral("A duplicate value for a field with unique values was provided")}});
+        pages->insert(id, r.json());
+        return Response::json(201, {{QStringLiteral("objectId"), id}});
+    });
+    server.on("PUT", kPages + QLatin1Char('/'), [pages](const Request &r) {
+        const QString id = r.path.section(QLatin1Char('/'), -1);
+        if (!pages->contains(id))
+            return Response::json(404, {{QStringLiteral("code"), 101}, {QStringLiteral("error"), QStringLiteral("Object not found.")}});
+        QJsonObject page = r.json();
+        page.insert(QStringLiteral("objectId"), id);
+        pages->insert(id, page);
+        return Response::json(200, {});
+    });
+    server.on("GET", kPages, [pages](const Request &r) {
+        const QUrlQuery query(r.query);
+        const QJsonObject where = QJsonDocument::fromJson(query.queryItemValue(QStringLiteral("where"), QUrl::FullyDecoded).toUtf8()).object();
+        const qint64 after = where.value(QStringLiteral("first")).toObject().value(QStringLiteral("$gt")).toInteger(-1);
+        const int limit = query.queryItemValue(QStringLiteral("limit")).toInt();
+        QMap<qint64, QJsonObject> ordered;
+        for (const QJsonObject &page : std::as_const(*pages))
+            if (page.value(QStringLiteral("first")).toInteger() > after)
+                ordered.insert(page.value(QStringLiteral("first")).toInteger(), page);
+        QJsonArray results;
+        for (const QJsonObject &page : std::as_const(ordered))
+            if (results.size() < limit)
+                results.append(page);
+        return Response::json(200, {{QStringLiteral("results"), results}});
+    });
+    auto file = std::make_shared<QByteArray>();
+    const QString stored = QStringLiteral("/parse/files/app/0123_results.jsonl.gz");
+    server.on("POST", kResultsFile, [&server, file, stored](const Request &r) {
+        *file = r.body;
+        return Response::json(201, {{QStringLiteral("name"), stored.mid(17)}, {QStringLiteral("url"), server.url(stored).toString()}});
+    });
+    server.on("GET", stored, [file](const Request &) { return Response::raw(200, *file); });
+}
+
 void serveRequest(FakeHttpServer &server, const QByteArray &file, int totalMemories,
                   const QString &requestId = QStringLiteral("req1"), const QString &batchId = QStringLiteral("b1"),
                   const QJsonObject &extra = {})
@@ -144,6 +197,7 @@ void serveRequest(FakeHttpServer &server, const QByteArray &file, int totalMemor
     server.on("GET", fileName, Response::raw(200, file));
     // /batch stores whatever it is given (tests that need more say so).
     server.on("POST", kBatch, &storedAll);
+    serveResults(server);
 }
 
 // Temporal's HTTP API: every report accepted.
@@ -330,7 +384,8 @@ private Q_SLOTS:
         QCOMPARE(complete.value(QStringLiteral("taskToken")).toString(), kToken);
         QCOMPARE(complete.value(QStringLiteral("result")).toArray().first().toObject(),
                  QJsonObject({{QStringLiteral("status"), QStringLiteral("partial_failure")}, {QStringLiteral("total"), 4},
-                              {QStringLiteral("successful"), 3}, {QStringLiteral("failed"), 1}}));
+                              {QStringLiteral("successful"), 3}, {QStringLiteral("failed"), 1},
+                              {QStringLiteral("webhook"), false}}));
         QVERIFY(server.requestsTo("POST", kFail).isEmpty());
 
         // The poll asked for the settings' namespace and task queue, as us.
@@ -590,6 +645,51 @@ private Q_SLOTS:
         return sent;
     }
 
+    // Checks the result pages written, in order: they begin where the last
+    // ended, carry the request's ids and ACL, and cover every count written
+    // after them. How far they got, or -1 if they do not hold.
+    static qint64 resultsCoverTheCounts(const FakeHttpServer &server)
+    {
+        qint64 covered = 0;
+        for (const Request &r : std::as_const(server.requests)) {
+            const QJsonObject json = r.json();
+            if (r.path.startsWith(kPages) && r.method != "GET") {
+                if (json.value(QStringLiteral("first")).toInteger() != covered
+                    || json.value(QStringLiteral("batchId")).toString() != QStringLiteral("b1")
+                    || json.value(QStringLiteral("request")).toObject().value(QStringLiteral("objectId")).toString() != QStringLiteral("req1")
+                    || json.value(QStringLiteral("ACL")).toObject().keys() != QStringList{QStringLiteral("u1")}
+                    || json.value(QStringLiteral("items")).toArray().size() != json.value(QStringLiteral("end")).toInteger() - covered) {
+                    qWarning() << "unexpected page after" << covered << ":" << r.body;
+                    return -1;
+                }
+                covered = json.value(QStringLiteral("end")).toInteger();
+            } else if (r.method == "PUT" && r.path == kRequest && json.value(QStringLiteral("processedCount")).toInteger() > covered) {
+                qWarning() << "counts beyond the results written (" << covered << "):" << r.body;
+                return -1;
+            }
+        }
+        return covered;
+    }
+
+    // The results file the worker uploaded, read as a client would.
+    static QList<ItemResult> resultsFile(const FakeHttpServer &server)
+    {
+        const QList<Request> uploads = server.requestsTo("POST", kResultsFile);
+        if (uploads.size() != 1)
+            return {};
+        QByteArray text;
+        QString error;
+        if (!GzipCodec::decompress(uploads.first().body, &text, &error))
+            return {};
+        QList<ItemResult> results;
+        for (const QByteArray &line : text.split('\n')) {
+            ItemResult r;
+            if (!line.isEmpty() && ItemResult::fromJson(QJsonDocument::fromJson(line).object(), &r))
+                results.append(r);
+        }
+        return results;
+    }
+
     static QByteArray numberedItems(int count)
     {
         QByteArray items = "[";
@@ -607,6 +707,16 @@ private Q_SLOTS:
         serveRequest(fakes.http, GzipCodec::compress(numberedItems(5)), 5, QStringLiteral("req1"), QStringLiteral("b1"),
                      {{QStringLiteral("status"), QStringLiteral("processing")}, {QStringLiteral("processedCount"), 2},
                       {QStringLiteral("successCount"), 1}, {QStringLiteral("failCount"), 1}, {QStringLiteral("errors"), errors}});
+        // ...and the page of their results, before the counts; it had begun
+        // another page, beyond the counts, that this attempt writes again.
+        const auto page = [](qint64 first, const QJsonArray &items) {
+            return QJsonObject{{QStringLiteral("objectId"), ResultsRecorder::pageObjectId(kIdKey, QStringLiteral("req1"), first)},
+                               {QStringLiteral("first"), first}, {QStringLiteral("end"), first + items.size()}, {QStringLiteral("items"), items}};
+        };
+        const QString id0 = BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), 0);
+        serveResults(fakes.http, {page(0, {QJsonObject{{QStringLiteral("index"), 0}, {QStringLiteral("memoryId"), id0}},
+                                           QJsonObject{{QStringLiteral("index"), 1}, {QStringLiteral("error"), QStringLiteral("refused")}}}),
+                                  page(2, {QJsonObject{{QStringLiteral("index"), 2}, {QStringLiteral("error"), QStringLiteral("stale")}}})});
         serveTemporalHttp(fakes.http);
         PollResponse task = activityTask();
         task.set_attempt(2);
@@ -616,12 +726,209 @@ private Q_SLOTS:
         QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
 
         QCOMPARE(sentIndexes(fakes.http), (QList<qint64>{2, 3, 4}));
+        // The results file holds attempt 1's results, then this one's.
+        const QList<ItemResult> results = resultsFile(fakes.http);
+        QCOMPARE(results.size(), 5);
+        QCOMPARE(results.at(0).memoryId, id0);
+        QCOMPARE(results.at(1).error, QStringLiteral("refused"));
+        for (qint64 i = 2; i < 5; ++i)
+            QCOMPARE(results.at(i).memoryId, BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), i));
         const QJsonObject final = fakes.http.requestsTo("PUT", kRequest).last().json();
         QCOMPARE(final.value(QStringLiteral("status")).toString(), QStringLiteral("partial_failure"));
         QCOMPARE(final.value(QStringLiteral("processedCount")).toInt(), 5);
         QCOMPARE(final.value(QStringLiteral("successCount")).toInt(), 4);
         QCOMPARE(final.value(QStringLiteral("failCount")).toInt(), 1);
         QCOMPARE(final.value(QStringLiteral("errors")).toArray(), errors);
+    }
+
+    void recordsEachItemsResultBeforeTheCountsThatCoverIt()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        const QByteArray items = "[{\"content\":\"a\",\"customId\":\"c0\"},{\"content\":\"\",\"customId\":\"c1\"},"
+                                 "{\"content\":\"b\"},{\"content\":\"c\",\"customId\":\"c3\"}]";
+        serve(fakes, GzipCodec::compress(items), 4);
+        FakeHttpServer &server = fakes.http;
+        // Parse refuses item 3 (say, a validation of its own).
+        server.on("POST", kBatch, [](const Request &r) {
+            const QJsonObject body = r.json().value(QStringLiteral("requests")).toArray().first().toObject().value(QStringLiteral("body")).toObject();
+            if (body.value(QStringLiteral("index")).toInteger() == 3)
+                return Response::raw(200, "[{\"error\":{\"code\":142,\"error\":\"no c\"}}]");
+            return storedAll(r);
+        });
+        WorkerOptions options = oneTask(1);
+        options.progressIntervalMs = 20;
+        WorkerJob worker(&m_nam, fakes.settings(), options);
+        QVERIFY(runOneTask(worker));
+        QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+
+        // Whenever counts are written, the results they cover are already there.
+        QCOMPARE(resultsCoverTheCounts(server), 4);
+
+        // When it ends, all of them in one file, named on the request.
+        const QJsonObject final = server.requestsTo("PUT", kRequest).last().json();
+        QCOMPARE(final.value(QStringLiteral("status")).toString(), QStringLiteral("partial_failure"));
+        const QJsonObject file = final.value(QStringLiteral("resultsFile")).toObject();
+        QCOMPARE(file.value(QStringLiteral("__type")).toString(), QStringLiteral("File"));
+        QVERIFY(file.value(QStringLiteral("url")).toString().endsWith(QStringLiteral("_results.jsonl.gz")));
+        const QList<ItemResult> results = resultsFile(server);
+        QCOMPARE(results.size(), 4);
+        QCOMPARE(results.at(0), (ItemResult{0, QStringLiteral("c0"), BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), 0), {}}));
+        QCOMPARE(results.at(1).customId, QStringLiteral("c1"));
+        QVERIFY2(results.at(1).error.contains(QStringLiteral("'content'")), qPrintable(results.at(1).error));
+        QCOMPARE(results.at(2), (ItemResult{2, {}, BatchActivity::memoryObjectId(kIdKey, QStringLiteral("req1"), 2), {}}));
+        QCOMPARE(results.at(3).customId, QStringLiteral("c3"));
+        QVERIFY2(results.at(3).error.contains(QStringLiteral("no c (code 142)")), qPrintable(results.at(3).error));
+    }
+
+    // A request that has ended, with a webhook to the fake server's /hook.
+    static void serveEndedRequestWithWebhook(Fakes &fakes, const QString &hookUrl, const QByteArray &secret)
+    {
+        serveRequest(fakes.http, {}, 3, QStringLiteral("req1"), QStringLiteral("b1"),
+                     {{QStringLiteral("status"), QStringLiteral("partial_failure")}, {QStringLiteral("processedCount"), 3},
+                      {QStringLiteral("successCount"), 2}, {QStringLiteral("failCount"), 1},
+                      {QStringLiteral("completedAt"), ParseClient::date(QDateTime::fromSecsSinceEpoch(1764590400, Qt::UTC))},
+                      {QStringLiteral("webhookUrl"), hookUrl}, {QStringLiteral("webhookSecret"), QString::fromLatin1(secret)}});
+        serveTemporalHttp(fakes.http);
+        fakes.grpc.queue(activityTask("token", QStringLiteral("req1"), QStringLiteral("b1"), QStringLiteral("deliver_batch_webhook")));
+    }
+
+    static WorkerOptions webhookOptions(int attempts, bool allowPrivate = true)
+    {
+        WorkerOptions options = oneTask(1);
+        options.webhookAttempts = attempts;
+        options.webhookBackoffMs = 10;
+        options.webhookAllowPrivate = allowPrivate;
+        return options;
+    }
+
+    void deliversASignedWebhookUntilTheReceiverTakesIt()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        const QByteArray secret = WebhookSignature::generateSecret();
+        serveEndedRequestWithWebhook(fakes, fakes.http.url(QStringLiteral("/hook")).toString(), secret);
+        int calls = 0;
+        fakes.http.on("POST", QStringLiteral("/hook"), [&calls](const Request &) {
+            return ++calls < 3 ? Response::raw(500, "down for a moment") : Response::raw(204, {});
+        });
+        WorkerJob worker(&m_nam, fakes.settings(), webhookOptions(5));
+        QVERIFY(runOneTask(worker));
+        QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+
+        // Three deliveries of one message, each signed over its exact bytes
+        // with its own timestamp.
+        const QList<Request> hooks = fakes.http.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(hooks.size(), 3);
+        for (const Request &hook : hooks) {
+            QCOMPARE(hook.headers.value("webhook-id"), QByteArray("msg_req1"));
+            QCOMPARE(hook.headers.value("content-type"), QByteArray("application/json"));
+            QCOMPARE(hook.body, hooks.first().body);
+            const auto verdict = WebhookSignature::verify(secret, hook.headers.value("webhook-id"), hook.headers.value("webhook-timestamp"),
+                                                          hook.headers.value("webhook-signature"), hook.body);
+            QVERIFY2(verdict == WebhookSignature::Verdict::Valid, qPrintable(WebhookSignature::describe(verdict)));
+            QVERIFY(!hook.body.contains(secret.mid(6)));
+        }
+        const QJsonObject body = hooks.first().json();
+        QCOMPARE(body.value(QStringLiteral("type")).toString(), QStringLiteral("batch.partial_failure"));
+        QCOMPARE(body.value(QStringLiteral("timestamp")).toString(), QStringLiteral("2025-12-01T12:00:00.000Z"));
+        const QJsonObject data = body.value(QStringLiteral("data")).toObject();
+        QCOMPARE(data.value(QStringLiteral("batch_id")).toString(), QStringLiteral("b1"));
+        QCOMPARE(data.value(QStringLiteral("total")).toInt(), 3);
+        QCOMPARE(data.value(QStringLiteral("successful")).toInt(), 2);
+        QCOMPARE(data.value(QStringLiteral("failed")).toInt(), 1);
+
+        // Every attempt recorded on the request, then that it went out.
+        const QList<Request> puts = fakes.http.requestsTo("PUT", kRequest);
+        QCOMPARE(puts.size(), 3);
+        QCOMPARE(puts.at(0).json().value(QStringLiteral("webhookAttempts")).toInt(), 1);
+        QVERIFY(puts.at(0).json().value(QStringLiteral("webhookLastError")).toString().contains(QStringLiteral("HTTP 500: down for a moment")));
+        QCOMPARE(puts.at(1).json().value(QStringLiteral("webhookAttempts")).toInt(), 2);
+        const QJsonObject sent = puts.at(2).json();
+        QCOMPARE(sent.value(QStringLiteral("webhookSent")).toBool(), true);
+        QCOMPARE(sent.value(QStringLiteral("webhookAttempts")).toInt(), 3);
+        QVERIFY(sent.value(QStringLiteral("webhookSentAt")).toObject().contains(QStringLiteral("iso")));
+        const QJsonObject result = fakes.http.requestsTo("POST", kComplete).first().json().value(QStringLiteral("result")).toArray().first().toObject();
+        QCOMPARE(result.value(QStringLiteral("sent")).toBool(), true);
+        // Nothing of the secret in what Temporal sees.
+        for (const Request &r : std::as_const(fakes.http.requests))
+            if (r.path.startsWith(QStringLiteral("/api/")))
+                QVERIFY(!r.body.contains(secret.mid(6)));
+    }
+
+    void aWebhookThatKeepsFailingIsGivenUpAndSaysWhy()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveEndedRequestWithWebhook(fakes, fakes.http.url(QStringLiteral("/hook")).toString(), WebhookSignature::generateSecret());
+        fakes.http.on("POST", QStringLiteral("/hook"), Response::raw(503, "no"));
+        WorkerJob worker(&m_nam, fakes.settings(), webhookOptions(3));
+        QVERIFY(runOneTask(worker));
+        QCOMPARE(fakes.http.requestsTo("POST", QStringLiteral("/hook")).size(), 3);
+        const QJsonObject last = fakes.http.requestsTo("PUT", kRequest).last().json();
+        QCOMPARE(last.value(QStringLiteral("webhookSent")).toBool(true), false);
+        QCOMPARE(last.value(QStringLiteral("webhookAttempts")).toInt(), 3);
+        QVERIFY2(last.value(QStringLiteral("webhookLastError")).toString().contains(QStringLiteral("HTTP 503")),
+                 qPrintable(last.value(QStringLiteral("webhookLastError")).toString()));
+        // The batch's run is not failed for it: the activity completes, saying so.
+        const QJsonObject result = fakes.http.requestsTo("POST", kComplete).first().json().value(QStringLiteral("result")).toArray().first().toObject();
+        QCOMPARE(result.value(QStringLiteral("sent")).toBool(true), false);
+    }
+
+    void aWebhookIntoTheWorkersOwnNetworksIsNotCalled()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveEndedRequestWithWebhook(fakes, fakes.http.url(QStringLiteral("/hook")).toString(), WebhookSignature::generateSecret());
+        WorkerJob worker(&m_nam, fakes.settings(), webhookOptions(3, false));
+        QVERIFY(runOneTask(worker));
+        QVERIFY(fakes.http.requestsTo("POST", QStringLiteral("/hook")).isEmpty());
+        const QJsonObject last = fakes.http.requestsTo("PUT", kRequest).last().json();
+        QCOMPARE(last.value(QStringLiteral("webhookSent")).toBool(true), false);
+        QVERIFY2(last.value(QStringLiteral("webhookLastError")).toString().contains(QStringLiteral("an address of the worker's own networks")),
+                 qPrintable(last.value(QStringLiteral("webhookLastError")).toString()));
+    }
+
+    void aWebhookWaitingForItsNextAttemptIsHandedBackOnStop()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        serveEndedRequestWithWebhook(fakes, fakes.http.url(QStringLiteral("/hook")).toString(), WebhookSignature::generateSecret());
+        fakes.http.on("POST", QStringLiteral("/hook"), Response::raw(500, "no"));
+        WorkerOptions options = webhookOptions(5);
+        options.webhookBackoffMs = 20000; // the next attempt would be in 20 s (within the task's minute)
+        options.shutdownGraceMs = 0;
+        WorkerJob worker(&m_nam, fakes.settings(), options);
+        worker.setAutoDelete(false);
+        QSignalSpy result(&worker, &Job::result);
+        worker.start();
+        QTRY_VERIFY(!fakes.http.requestsTo("PUT", kRequest).isEmpty()); // attempt 1 failed and is recorded
+        QVERIFY2(worker.stop(), qPrintable(worker.errorString()));
+        QVERIFY(result.wait(10000));
+        const QJsonObject failure = reportedFailure(fakes.http);
+        QCOMPARE(failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("type")).toString(),
+                 QStringLiteral("WorkerShutdown"));
+        QVERIFY(!saysNonRetryable(failure));
+        QCOMPARE(fakes.http.requestsTo("POST", QStringLiteral("/hook")).size(), 1);
+    }
+
+    void internalAddresses_data()
+    {
+        QTest::addColumn<QString>("address");
+        QTest::addColumn<bool>("internal");
+        for (const char *a : {"127.0.0.1", "10.1.2.3", "172.20.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+                              "224.0.0.1", "255.255.255.255", "::1", "::", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1",
+                              "64:ff9b::a00:1"})
+            QTest::newRow(a) << QString::fromLatin1(a) << true;
+        for (const char *a : {"8.8.8.8", "172.32.0.1", "192.169.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"})
+            QTest::newRow(a) << QString::fromLatin1(a) << false;
+    }
+
+    void internalAddresses()
+    {
+        QFETCH(QString, address);
+        QFETCH(bool, internal);
+        QCOMPARE(WebhookActivity::isInternal(QHostAddress(address)), internal);
     }
 
     void keepsSeveralGroupsInFlight()
@@ -683,6 +990,8 @@ private Q_SLOTS:
             last = processed;
         }
         QCOMPARE(last, 4);
+        QCOMPARE(resultsCoverTheCounts(server), 4);
+        QVERIFY(server.requestsTo("POST", kPages).size() >= 3); // a page with every count
     }
 
     void aGroupTooLargeForParseIsHalvedDownToTheItem()

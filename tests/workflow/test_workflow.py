@@ -40,6 +40,7 @@ from temporalio.worker import Worker
 from membatch_workflow.workflow import (
     ACTIVITY_TYPE,
     SETTLE_ACTIVITY_TYPE,
+    WEBHOOK_ACTIVITY_TYPE,
     ProcessBatchMemoryFromRequestWorkflow,
 )
 
@@ -81,12 +82,24 @@ def _settle_recorder(calls):
     return settle
 
 
+def _webhook_recorder(calls):
+    """A fake of the worker's deliver_batch_webhook: records its arguments."""
+
+    @activity.defn(name=WEBHOOK_ACTIVITY_TYPE)
+    async def deliver(*args):
+        calls.append(list(args))
+        return {"sent": False, "reason": "no webhook"}
+
+    return deliver
+
+
 @contextlib.asynccontextmanager
-async def _running_worker(client, task_queue, activity_fn, settled=None, **worker_options):
+async def _running_worker(client, task_queue, activity_fn, settled=None, notified=None, **worker_options):
     """An in-process worker for this test's queue; shut down in bounded time.
 
-    Besides activity_fn (the batch activity's fake) it runs a fake of the
-    settle activity, whose calls go into `settled`.
+    Besides activity_fn (the batch activity's fake) it runs fakes of the
+    settle activity, whose calls go into `settled`, and of the webhook
+    activity (`notified`).
     Not `async with Worker(...)`: its exit waits without a bound.
     graceful_shutdown_timeout stays 0, so an activity still blocked (the
     heartbeat test leaves one) is cancelled at once on shutdown.
@@ -95,7 +108,11 @@ async def _running_worker(client, task_queue, activity_fn, settled=None, **worke
         client,
         task_queue=task_queue,
         workflows=[ProcessBatchMemoryFromRequestWorkflow],
-        activities=[activity_fn, _settle_recorder(settled if settled is not None else [])],
+        activities=[
+            activity_fn,
+            _settle_recorder(settled if settled is not None else []),
+            _webhook_recorder(notified if notified is not None else []),
+        ],
         **worker_options,
     )
     run = asyncio.create_task(worker.run())
@@ -158,7 +175,7 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_activity_gets_the_two_ids_and_its_result_is_returned(self):
         calls = []
-        result = {"processed": 7, "nested": {"ok": True, "list": [1, "two"]}}
+        result = {"processed": 7, "nested": {"ok": True, "list": [1, "two"]}, "webhook": True}
 
         # *args, so an extra or missing argument shows up instead of being
         # rejected (or defaulted) by the SDK before we can see it.
@@ -168,20 +185,35 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             return result
 
         settled = []
-        async with _running_worker(self.client, self.task_queue, fake, settled):
+        notified = []
+        async with _running_worker(self.client, self.task_queue, fake, settled, notified):
             handle = await self.start()
             got = await asyncio.wait_for(handle.result(), SHORT_TIMEOUT)
 
         self.assertEqual(calls, [["r1", "b1"]])
         self.assertEqual(got, result)
         self.assertEqual(settled, [], "a batch that completed needs no settling")
+        self.assertEqual(notified, [["r1", "b1"]], "the webhook comes once, after the batch")
+
+    async def test_no_webhook_activity_when_none_is_asked_for(self):
+        @activity.defn(name=ACTIVITY_TYPE)
+        async def fake(*args):
+            return {"status": "completed", "webhook": False}
+
+        notified = []
+        async with _running_worker(self.client, self.task_queue, fake, notified=notified):
+            handle = await self.start()
+            await asyncio.wait_for(handle.result(), SHORT_TIMEOUT)
+            history = await self.history(handle)
+        self.assertEqual(notified, [])
+        self.assertEqual(len(_events(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)), 1)
 
     # 2 ---------------------------------------------------------------------
 
     async def test_scheduled_activity_options_and_inputs(self):
         @activity.defn(name=ACTIVITY_TYPE)
         async def fake(*args):
-            return "done"
+            return {"status": "completed", "webhook": True}
 
         async with _running_worker(self.client, self.task_queue, fake):
             handle = await self.start()
@@ -196,7 +228,13 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         wf_input = started.workflow_execution_started_event_attributes.input.payloads
         self.assertEqual(await converter.decode(wf_input), [INPUT])
 
-        (scheduled,) = _events(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+        scheduled, webhook = _events(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+        # Once the batch has ended: its webhook, with the same two ids.
+        hook = webhook.activity_task_scheduled_event_attributes
+        self.assertEqual(hook.activity_type.name, "deliver_batch_webhook")
+        self.assertEqual(await converter.decode(hook.input.payloads), ["r1", "b1"])
+        self.assertEqual(_duration_s(hook.heartbeat_timeout), 30)
+        self.assertEqual(hook.retry_policy.maximum_attempts, 5)
         attrs = scheduled.activity_task_scheduled_event_attributes
         self.assertEqual(attrs.activity_type.name, "fetch_and_process_batch_memories")
         self.assertEqual(attrs.task_queue.name, self.task_queue)
@@ -291,6 +329,7 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         settling = asyncio.Event()
         release = asyncio.Event()
         settled = []
+        notified = []
 
         @activity.defn(name=ACTIVITY_TYPE)
         async def broken(request_id, batch_id):
@@ -301,10 +340,11 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             settling.set()
             await release.wait()  # held until the cancel is in
             settled.append(list(args))
-            return {"status": "failed", "changed": True}
+            return {"status": "failed", "changed": True, "webhook": True}
 
         worker = Worker(self.client, task_queue=self.task_queue,
-                        workflows=[ProcessBatchMemoryFromRequestWorkflow], activities=[broken, slow_settle])
+                        workflows=[ProcessBatchMemoryFromRequestWorkflow],
+                        activities=[broken, slow_settle, _webhook_recorder(notified)])
         run = asyncio.create_task(worker.run())
         try:
             handle = await self.start()
@@ -323,6 +363,7 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             await asyncio.wait_for(run, SHUTDOWN_TIMEOUT)
 
         self.assertEqual(len(settled), 1, "the settling was cut short by the cancel")
+        self.assertEqual(notified, [["r1", "b1"]], "the webhook was not delivered after the cancel")
         self.assertEqual(settled[0][2], "failed")
         # The run ends as the batch did: failed, with the batch's error.
         self.assertIsInstance(err.cause, ActivityError)
@@ -441,7 +482,8 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
 
         # The server records the started event of the attempt that finished,
         # with the failure of the attempt before it.
-        (act_started,) = _events(history, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+        # (The first: the batch's activity; the webhook's comes after.)
+        act_started = _events(history, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)[0]
         attrs = act_started.activity_task_started_event_attributes
         self.assertEqual(attrs.attempt, 2)
         self.assertEqual(

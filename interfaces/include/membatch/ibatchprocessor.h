@@ -33,6 +33,16 @@ public:
     // a batch the user can see in Parse is canceled.
     virtual BatchJob *cancel(const QString &batchId, const BatchOptions &options = {}, const QString &reason = {}) = 0;
 
+    // Reads what became of each item of a batch (stored, and as which Memory,
+    // or refused, and why), while it runs and after: only a batch the user
+    // can see.
+    virtual ResultsJob *results(const QString &batchId, const ResultsOptions &options = {}) = 0;
+
+    // Deletes the batch files of requests that ended before the cutoff and
+    // files that no request points to, and clears the fields that named
+    // them. An operator's job: needs the master key.
+    virtual Job *cleanUp(const CleanupOptions &options = {}) = 0;
+
     // A reference worker: takes activity tasks from the task queue and
     // stores each batch's memories, until killed or options.maxTasks.
     virtual Job *work(const WorkerOptions &options = {}) = 0;
@@ -41,5 +51,5 @@ public:
 } // namespace membatch
 
 // Bump on any change of the interface above (and of the types it uses).
-#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/2.0"
+#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/3.0"
 Q_DECLARE_INTERFACE(membatch::IBatchProcessor, MEMBATCH_IBATCHPROCESSOR_IID)

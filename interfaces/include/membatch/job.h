@@ -2,6 +2,7 @@
 
 #include <membatch/batchprogress.h>
 #include <membatch/batchstatus.h>
+#include <membatch/itemresult.h>
 #include <membatch/membatch_export.h>
 
 #include <QObject>
@@ -98,6 +99,23 @@ protected:
 
 private:
     BatchStatus m_batch;
+};
+
+// Reads a batch's item results, a page at a time, in the order of the file:
+// itemsReady() for each page, then result(). batch() is the batch as it
+// was when the results were read (they cover its processedCount).
+class MEMBATCH_EXPORT ResultsJob : public BatchJob
+{
+    Q_OBJECT
+public:
+    using BatchJob::BatchJob;
+
+Q_SIGNALS:
+    void itemsReady(const QList<membatch::ItemResult> &items, QPrivateSignal);
+
+protected:
+    // Does nothing once the job has finished.
+    void emitItems(const QList<ItemResult> &items);
 };
 
 } // namespace membatch

@@ -22,6 +22,10 @@ struct MEMBATCH_EXPORT MemoryItem
     QList<double> embedding; // empty: no embedding
     QString source;          // empty: none
     QStringList tags;
+    // The submitter's own id for the item, unique within a submission: the
+    // batch's results name it, and the Memory object carries it.
+    QString customId;
+    static constexpr qsizetype MaxCustomIdLength = 256;
 
     // Writes only the fields that are set, so a round trip is exact.
     QJsonObject toJson() const;
@@ -33,7 +37,7 @@ struct MEMBATCH_EXPORT MemoryItem
     friend bool operator==(const MemoryItem &a, const MemoryItem &b)
     {
         return a.content == b.content && a.metadata == b.metadata && a.embedding == b.embedding
-            && a.source == b.source && a.tags == b.tags;
+            && a.source == b.source && a.tags == b.tags && a.customId == b.customId;
     }
     friend bool operator!=(const MemoryItem &a, const MemoryItem &b) { return !(a == b); }
 };

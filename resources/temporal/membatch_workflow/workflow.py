@@ -43,6 +43,24 @@ SETTLE_RETRY_POLICY = RetryPolicy(
     non_retryable_error_types=["BadInput", "BatchDataError"],
 )
 
+# When the batch has ended, however it ended, its webhook is delivered by
+# this activity, implemented by the C++ worker too, if the submitter asked
+# for one: the batch's activity (or the settling) says so in its result,
+# {"webhook": true}; a batch without one runs no third activity. The worker retries the delivery itself, with back-off and
+# heartbeats, recording each attempt on the request; Temporal's retries are
+# for a worker that dies meanwhile. Its outcome never changes the run's.
+WEBHOOK_ACTIVITY_TYPE = "deliver_batch_webhook"
+WEBHOOK_START_TO_CLOSE_TIMEOUT = timedelta(hours=2)  # the worker's whole schedule of attempts
+WEBHOOK_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+WEBHOOK_SCHEDULE_TO_CLOSE_TIMEOUT = timedelta(days=1)
+WEBHOOK_RETRY_POLICY = RetryPolicy(
+    maximum_attempts=5,
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["BadInput"],
+)
+
 
 def _reference(request_ref: Any) -> tuple[str, str]:
     """The (request_id, batch_id) of a workflow input, or a non-retryable error.
@@ -76,7 +94,7 @@ class ProcessBatchMemoryFromRequestWorkflow:
         request_id, batch_id = _reference(request_ref)
         try:
             # The activity is called by name: it is implemented in C++.
-            return await workflow.execute_activity(
+            result = await workflow.execute_activity(
                 ACTIVITY_TYPE,
                 args=[request_id, batch_id],
                 start_to_close_timeout=START_TO_CLOSE_TIMEOUT,
@@ -88,17 +106,41 @@ class ProcessBatchMemoryFromRequestWorkflow:
             )
         except (ActivityError, asyncio.CancelledError) as e:
             canceled = is_cancelled_exception(e)
+            settled = None
             try:
                 if canceled:
-                    await self._settle(request_id, batch_id, "canceled", "the batch was canceled")
+                    settled = await self._settle(request_id, batch_id, "canceled", "the batch was canceled")
                 else:
-                    await self._settle(request_id, batch_id, "failed", _reason(e))
+                    settled = await self._settle(request_id, batch_id, "failed", _reason(e))
             except ActivityError as settle_error:
                 # The run ends as the batch did, whatever became of the settling.
                 workflow.logger.error("settling request %s failed: %s", request_id, _reason(settle_error))
+            if _wants_webhook(settled):
+                await self._notify(request_id, batch_id)
             raise e  # the run still ends failed or canceled
+        if _wants_webhook(result):
+            await self._notify(request_id, batch_id)
+        return result
 
-    async def _settle(self, request_id: str, batch_id: str, status: str, reason: str) -> None:
+    async def _notify(self, request_id: str, batch_id: str) -> None:
+        handle = workflow.start_activity(
+            WEBHOOK_ACTIVITY_TYPE,
+            args=[request_id, batch_id],
+            start_to_close_timeout=WEBHOOK_START_TO_CLOSE_TIMEOUT,
+            heartbeat_timeout=WEBHOOK_HEARTBEAT_TIMEOUT,
+            schedule_to_close_timeout=WEBHOOK_SCHEDULE_TO_CLOSE_TIMEOUT,
+            retry_policy=WEBHOOK_RETRY_POLICY,
+        )
+        # Like the settling: a cancel of the run does not stop the news of it.
+        try:
+            try:
+                await asyncio.shield(handle)
+            except asyncio.CancelledError:
+                await handle
+        except ActivityError as error:
+            workflow.logger.error("the webhook of request %s was not delivered: %s", request_id, _reason(error))
+
+    async def _settle(self, request_id: str, batch_id: str, status: str, reason: str) -> Any:
         handle = workflow.start_activity(
             SETTLE_ACTIVITY_TYPE,
             args=[request_id, batch_id, status, reason],
@@ -109,9 +151,13 @@ class ProcessBatchMemoryFromRequestWorkflow:
         # A cancel of the run while it settles a failure must not cancel the
         # settling itself: that is what keeps the request from staying open.
         try:
-            await asyncio.shield(handle)
+            return await asyncio.shield(handle)
         except asyncio.CancelledError:
-            await handle
+            return await handle
+
+
+def _wants_webhook(result: Any) -> bool:
+    return isinstance(result, dict) and result.get("webhook") is True
 
 
 def _reason(error: BaseException) -> str:
