@@ -3,6 +3,7 @@
 #include <membatch/ibatchprocessor.h>
 
 #include <QCoreApplication>
+#include <QDir>
 #include <QJsonDocument>
 #include <QRegularExpression>
 #include <QTextStream>
@@ -30,6 +31,7 @@ const CommandSpec kCommands[] = {
     {"gc", "", "Delete the batch files of requests that ended over --older-than ago (default 30d) and files no request points to (--dry-run: only say what would go)."},
     {"work", "", "Run a reference worker that processes batches from the task queue."},
     {"plugin", "", "Show which plugin is loaded, from its metadata."},
+    {"plugins", "", "List every membatch plugin found, from its metadata alone, and why any is refused."},
 };
 
 QString commandList()
@@ -113,7 +115,7 @@ Cli::Cli(QObject *parent)
         QStringLiteral("membatch: submit memory batches to Parse + Temporal and watch them finish.\n\n") + commandList());
     m_parser.addHelpOption();
     m_parser.addVersionOption();
-    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, gc, work or plugin"),
+    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, gc, work, plugin or plugins"),
                                    QStringLiteral("COMMAND [ARGS]"));
     m_parser.addOptions({optJson, optWait, optReason, optFailed, optAfter, optLimit, optWebhookUrl, optWebhookAttempts,
                          optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
@@ -218,6 +220,8 @@ int Cli::run(const QStringList &arguments)
     if (!duration(m_parser.value(optOrphanGrace), &cleanupOptions.orphanGraceMs))
         return usageError(QStringLiteral("--orphan-grace must be a duration like 1d, 12h, 90m or 45s"));
 
+    if (m_command == QLatin1String("plugins"))
+        return listPlugins();
     if (!loadPlugin())
         return ExitError;
     if (m_command == QLatin1String("plugin"))
@@ -256,12 +260,58 @@ int Cli::run(const QStringList &arguments)
     return -1;
 }
 
-bool Cli::loadPlugin()
+int Cli::listPlugins()
+{
+    const QList<PluginLoader::Candidate> found = PluginLoader::discover(searchPaths());
+    QTextStream out(stdout);
+    bool usable = false;
+    for (const PluginLoader::Candidate &c : found) {
+        usable = usable || c.refusal.isEmpty();
+        QString refusal = c.refusal;
+        if (refusal.startsWith(c.info.fileName + QStringLiteral(": ")))
+            refusal = refusal.mid(c.info.fileName.size() + 2);
+        if (m_parser.isSet(optJson)) {
+            out << QJsonDocument(QJsonObject{{QStringLiteral("file"), c.info.fileName},
+                                             {QStringLiteral("iid"), c.info.iid},
+                                             {QStringLiteral("id"), c.info.id},
+                                             {QStringLiteral("name"), c.info.name},
+                                             {QStringLiteral("version"), c.info.version},
+                                             {QStringLiteral("compatVersion"), c.info.compatVersion},
+                                             {QStringLiteral("usable"), c.refusal.isEmpty()},
+                                             {QStringLiteral("refusal"), refusal}})
+                       .toJson(QJsonDocument::Compact)
+                << '\n';
+            continue;
+        }
+        out << c.info.fileName << '\n'
+            << "  " << (c.info.id.isEmpty() ? QStringLiteral("(no id)") : c.info.id) << ' '
+            << (c.info.version.isEmpty() ? QStringLiteral("(no version)") : c.info.version)
+            << QStringLiteral(" (hosts %1 to %2)").arg(c.info.compatVersion, c.info.version) << ": "
+            << (c.refusal.isEmpty() ? QStringLiteral("usable") : QStringLiteral("refused: ") + refusal) << '\n';
+    }
+    out.flush();
+    if (found.isEmpty())
+        QTextStream(stderr) << "membatch: no membatch plugin found in: " << searchPaths().join(QStringLiteral(", ")) << '\n';
+    return usable ? ExitOk : ExitError;
+}
+
+QStringList Cli::searchPaths() const
 {
     QStringList paths = PluginLoader::defaultSearchPaths();
+    // Installed: <prefix>/bin/membatch and <prefix>/<Qt's plugin dir>/membatch.
+    // Searched after $MEMBATCH_PLUGIN_PATH and the build tree, before Qt's own
+    // plugin directories (which may hold another install's).
+    const QDir appDir(QCoreApplication::applicationDirPath());
+    const qsizetype buildTree = paths.indexOf(appDir.filePath(QStringLiteral("../plugins/membatch")));
+    paths.insert(buildTree + 1, QDir::cleanPath(appDir.filePath(QStringLiteral(MEMBATCH_PLUGINDIR_FROM_BINDIR))));
     if (m_parser.isSet(optPluginDir))
         paths.prepend(m_parser.value(optPluginDir));
-    m_processor = m_loader.load(m_parser.value(optPlugin), paths);
+    return paths;
+}
+
+bool Cli::loadPlugin()
+{
+    m_processor = m_loader.load(m_parser.value(optPlugin), searchPaths());
     if (!m_processor)
         QTextStream(stderr) << "membatch: " << m_loader.errorString() << '\n';
     return m_processor != nullptr;

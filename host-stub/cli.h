@@ -44,7 +44,9 @@ Q_SIGNALS:
 
 private:
     int usageError(const QString &message);
+    QStringList searchPaths() const;
     bool loadPlugin();
+    int listPlugins();
     membatch::ConnectionSettings settings() const;
     void startJob(membatch::Job *job, const QString &command);
     void showResults(membatch::ResultsJob *job);

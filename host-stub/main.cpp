@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include <membatch/version.h>
+
 #include <QCoreApplication>
 
 int main(int argc, char *argv[])

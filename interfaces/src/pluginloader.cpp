@@ -1,11 +1,13 @@
 #include <membatch/ibatchprocessor.h>
 #include <membatch/pluginloader.h>
+#include <membatch/version.h>
 
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
 #include <QLibrary>
 #include <QPluginLoader>
+#include <QSet>
 #include <QVersionNumber>
 
 namespace membatch {
@@ -24,6 +26,15 @@ bool PluginInfo::fromLoaderMetaData(const QString &fileName, const QJsonObject &
     PluginInfo out;
     out.fileName = fileName;
     out.iid = metaData.value(QStringLiteral("IID")).toString();
+    const QJsonObject own = metaData.value(QStringLiteral("MetaData")).toObject();
+    out.id = own.value(QStringLiteral("Id")).toString();
+    out.name = own.value(QStringLiteral("Name")).toString();
+    out.version = own.value(QStringLiteral("Version")).toString();
+    out.compatVersion = own.value(QStringLiteral("CompatVersion")).toString();
+    out.description = own.value(QStringLiteral("Description")).toString();
+    if (info)
+        *info = out;
+
     if (out.iid != QLatin1String(MEMBATCH_IBATCHPROCESSOR_IID))
         return refuse(QStringLiteral("implements '%1', not '%2'").arg(out.iid, QLatin1String(MEMBATCH_IBATCHPROCESSOR_IID)));
 
@@ -33,12 +44,6 @@ bool PluginInfo::fromLoaderMetaData(const QString &fileName, const QJsonObject &
                           .arg(qtVersion >> 16)
                           .arg(QT_VERSION_MAJOR));
 
-    const QJsonObject own = metaData.value(QStringLiteral("MetaData")).toObject();
-    out.id = own.value(QStringLiteral("Id")).toString();
-    out.name = own.value(QStringLiteral("Name")).toString();
-    out.version = own.value(QStringLiteral("Version")).toString();
-    out.compatVersion = own.value(QStringLiteral("CompatVersion")).toString();
-    out.description = own.value(QStringLiteral("Description")).toString();
     if (out.id.isEmpty())
         return refuse(QStringLiteral("its metadata has no Id"));
 
@@ -51,8 +56,6 @@ bool PluginInfo::fromLoaderMetaData(const QString &fileName, const QJsonObject &
         return refuse(QStringLiteral("plugin %1 %2 works with hosts %3 to %2; this host is %4")
                           .arg(out.id, out.version, out.compatVersion, PluginLoader::apiVersion()));
 
-    if (info)
-        *info = out;
     return true;
 }
 
@@ -77,6 +80,28 @@ QStringList PluginLoader::defaultSearchPaths()
     for (const QString &p : qtPaths)
         paths << QDir(p).filePath(QStringLiteral("membatch"));
     return paths;
+}
+
+QList<PluginLoader::Candidate> PluginLoader::discover(const QStringList &searchPaths)
+{
+    QList<Candidate> found;
+    QSet<QString> seen;
+    for (const QString &path : searchPaths) {
+        const QFileInfoList entries = QDir(path).entryInfoList(QDir::Files, QDir::Name);
+        for (const QFileInfo &entry : entries) {
+            const QString file = entry.canonicalFilePath();
+            if (!QLibrary::isLibrary(entry.fileName()) || seen.contains(file))
+                continue;
+            seen.insert(file);
+            const QJsonObject metaData = QPluginLoader(entry.absoluteFilePath()).metaData();
+            if (metaData.isEmpty())
+                continue; // not a plugin at all (a library beside them)
+            Candidate candidate;
+            PluginInfo::fromLoaderMetaData(entry.absoluteFilePath(), metaData, &candidate.info, &candidate.refusal);
+            found.append(candidate);
+        }
+    }
+    return found;
 }
 
 IBatchProcessor *PluginLoader::load(const QString &fileName, const QStringList &searchPaths)

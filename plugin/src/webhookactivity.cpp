@@ -5,6 +5,7 @@
 
 #include <membatch/batchstatus.h>
 #include <membatch/job.h>
+#include <membatch/version.h>
 #include <membatch/webhooksignature.h>
 
 #include <QHostInfo>

@@ -333,6 +333,19 @@ wait_ready() {
   done
 }
 
+# Waits for Temporal to answer: false if it exited first.
+temporal_came_up() {
+  local pid deadline
+  pid=$(read_file "$DIR/temporal.pid")
+  deadline=$(($(now_ms) + START_TIMEOUT * 1000))
+  while (($(now_ms) < deadline)); do
+    temporal_healthy && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 0 # not up in time: wait_ready says so
+}
+
 parse_port_healthy() {
   local port
   port=$(read_file "$DIR/parse.port")
@@ -429,6 +442,16 @@ cmd_up() {
   spawn_temporal
   start_postgres
   local t_temporal
+  # Its ports are picked free, but something else may take one before
+  # Temporal binds it (stacks starting side by side): it then exits at once,
+  # and is started again on new ports, twice at most.
+  local attempt
+  for attempt in 1 2; do
+    temporal_came_up && break
+    log "temporal exited during start (attempt $attempt; $(grep -m1 -o 'address already in use' "$DIR/temporal.log" || echo 'see temporal.log')): new ports"
+    rm -f "$DIR/temporal.ports" "$DIR/temporal.db"
+    spawn_temporal
+  done
   wait_ready temporal "$DIR/temporal.pid" "$DIR/temporal.log" temporal_healthy
   t_temporal=$(($(now_ms) - t0))
   spawn_workflow_worker

@@ -28,7 +28,8 @@ struct MEMBATCH_EXPORT PluginInfo
 
     // Checks QPluginLoader::metaData() of a candidate: the interface id, the
     // Qt major version and that this host's API version lies within the
-    // plugin's [CompatVersion, Version]. Returns false with *error on refusal.
+    // plugin's [CompatVersion, Version]. Returns false with *error on refusal;
+    // *info holds what the metadata says either way.
     static bool fromLoaderMetaData(const QString &fileName, const QJsonObject &metaData, PluginInfo *info,
                                    QString *error);
 };
@@ -56,6 +57,16 @@ public:
     IBatchProcessor *load(const QString &fileName = {}, const QStringList &searchPaths = defaultSearchPaths());
 
     PluginInfo info() const { return m_info; }
+
+    // Every library in the search paths that calls itself a Qt plugin, from
+    // its metadata alone (nothing is loaded), with why it would be refused
+    // (empty: it would be loaded), in search order.
+    struct Candidate
+    {
+        PluginInfo info;
+        QString refusal;
+    };
+    static QList<Candidate> discover(const QStringList &searchPaths = defaultSearchPaths());
     QString errorString() const { return m_error; }
 
 private:
