@@ -27,6 +27,18 @@ ProgressPrinter::Mode ProgressPrinter::detect(bool json)
     return ::isatty(fileno(stdout)) ? Mode::Terminal : Mode::Lines;
 }
 
+// Text that came from users or servers (ids, errors, messages), as a
+// terminal should show it: control characters (escape sequences, carriage
+// returns) written out as \uXXXX instead of acted on.
+static QString printable(const QString &text)
+{
+    QString out;
+    out.reserve(text.size());
+    for (const QChar c : text)
+        out += (c.isPrint() || c == QLatin1Char(' ')) ? QString(c) : QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+    return out;
+}
+
 static void printJson(QTextStream &out, const QJsonObject &object)
 {
     out << QJsonDocument(object).toJson(QJsonDocument::Compact) << '\n';
@@ -36,7 +48,7 @@ static void printJson(QTextStream &out, const QJsonObject &object)
 QString ProgressPrinter::line(const BatchProgress &p) const
 {
     const QLocale c = QLocale::c();
-    QString text = QStringLiteral("%1 %2").arg(p.batchId.left(8)).arg(BatchProgress::phaseName(p.phase), -11);
+    QString text = QStringLiteral("%1 %2").arg(printable(p.batchId.left(8))).arg(BatchProgress::phaseName(p.phase), -11);
     switch (p.phase) {
     case BatchProgress::Phase::Uploading:
         text += QStringLiteral(" %1 / %2").arg(c.formattedDataSize(p.bytesDone), c.formattedDataSize(p.bytesTotal));
@@ -128,7 +140,7 @@ void ProgressPrinter::info(const QString &message)
         return;
     }
     endTerminalLine();
-    m_out << message << '\n';
+    m_out << printable(message) << '\n';
     m_out.flush();
 }
 
@@ -141,11 +153,11 @@ void ProgressPrinter::items(const QList<membatch::ItemResult> &items)
         }
         m_out << "item " << r.index;
         if (!r.customId.isEmpty())
-            m_out << " (" << r.customId << ')';
+            m_out << " (" << printable(r.customId) << ')';
         if (r.isStored())
-            m_out << ": stored as Memory " << r.memoryId << '\n';
+            m_out << ": stored as Memory " << printable(r.memoryId) << '\n';
         else
-            m_out << ": refused: " << r.error << '\n';
+            m_out << ": refused: " << printable(r.error) << '\n';
     }
     m_out.flush();
 }
@@ -154,9 +166,9 @@ void ProgressPrinter::resultsEnded(const membatch::Job &job, const BatchStatus &
 {
     m_out.flush();
     if (job.error()) {
-        m_err << "membatch: " << job.errorString() << '\n';
+        m_err << "membatch: " << printable(job.errorString()) << '\n';
     } else if (m_mode != Mode::Json) {
-        m_err << "batch " << batch.batchId << " (" << (batch.outcome().isEmpty() ? QStringLiteral("unknown") : batch.outcome())
+        m_err << "batch " << printable(batch.batchId) << " (" << (batch.outcome().isEmpty() ? QStringLiteral("unknown") : batch.outcome())
               << "): " << shown << " results shown; " << batch.processedCount << " of " << batch.totalMemories
               << " items processed, " << batch.successCount << " stored, " << batch.failCount << " refused\n";
     }
@@ -177,7 +189,7 @@ void ProgressPrinter::result(const membatch::Job &job, const BatchStatus *batch,
             event.insert(QStringLiteral("batch"), batch->toJson());
         printJson(m_out, event);
         if (job.error()) {
-            m_err << "membatch: " << job.errorString() << '\n';
+            m_err << "membatch: " << printable(job.errorString()) << '\n';
             m_err.flush();
         }
         return;
@@ -188,7 +200,7 @@ void ProgressPrinter::result(const membatch::Job &job, const BatchStatus *batch,
     endTerminalLine();
     if (batch && !batch->batchId.isEmpty() && !batch->requestId.isEmpty()) {
         const BatchStatus &b = *batch;
-        m_out << "batch " << b.batchId << ": " << (b.outcome().isEmpty() ? QStringLiteral("unknown") : b.outcome()) << '\n'
+        m_out << "batch " << printable(b.batchId) << ": " << (b.outcome().isEmpty() ? QStringLiteral("unknown") : b.outcome()) << '\n'
               << "  request    BatchMemoryRequest/" << b.requestId << '\n';
         if (!b.workflowId.isEmpty())
             m_out << "  workflow   " << b.workflowId << " run " << (b.workflowRunId.isEmpty() ? QStringLiteral("-") : b.workflowRunId)
@@ -203,7 +215,7 @@ void ProgressPrinter::result(const membatch::Job &job, const BatchStatus *batch,
     }
     m_out.flush();
     if (job.error()) {
-        m_err << "membatch: " << job.errorString() << '\n';
+        m_err << "membatch: " << printable(job.errorString()) << '\n';
         m_err.flush();
     }
 }

@@ -11,6 +11,16 @@ const QLatin1String kEmbedding("embedding");
 const QLatin1String kSource("source");
 const QLatin1String kTags("tags");
 const QLatin1String kCustomId("customId");
+// A key of the user's as an error names it: short, and without control
+// characters (it ends up on terminals and in result pages).
+QString shown(const QString &key)
+{
+    constexpr qsizetype max = 64;
+    QString out;
+    for (const QChar c : QStringView(key).left(max))
+        out += c.isPrint() ? QString(c) : QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+    return key.size() > max ? out + QStringLiteral("... (%1 characters)").arg(key.size()) : out;
+}
 } // namespace
 
 QJsonObject MemoryItem::toJson() const
@@ -45,7 +55,7 @@ bool MemoryItem::fromJson(const QJsonObject &json, MemoryItem *item, QString *er
         const QString key = it.key();
         if (key != kContent && key != kMetadata && key != kEmbedding && key != kSource && key != kTags && key != kCustomId)
             return fail(QStringLiteral("unknown field '%1' (a memory has content, metadata, embedding, source, tags, customId)")
-                            .arg(key));
+                            .arg(shown(key)));
     }
 
     MemoryItem out;

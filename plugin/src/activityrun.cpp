@@ -119,10 +119,10 @@ void ActivityRun::completeTask(const QJsonObject &result, const QString &message
            });
 }
 
-void ActivityRun::failTask(const QString &message, const QString &type, bool nonRetryable)
+void ActivityRun::failTask(const QString &message, const QString &type, bool nonRetryable, qint64 nextRetryDelayMs)
 {
-    report([this, message, type, nonRetryable](RestClient::Handler h) {
-        m_temporal.failActivity(m_task.taskToken, message, type, nonRetryable, m_identity, this, std::move(h));
+    report([this, message, type, nonRetryable, nextRetryDelayMs](RestClient::Handler h) {
+        m_temporal.failActivity(m_task.taskToken, message, type, nonRetryable, m_identity, this, std::move(h), nextRetryDelayMs);
     },
            [this, message](const ApiResult &r) {
                if (!r.ok())

@@ -58,7 +58,8 @@ protected:
     void completeTask(const QJsonObject &result, const QString &message);
     // RespondActivityTaskFailed, then finished(false, message). A
     // non-retryable failure ends the activity: Temporal tries no other attempt.
-    void failTask(const QString &message, const QString &type, bool nonRetryable);
+    // nextRetryDelayMs >= 0: the next attempt comes after this long.
+    void failTask(const QString &message, const QString &type, bool nonRetryable, qint64 nextRetryDelayMs = -1);
     void settle(bool succeeded, const QString &message);
     bool isSettled() const { return m_settled; }
     // No attempt of the retry policy comes after this one.

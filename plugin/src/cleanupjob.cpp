@@ -180,14 +180,31 @@ void CleanupJob::cleanRequest(const QJsonObject &request)
                           when(ParseClient::dateFrom(request.value(QStringLiteral("completedAt")))));
 
     // The registry row: the file's size, and what to delete with it.
-    m_parse.findKeys(RegistryClassName, {{QStringLiteral("name"), file.name}}, {QStringLiteral("size")}, this,
-                     [this, file](const ApiResult &found) mutable {
+    if (!ParseClient::isFileName(file.name)) {
+        emitInfo(tr("kept the %1: '%2' is not a name Parse Server gives").arg(file.about, file.name.left(80)));
+        nextRequest();
+        return;
+    }
+    const QString owner = request.value(QStringLiteral("user")).toObject().value(QStringLiteral("objectId")).toString();
+    m_parse.findKeys(RegistryClassName, {{QStringLiteral("name"), file.name}}, {QStringLiteral("size"), QStringLiteral("user")}, this,
+                     [this, file, owner](const ApiResult &found) mutable {
         if (!found.ok()) {
             failed(tr("looking up %1 (%2) in the file registry: %3").arg(file.name, file.about, found.message));
             nextRequest();
             return;
         }
         const QJsonArray rows = found.json.value(QStringLiteral("results")).toArray();
+        // Only a file the request's own user uploaded goes with the request
+        // (the Cloud Code lets nobody name another's; one that is not in the
+        // registry, or is another's, is not this request's to delete).
+        const bool own = !rows.isEmpty()
+            && rows.first().toObject().value(QStringLiteral("user")).toObject().value(QStringLiteral("objectId")).toString() == owner;
+        if (!own) {
+            emitInfo(tr("kept the %1 (%2): the file registry does not know it as an upload of the request's user")
+                         .arg(file.about, file.name));
+            nextRequest();
+            return;
+        }
         file.rowIds = idsOf(rows);
         if (!rows.isEmpty())
             file.size = rows.first().toObject().value(QStringLiteral("size")).toInteger(-1);

@@ -7,6 +7,7 @@
 #include <QDateTime>
 #include <QJsonDocument>
 #include <QNetworkReply>
+#include <QRegularExpression>
 #include <QUrlQuery>
 
 namespace membatch {
@@ -228,8 +229,23 @@ void ParseClient::deleteObject(const QString &className, const QString &objectId
                 std::move(handler));
 }
 
+bool ParseClient::isFileName(const QString &name)
+{
+    static const QRegularExpression plain(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9@.~_-]{0,255}$"));
+    return plain.match(name).hasMatch() && !name.contains(QLatin1String(".."));
+}
+
 void ParseClient::deleteFile(const QString &name, QObject *context, Handler handler)
 {
+    if (!isFileName(name)) {
+        // "../users/X" would be DELETE /parse/users/X with the master key.
+        ApiResult refused;
+        refused.service = QStringLiteral("Parse");
+        refused.error = Job::InvalidInputError;
+        refused.message = QStringLiteral("'%1' is not a file name Parse Server gives: not deleted").arg(name.left(80));
+        QMetaObject::invokeMethod(context, [handler = std::move(handler), refused] { handler(refused); }, Qt::QueuedConnection);
+        return;
+    }
     qCDebug(lcParse) << "deleting file" << name;
     m_rest.send("DELETE", request(QStringLiteral("/files/") + name), {}, context, std::move(handler));
 }

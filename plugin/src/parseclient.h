@@ -55,6 +55,8 @@ public:
     // it): the only kind a batch's files may have, so nobody can send the
     // worker, or a client, to fetch from another host.
     bool isFileUrl(const QUrl &url) const;
+    // A file name as Parse Server gives them: one path segment, no "..".
+    static bool isFileName(const QString &name);
 
     // The path of a class endpoint as /batch wants it ("/parse/classes/Memory").
     QString batchPath(const QString &relative) const;

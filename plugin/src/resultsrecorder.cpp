@@ -83,9 +83,16 @@ void ResultsRecorder::writePages(std::function<void(const ApiResult &)> done)
 
 void ResultsRecorder::writePage(qint64 first, QList<ItemResult> items, std::function<void(const ApiResult &)> done)
 {
-    // Usually one page: what a second of storing gives.
-    const QList<ItemResult> rest = items.size() > MaxPageItems ? items.mid(MaxPageItems) : QList<ItemResult>();
-    items.resize(std::min<qsizetype>(items.size(), MaxPageItems));
+    // Usually one page: what a second of storing gives; at most
+    // MaxPageItems and about MaxPageBytes of them.
+    qsizetype take = 0;
+    qint64 bytes = 0;
+    while (take < items.size() && take < MaxPageItems && (take == 0 || bytes < MaxPageBytes)) {
+        const ItemResult &r = items.at(take++);
+        bytes += 48 + r.customId.size() + r.memoryId.size() + r.error.size();
+    }
+    const QList<ItemResult> rest = items.mid(take);
+    items.resize(take);
     const QString id = pageObjectId(m_request.idKey, m_request.requestId, first);
     const QJsonObject fields = pageFields(first, items);
     const auto written = [this, first, rest, count = items.size(), done](const ApiResult &r) {

@@ -57,6 +57,7 @@ public:
     static const QString ClassName; // "BatchResultPage"
     // Items a page holds at most (a page is one Parse object: keep it small).
     static constexpr int MaxPageItems = 5000;
+    static constexpr qint64 MaxPageBytes = 1024 * 1024;
     static QString pageObjectId(const QByteArray &idKey, const QString &requestId, qint64 first);
 
 private:

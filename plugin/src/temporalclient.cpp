@@ -152,11 +152,14 @@ void TemporalClient::completeActivity(const QByteArray &taskToken, const QJsonAr
 }
 
 void TemporalClient::failActivity(const QByteArray &taskToken, const QString &message, const QString &type,
-                                  bool nonRetryable, const QString &identity, QObject *context, Handler handler)
+                                  bool nonRetryable, const QString &identity, QObject *context, Handler handler,
+                                  qint64 nextRetryDelayMs)
 {
     QJsonObject appInfo{{QStringLiteral("type"), type}};
     if (nonRetryable)
         appInfo.insert(QStringLiteral("nonRetryable"), true);
+    if (nextRetryDelayMs >= 0) // a Duration in protobuf's JSON: "1.500s"
+        appInfo.insert(QStringLiteral("nextRetryDelay"), QStringLiteral("%1s").arg(nextRetryDelayMs / 1000.0, 0, 'f', 3));
     const QJsonObject failure{{QStringLiteral("message"), message},
                               {QStringLiteral("source"), QStringLiteral("membatch")},
                               {QStringLiteral("applicationFailureInfo"), appInfo}};

@@ -69,8 +69,10 @@ public:
                    std::function<void(const ApiResult &, bool cancelRequested)> handler, int timeoutMs = 0);
     void completeActivity(const QByteArray &taskToken, const QJsonArray &result, const QString &identity,
                           QObject *context, Handler handler);
+    // nextRetryDelayMs >= 0: the retry policy's next attempt comes after this
+    // long rather than its own back-off.
     void failActivity(const QByteArray &taskToken, const QString &message, const QString &type, bool nonRetryable,
-                      const QString &identity, QObject *context, Handler handler);
+                      const QString &identity, QObject *context, Handler handler, qint64 nextRetryDelayMs = -1);
     // RespondActivityTaskCanceled: the worker stopped because a cancel was requested.
     void cancelActivity(const QByteArray &taskToken, const QJsonArray &details, const QString &identity,
                         QObject *context, Handler handler);

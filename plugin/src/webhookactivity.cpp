@@ -2,6 +2,7 @@
 
 #include "batchrequest.h"
 #include "logging.h"
+#include "webhooksender.h"
 
 #include <membatch/batchstatus.h>
 #include <membatch/job.h>
@@ -10,48 +11,35 @@
 
 #include <QHostInfo>
 #include <QJsonDocument>
-#include <QNetworkReply>
+#include <QNetworkInterface>
 
 namespace membatch {
 
 namespace {
-// A receiver answers within this, or the attempt counts as failed.
-constexpr int kDeliveryTimeoutMs = 15000;
-// What is read of a receiver's answer: enough to say what went wrong.
-constexpr qint64 kMaxAnswerBytes = 64 * 1024;
 constexpr qint64 kMaxWaitMs = 3600 * 1000;
-// Left of the attempt's start-to-close when the next delivery would start.
-constexpr qint64 kDeadlineMarginMs = 30000;
+// One of this host's own addresses (a public one included): a listener on
+// 0.0.0.0 beside the worker answers there.
+bool isOwnAddress(const QHostAddress &address)
+{
+    const QList<QHostAddress> own = QNetworkInterface::allAddresses();
+    return std::any_of(own.begin(), own.end(), [&address](const QHostAddress &a) { return a.isEqual(address, QHostAddress::TolerantConversion); });
+}
 } // namespace
 
 WebhookActivity::WebhookActivity(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ActivityTask &task,
                                  const WorkerOptions &options, QObject *parent)
     : ActivityRun(nam, settings, task, options, parent)
-    , m_nam(nam)
     , m_maxAttempts(std::clamp(options.webhookAttempts, 1, 100))
     , m_backoffMs(std::max<qint64>(0, options.webhookBackoffMs))
     , m_allowInternal(options.webhookAllowPrivate)
 {
     m_heartbeatTimer.setInterval(heartbeatIntervalMs());
     connect(&m_heartbeatTimer, &QTimer::timeout, this, &WebhookActivity::heartbeat);
-    m_nextAttempt.setSingleShot(true);
-    connect(&m_nextAttempt, &QTimer::timeout, this, &WebhookActivity::deliver);
-}
-
-void WebhookActivity::handBack()
-{
-    if (isHalted() || isLastAttempt())
-        return;
-    m_nextAttempt.stop();
-    RestClient::abortAll(this); // a delivery in flight may arrive again: receivers go by webhook-id
-    failTask(tr("batch %1: the worker is stopping; its webhook is handed back after %2 attempts").arg(m_batchId).arg(m_attempts),
-             QStringLiteral("WorkerShutdown"), false);
 }
 
 void WebhookActivity::halt()
 {
     m_heartbeatTimer.stop();
-    m_nextAttempt.stop();
 }
 
 void WebhookActivity::start()
@@ -116,10 +104,6 @@ void WebhookActivity::check(const QJsonObject &request)
     }
     m_body = payload(request);
     m_messageId = "msg_" + m_requestId.toUtf8();
-    if (m_allowInternal) {
-        deliver();
-        return;
-    }
     QHostInfo::lookupHost(m_url.host(), this, [this](const QHostInfo &info) {
         resolved(info.addresses(), info.error() == QHostInfo::NoError ? QString() : info.errorString());
     });
@@ -134,13 +118,13 @@ void WebhookActivity::resolved(const QList<QHostAddress> &addresses, const QStri
         return;
     }
     for (const QHostAddress &address : addresses) {
-        if (isInternal(address)) {
+        if (!m_allowInternal && isInternal(address)) {
             giveUp(tr("%1 is %2, an address of the worker's own networks: not called (a worker may allow it with --webhook-allow-private)")
                        .arg(m_url.host(), address.toString()));
             return;
         }
     }
-    deliver();
+    deliver(addresses.first());
 }
 
 QByteArray WebhookActivity::payload(const QJsonObject &request)
@@ -177,55 +161,54 @@ bool WebhookActivity::isInternal(const QHostAddress &address)
             QHostAddress::parseSubnet(QStringLiteral("169.254.0.0/16")), QHostAddress::parseSubnet(QStringLiteral("172.16.0.0/12")),
             QHostAddress::parseSubnet(QStringLiteral("192.0.0.0/24")),  QHostAddress::parseSubnet(QStringLiteral("192.168.0.0/16")),
             QHostAddress::parseSubnet(QStringLiteral("198.18.0.0/15")), QHostAddress::parseSubnet(QStringLiteral("224.0.0.0/3")),
+            QHostAddress::parseSubnet(QStringLiteral("192.0.2.0/24")),  QHostAddress::parseSubnet(QStringLiteral("198.51.100.0/24")),
+            QHostAddress::parseSubnet(QStringLiteral("203.0.113.0/24")),
         };
-        return std::any_of(internal.begin(), internal.end(), [&a](const auto &net) { return a.isInSubnet(net); });
+        if (std::any_of(internal.begin(), internal.end(), [&a](const auto &net) { return a.isInSubnet(net); }))
+            return true;
+        return isOwnAddress(a);
     }
     static const QList<QPair<QHostAddress, int>> internal6{
         QHostAddress::parseSubnet(QStringLiteral("::/128")),    QHostAddress::parseSubnet(QStringLiteral("::1/128")),
         QHostAddress::parseSubnet(QStringLiteral("fc00::/7")),  QHostAddress::parseSubnet(QStringLiteral("fe80::/10")),
         QHostAddress::parseSubnet(QStringLiteral("fec0::/10")), QHostAddress::parseSubnet(QStringLiteral("ff00::/8")),
         QHostAddress::parseSubnet(QStringLiteral("64:ff9b::/96")), // NAT64: an IPv4 address in disguise
+        QHostAddress::parseSubnet(QStringLiteral("64:ff9b:1::/48")), QHostAddress::parseSubnet(QStringLiteral("2002::/16")), // 6to4
+        QHostAddress::parseSubnet(QStringLiteral("2001:db8::/32")),
     };
-    return std::any_of(internal6.begin(), internal6.end(), [&address](const auto &net) { return address.isInSubnet(net); });
+    if (std::any_of(internal6.begin(), internal6.end(), [&address](const auto &net) { return address.isInSubnet(net); }))
+        return true;
+    return isOwnAddress(address);
 }
 
-void WebhookActivity::deliver()
+void WebhookActivity::deliver(const QHostAddress &address)
 {
     if (isHalted())
         return;
     ++m_attempts;
     const qint64 timestamp = QDateTime::currentSecsSinceEpoch();
-    QNetworkRequest req(m_url);
-    req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    req.setHeader(QNetworkRequest::UserAgentHeader, QByteArrayLiteral("membatch-worker/" MEMBATCH_API_VERSION));
-    req.setRawHeader("webhook-id", m_messageId);
-    req.setRawHeader("webhook-timestamp", QByteArray::number(timestamp));
-    req.setRawHeader("webhook-signature", WebhookSignature::sign(m_secret, m_messageId, timestamp, m_body));
-    req.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
-    req.setTransferTimeout(kDeliveryTimeoutMs);
+    const QList<QPair<QByteArray, QByteArray>> headers{
+        {"Content-Type", "application/json"},
+        {"User-Agent", "membatch-worker/" MEMBATCH_API_VERSION},
+        {"webhook-id", m_messageId},
+        {"webhook-timestamp", QByteArray::number(timestamp)},
+        {"webhook-signature", WebhookSignature::sign(m_secret, m_messageId, timestamp, m_body)},
+    };
     qCInfo(lcWorker) << "batch" << m_batchId << ": webhook attempt" << m_attempts << "of" << m_maxAttempts << "to"
                      << m_url.toDisplayString(QUrl::RemoveUserInfo | QUrl::RemoveQuery);
-    QNetworkReply *reply = m_nam->post(req, m_body);
-    reply->setParent(this);
-    auto read = std::make_shared<QByteArray>();
-    connect(reply, &QNetworkReply::readyRead, this, [reply, read] {
-        read->append(reply->read(kMaxAnswerBytes - read->size()));
-        if (read->size() >= kMaxAnswerBytes)
-            reply->abort(); // enough: the status is what counts
-    });
-    connect(reply, &QNetworkReply::finished, this, [this, reply, read] {
-        reply->deleteLater();
-        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        if (status >= 200 && status <= 299) {
+    auto *sender = new WebhookSender(m_url, address, headers, m_body, WebhookSender::Limits(), this);
+    connect(sender, &WebhookSender::finished, this, [this, sender](int status, const QString &error, const QByteArray &body) {
+        sender->deleteLater();
+        if (!error.isEmpty()) {
+            answered(status, error);
+        } else if (status >= 200 && status <= 299) {
             answered(status, {});
-        } else if (status > 0) {
-            read->append(reply->read(kMaxAnswerBytes - read->size()));
-            const QString says = QString::fromUtf8(read->left(200)).simplified();
-            answered(status, tr("the receiver answered HTTP %1%2").arg(status).arg(says.isEmpty() ? QString() : QStringLiteral(": ") + says));
         } else {
-            answered(0, tr("the receiver could not be reached: %1").arg(reply->errorString()));
+            const QString says = QString::fromUtf8(body.left(200)).simplified();
+            answered(status, tr("the receiver answered HTTP %1%2").arg(status).arg(says.isEmpty() ? QString() : QStringLiteral(": ") + says));
         }
     });
+    sender->start();
 }
 
 void WebhookActivity::answered(int httpStatus, const QString &error)
@@ -245,22 +228,25 @@ void WebhookActivity::answered(int httpStatus, const QString &error)
     }
     qCWarning(lcWorker) << "batch" << m_batchId << ": webhook attempt" << m_attempts << "failed:" << error;
     // 410 Gone: the receiver says there is nobody to tell any more.
-    const qint64 wait = waitBefore(m_attempts);
-    const bool deadline = m_task.startToCloseTimeoutMs > 0 && elapsedMs() + wait > m_task.startToCloseTimeoutMs - kDeadlineMarginMs;
-    if (m_attempts >= m_maxAttempts || httpStatus == 410 || deadline) {
+    if (m_attempts >= m_maxAttempts || httpStatus == 410) {
         giveUp(tr("%1 (attempt %2 of %3%4)").arg(error).arg(m_attempts).arg(m_maxAttempts)
-                   .arg(httpStatus == 410 ? tr(", and 410 means stop") : deadline && m_attempts < m_maxAttempts ? tr(", no time left for another") : QString()));
+                   .arg(httpStatus == 410 ? tr(", and 410 means stop") : QString()));
         return;
     }
+    // Recorded, then the wait is Temporal's: the next attempt may be anywhere.
+    const qint64 wait = waitAfter(m_attempts, m_backoffMs);
     QJsonObject fields = attempts;
     fields.insert(QStringLiteral("webhookLastError"), error);
-    record(fields, [this, wait] { m_nextAttempt.start(int(wait)); });
+    record(fields, [this, error, wait] {
+        failTask(tr("batch %1: webhook attempt %2 of %3 failed: %4").arg(m_batchId).arg(m_attempts).arg(m_maxAttempts).arg(error),
+                 QStringLiteral("WebhookNotDelivered"), false, wait);
+    });
 }
 
-qint64 WebhookActivity::waitBefore(int attempt) const
+qint64 WebhookActivity::waitAfter(int attempt, qint64 backoffMs)
 {
     // backoff, x4 each time: 5 s, 20 s, 80 s, 5.3 min, 21 min with the defaults.
-    qint64 wait = m_backoffMs;
+    qint64 wait = std::max<qint64>(0, backoffMs);
     for (int i = 1; i < attempt && wait < kMaxWaitMs; ++i)
         wait *= 4;
     return std::min(wait, kMaxWaitMs);

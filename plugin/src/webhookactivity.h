@@ -8,20 +8,21 @@
 namespace membatch {
 
 // deliver_batch_webhook(request_id, batch_id): what the workflow runs once a
-// batch has ended, however it ended. If its submitter asked for a webhook,
-// POSTs a summary of the batch to it, signed the Standard Webhooks way
-// (WebhookSignature), and again with growing waits until the receiver
-// answers 2xx or the attempts are spent; every attempt is recorded on the
-// request (webhookAttempts, webhookLastError, then webhookSent and
-// webhookSentAt), so a worker that takes over goes on counting.
+// batch has ended, however it ended, if its submitter asked for a webhook.
+// Each attempt of the activity is one delivery: a summary of the batch
+// POSTed to the url, signed the Standard Webhooks way (WebhookSignature).
+// It is recorded on the request (webhookAttempts, webhookLastError, then
+// webhookSent and webhookSentAt); a failed one fails the attempt with the
+// wait before the next as Temporal's next retry delay, so no worker slot is
+// held while waiting, and the next attempt, on any worker, goes on counting.
+// When the attempts are spent the activity completes, saying it gave up.
 //
-// The url is the user's to choose: it must be http(s), is not followed on
-// a redirect, and by default may not lead to loopback, link-local or
-// private addresses (WorkerOptions::webhookAllowPrivate), so that a user
-// cannot make the worker reach what only the worker can reach. (The host is
-// resolved to check it; Qt resolves it again to connect, so a name that
-// changes its answer in between is not caught: keep the worker's network
-// egress filtered as well.)
+// The url is the user's to choose: it must be http(s), and by default may
+// not lead to loopback, link-local, private, documentation or this host's
+// own addresses (WorkerOptions::webhookAllowPrivate), so that a user cannot
+// make the worker reach what only the worker can reach. The host is
+// resolved once and the delivery connects to the address checked
+// (WebhookSender), with hard limits on time and size, no redirect followed.
 class WebhookActivity : public ActivityRun
 {
     Q_OBJECT
@@ -30,10 +31,6 @@ public:
                     const WorkerOptions &options, QObject *parent = nullptr);
 
     void start() override;
-    // Stops waiting or delivering and gives the task back (another worker
-    // goes on with the attempts recorded), unless this is the retry policy's
-    // last attempt.
-    void handBack() override;
 
     // The body sent for a request: {"type":"batch.<status>","timestamp",
     // "data":{batch_id, request_id, status, total, processed, successful,
@@ -41,8 +38,11 @@ public:
     static QByteArray payload(const QJsonObject &request);
     // Addresses a webhook may not go to unless allowed: loopback,
     // unspecified, link-local, private (RFC 1918, shared, unique local),
-    // multicast and broadcast, in IPv4, IPv6 and IPv4-mapped IPv6.
+    // documentation, multicast and broadcast, in IPv4, IPv6 and IPv4-mapped
+    // IPv6, and every address of this host's own interfaces.
     static bool isInternal(const QHostAddress &address);
+    // The wait before the next delivery after attempt n failed.
+    static qint64 waitAfter(int attempt, qint64 backoffMs);
 
 protected:
     void halt() override;
@@ -50,20 +50,17 @@ protected:
 private:
     void check(const QJsonObject &request);
     void resolved(const QList<QHostAddress> &addresses, const QString &error);
-    void deliver();
+    void deliver(const QHostAddress &address);
     void answered(int httpStatus, const QString &error);
     // Records fields on the request, then runs then().
     void record(const QJsonObject &fields, std::function<void()> then);
     void giveUp(const QString &why);
     void heartbeat();
-    qint64 waitBefore(int attempt) const;
 
-    QNetworkAccessManager *m_nam;
     int m_maxAttempts;
     qint64 m_backoffMs;
     bool m_allowInternal;
     QTimer m_heartbeatTimer;
-    QTimer m_nextAttempt;
     bool m_heartbeatInFlight = false;
 
     QString m_requestId;

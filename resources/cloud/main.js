@@ -13,7 +13,13 @@ const STATUSES = ['pending', 'processing', 'completed', 'partial_failure', 'fail
 // run id it learnt from Temporal, or the verdict that its start failed.
 const SUBMITTER_UPDATES = new Set(['workflowRunId', 'status', 'errors', 'completedAt', 'processingDurationMs']);
 const COUNTS = ['processedCount', 'successCount', 'failCount'];
-const MAX_ID_LENGTH = 200; // the batch id becomes part of a workflow id
+// As submit checks it: the batch id becomes part of a workflow id, and is
+// printed on operators' terminals (no control characters, no escapes).
+const BATCH_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+// A name Parse Server gives an upload: its 32 hex characters, "_", the
+// name the client sent (letters, digits and @.~_- only). Never a "/": gc
+// deletes files by name.
+const FILE_NAME = /^[0-9a-f]{32}_[A-Za-z0-9@.~_-]{1,200}$/;
 
 // What the worker alone records on a request.
 const WORKER_FIELDS = ['workflowRunId', 'startedAt', 'completedAt', 'processingDurationMs', 'resultsFile',
@@ -36,14 +42,23 @@ function isCount(v) {
 // where nothing catches it (the LiveQuery publisher does the same). So a bad
 // file is taken off the object before the save is refused. A url elsewhere
 // would send the worker to fetch from any host.
-function checkFile(object, key, filesUrl) {
+//
+// And it must be the user's own upload, as the file registry (MembatchFile,
+// written by the upload trigger below) knows it: naming another user's file
+// (an avatar, someone's batch) would hand it to the worker, and to gc.
+async function checkFile(object, key, filesUrl, user) {
   const file = object.get(key);
   let why = null;
   if (!(file instanceof Parse.File)) why = `${key} must be a File`;
   else if (!file.url()) why = `${key} must be an uploaded file with its url (upload it with POST /files/NAME first)`;
+  else if (!FILE_NAME.test(file.name())) why = `${key} must have a name Parse Server gave it (32 hex characters, "_", the name)`;
   // Where this server's files adapter puts a file of that name.
   else if (file.url() !== filesUrl + encodeURIComponent(file.name())) {
     why = `${key} must be a file of this server (${filesUrl}NAME, with its own name)`;
+  } else {
+    const row = await new Parse.Query('MembatchFile').equalTo('name', file.name()).first({ useMasterKey: true });
+    const owner = row && row.get('user');
+    if (!row || !owner || !user || owner.id !== user.id) why = `${key} must be a file the signed-in user uploaded`;
   }
   if (why) {
     object.unset(key);
@@ -65,15 +80,15 @@ function checkWebhook(o) {
   }
 }
 
-Parse.Cloud.beforeSave('BatchMemoryRequest', (request) => {
+Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
   if (request.master) return;
   const o = request.object;
   const filesUrl = `${request.config.mount}/files/${request.config.applicationId}/`;
 
   if (!request.original) {
     const batchId = o.get('batchId');
-    if (typeof batchId !== 'string' || batchId.length === 0 || batchId.length > MAX_ID_LENGTH) {
-      refuse(`batchId must be a string of 1 to ${MAX_ID_LENGTH} characters`);
+    if (typeof batchId !== 'string' || !BATCH_ID.test(batchId)) {
+      refuse("batchId must be 1 to 100 letters, digits, '-' and '_', starting with a letter or digit");
     }
     if (o.get('status') !== 'pending') refuse("a new request's status must be 'pending'");
     // What status and watch follow: this batch's own workflow, no other's.
@@ -88,7 +103,7 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', (request) => {
     for (const key of COUNTS) {
       if (o.get(key) !== undefined && o.get(key) !== 0) refuse(`a new request's ${key} must be 0`);
     }
-    checkFile(o, 'batchDataFile', filesUrl);
+    await checkFile(o, 'batchDataFile', filesUrl, request.user);
     const user = o.get('user');
     if (user !== undefined && (!request.user || user.id !== request.user.id)) {
       refuse('user must be the signed-in user who creates the request');
@@ -103,6 +118,10 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', (request) => {
     if (o.get('status') !== 'failed' || request.original.get('status') !== 'pending') {
       refuse("a submitter may only mark its pending request 'failed'");
     }
+    // When it ended is the server's to say: gc goes by it.
+    o.set('completedAt', new Date());
+  } else if (o.dirty('completedAt') || o.dirty('processingDurationMs')) {
+    refuse('only the worker sets completedAt and processingDurationMs');
   }
   if (o.dirty('errors') && !Array.isArray(o.get('errors'))) refuse('errors must be an array');
   if (!STATUSES.includes(o.get('status'))) refuse(`status must be one of ${STATUSES.join(', ')}`);

@@ -242,6 +242,9 @@ const parseOptions = {
     graphQLFields: 200,
   },
   pages: { encodePageParamHeaders: true },
+  // Triggers log the objects they see, whole: a request's webhookSecret
+  // among them. Their lines say nothing a refusal's answer does not.
+  logLevels: { triggerBeforeSuccess: 'silent', triggerBeforeError: 'silent', triggerAfter: 'silent' },
   protectedFieldsOwnerExempt: false,
   protectedFieldsTriggerExempt: true,
   protectedFieldsSaveResponseExempt: false,

@@ -234,7 +234,8 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(hook.activity_type.name, "deliver_batch_webhook")
         self.assertEqual(await converter.decode(hook.input.payloads), ["r1", "b1"])
         self.assertEqual(_duration_s(hook.heartbeat_timeout), 30)
-        self.assertEqual(hook.retry_policy.maximum_attempts, 5)
+        self.assertEqual(hook.retry_policy.maximum_attempts, 0)  # the worker says when to stop
+        self.assertEqual(_duration_s(hook.start_to_close_timeout), 120)
         attrs = scheduled.activity_task_scheduled_event_attributes
         self.assertEqual(attrs.activity_type.name, "fetch_and_process_batch_memories")
         self.assertEqual(attrs.task_queue.name, self.task_queue)

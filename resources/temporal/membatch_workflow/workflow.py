@@ -46,18 +46,20 @@ SETTLE_RETRY_POLICY = RetryPolicy(
 # When the batch has ended, however it ended, its webhook is delivered by
 # this activity, implemented by the C++ worker too, if the submitter asked
 # for one: the batch's activity (or the settling) says so in its result,
-# {"webhook": true}; a batch without one runs no third activity. The worker retries the delivery itself, with back-off and
-# heartbeats, recording each attempt on the request; Temporal's retries are
-# for a worker that dies meanwhile. Its outcome never changes the run's.
+# {"webhook": true}; a batch without one runs no third activity. Each
+# attempt is one delivery; a failed one asks for its next retry delay
+# (the worker's back-off), and the worker completes the activity when it
+# has given up, so the attempts are bounded by the worker's count and a
+# day. Its outcome never changes the run's.
 WEBHOOK_ACTIVITY_TYPE = "deliver_batch_webhook"
-WEBHOOK_START_TO_CLOSE_TIMEOUT = timedelta(hours=2)  # the worker's whole schedule of attempts
+WEBHOOK_START_TO_CLOSE_TIMEOUT = timedelta(minutes=2)  # one delivery (15 s at most) and its records
 WEBHOOK_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 WEBHOOK_SCHEDULE_TO_CLOSE_TIMEOUT = timedelta(days=1)
 WEBHOOK_RETRY_POLICY = RetryPolicy(
-    maximum_attempts=5,
+    maximum_attempts=0,  # the worker says when to stop
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
+    maximum_interval=timedelta(hours=1),
     non_retryable_error_types=["BadInput"],
 )
 
