@@ -131,7 +131,7 @@ void CleanupJob::nextRequestPage()
         {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("$exists"), true}}},
     };
     const QStringList keys{QStringLiteral("batchId"), QStringLiteral("status"), QStringLiteral("completedAt"),
-                           QStringLiteral("batchDataFile"), QStringLiteral("resultsFile")};
+                           QStringLiteral("batchDataFile"), QStringLiteral("resultsFile"), QStringLiteral("user")};
     m_parse.findKeys(BatchRequest::ClassName, afterId(where, m_after), keys, this, [this](const ApiResult &r) {
         if (!r.ok()) {
             finish(r, tr("listing the requests that ended before %1").arg(when(m_endedBefore)));

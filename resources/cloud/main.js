@@ -108,6 +108,8 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
     if (user !== undefined && (!request.user || user.id !== request.user.id)) {
       refuse('user must be the signed-in user who creates the request');
     }
+    // Whose it is, always: gc deletes only files of the request's own user.
+    if (user === undefined && request.user) o.set('user', request.user);
     return;
   }
 

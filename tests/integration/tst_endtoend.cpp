@@ -556,8 +556,15 @@ private Q_SLOTS:
             << QByteArray("{\"__type\":\"File\",\"name\":\"x.json.gz\",\"url\":\"http://files.example.invalid/x.json.gz\"}")
             << "is not allowed" << "" << "";
         QTest::newRow("file elsewhere on an allowed host") // the Cloud Code
-            << QByteArray("{\"__type\":\"File\",\"name\":\"x.json.gz\",\"url\":\"http://127.0.0.1:9/x.json.gz\"}")
+            << QByteArray("{\"__type\":\"File\",\"name\":\"0123456789abcdef0123456789abcdef_x.json.gz\","
+                          "\"url\":\"http://127.0.0.1:9/0123456789abcdef0123456789abcdef_x.json.gz\"}")
             << "a file of this server" << "" << "";
+        // What made gc delete anything at all with the master key: a name
+        // that is a path ("../users/ID" became DELETE /parse/users/ID).
+        QTest::newRow("a name that is a path") << QByteArray("{\"__type\":\"File\",\"name\":\"../users/x\",\"url\":\"FILES..%2Fusers%2Fx\"}")
+                                             << "a name Parse Server gave it" << "" << "";
+        // Someone else's upload (an avatar, another user's batch).
+        QTest::newRow("another user's file") << QByteArray("OTHER") << "a file the signed-in user uploaded" << "" << "";
         QTest::newRow("not a file") << QByteArray("\"just a string\"") << "" << "" << "";
         // With a file of this server, other fields a user may not choose.
         QTest::newRow("another batch's workflow") << QByteArray() << "workflowId must be batch-" << "workflowId" << "batch-someone-else";
@@ -577,8 +584,11 @@ private Q_SLOTS:
         QFETCH(QString, value);
         const QByteArray user = m_stack.signUp(QStringLiteral("user-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
         QVERIFY(!user.isEmpty());
-        if (body.isEmpty()) { // a real upload of this user's
-            const Http file = m_stack.parseAsUser(user, "POST", QStringLiteral("/files/own.json.gz"), GzipCodec::compress("[]"),
+        const QString filesUrl = m_stack.parseUrl(QStringLiteral("/files/%1/").arg(m_settings.appId)).toString();
+        body.replace("FILES", filesUrl.toUtf8());
+        if (body.isEmpty() || body == "OTHER") { // a real upload of this user's, or of another's
+            const QByteArray uploader = body.isEmpty() ? user : m_stack.signUp(QStringLiteral("other-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+            const Http file = m_stack.parseAsUser(uploader, "POST", QStringLiteral("/files/own.json.gz"), GzipCodec::compress("[]"),
                                                   "application/gzip");
             QCOMPARE(file.status, 201);
             body = QJsonDocument(QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
