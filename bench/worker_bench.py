@@ -22,12 +22,33 @@ Prints a Markdown table (min and median of each) and the ratios. Not in
 ctest: timings on a shared machine are for people, not for pass/fail.
 
   bench/worker_bench.py [--sizes 10000,100000] [--repeat 3] [--build build]
+
+--chunked N (--million is --chunked 1000) measures something else, on a
+stack of its own: N requests of --chunk-size memories (default 1000), as a
+submission too large for one request is split, each chunk its own file,
+`membatch submit`, BatchMemoryRequest and workflow. Setting them up is not
+timed. Then --workers `membatch work` processes (default 2, each with
+--worker-concurrency tasks at once, default 2) are started together and
+timed from their start until every one of the N requests is final; then
+they are stopped with SIGTERM (--max-tasks counts every activity task, so
+it cannot share the work out evenly). Checked: every request completed with
+successCount = --chunk-size, and, in PostgreSQL, exactly N x --chunk-size
+Memory rows for those batches, one per (batchId, index). Prints each
+worker's peak RSS and what its log says (warnings, retries). With
+--chunked-floor, Parse's floor (as above) is timed first for the same
+memories, in one batch of its own.
+
+  bench/worker_bench.py --million [--chunked-floor] [--build build]
 """
 
 import argparse
+import concurrent.futures
+import gzip
 import json
 import os
 import random
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -80,37 +101,69 @@ class Stack:
     def down(self):
         subprocess.run([os.path.join(REPO, "tests/stack/stack.sh"), "down", "--dir", self.dir],
                        stdout=subprocess.DEVNULL, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)  # down leaves its .lock
 
     def url(self, path):
         return self.env["MEMBATCH_PARSE_URL"].rstrip("/") + path
 
-    def count(self, batch_id):
-        query = urllib.parse.urlencode({"where": json.dumps({"batchId": batch_id}), "count": 1, "limit": 0})
-        req = urllib.request.Request(self.url("/classes/Memory?" + query), headers=self.headers)
+    def query(self, class_name, **params):
+        query = urllib.parse.urlencode({k: json.dumps(v) if isinstance(v, dict) else v for k, v in params.items()})
+        req = urllib.request.Request(self.url(f"/classes/{class_name}?" + query), headers=self.headers)
         with urllib.request.urlopen(req) as answer:
-            return json.load(answer)["count"]
+            return json.load(answer)
+
+    def count(self, batch_id):
+        return self.query("Memory", where={"batchId": batch_id}, count=1, limit=0)["count"]
+
+    def sql(self, statement):
+        """Rows of one statement, run by psql against the stack's database."""
+        with open(os.path.join(self.dir, "pg.uri")) as f:
+            uri = f.read().strip()
+        out = subprocess.run(["psql", uri, "-X", "-A", "-t", "-F", "\t", "-c", statement], check=True,
+                             capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines() if line]
+
+
+class FloorCalls:
+    """The curl config of the floor: one /batch call of 100 per add()."""
+
+    def __init__(self, stack, batch_id, work):
+        self.stack, self.batch_id, self.work = stack, batch_id, work
+        self.path = stack.parse.path.rstrip("/") + "/classes/Memory"
+        self.config = os.path.join(work, "floor.curl")
+        self.cfg = open(self.config, "w")
+        self.calls = 0
+
+    def add(self, items):
+        body = {"requests": [{"method": "POST", "path": self.path, "body": dict(item, batchId=self.batch_id)}
+                             for item in items]}
+        name = os.path.join(self.work, f"floor-{self.calls}.json")
+        with open(name, "w") as f:
+            json.dump(body, f, separators=(",", ":"))
+        if self.calls:
+            self.cfg.write("next\n")
+        self.cfg.write(f'url = "{self.stack.url("/batch")}"\n')
+        for key, value in self.stack.headers.items():
+            self.cfg.write(f'header = "{key}: {value}"\n')
+        self.cfg.write(f'data-binary = "@{name}"\nsilent\noutput = "/dev/null"\n')
+        self.calls += 1
+
+    def run(self):
+        self.cfg.close()
+        began = time.perf_counter()
+        subprocess.run(["curl", "--fail", "-K", self.config], check=True)
+        seconds = time.perf_counter() - began
+        for i in range(self.calls):
+            os.remove(os.path.join(self.work, f"floor-{i}.json"))
+        return seconds
 
 
 def floor(stack, items, batch_id, work):
     """The memories as /batch calls of 100 from one curl process."""
-    path = stack.parse.path.rstrip("/") + "/classes/Memory"
-    config = os.path.join(work, "floor.curl")
-    with open(config, "w") as cfg:
-        for start in range(0, len(items), 100):
-            body = {"requests": [{"method": "POST", "path": path, "body": dict(item, batchId=batch_id)}
-                                 for item in items[start:start + 100]]}
-            name = os.path.join(work, f"floor-{start}.json")
-            with open(name, "w") as f:
-                json.dump(body, f, separators=(",", ":"))
-            if start:
-                cfg.write("next\n")
-            cfg.write(f'url = "{stack.url("/batch")}"\n')
-            for key, value in stack.headers.items():
-                cfg.write(f'header = "{key}: {value}"\n')
-            cfg.write(f'data-binary = "@{name}"\nsilent\noutput = "/dev/null"\n')
-    began = time.perf_counter()
-    subprocess.run(["curl", "--fail", "-K", config], check=True)
-    return time.perf_counter() - began, None
+    calls = FloorCalls(stack, batch_id, work)
+    for start in range(0, len(items), 100):
+        calls.add(items[start:start + 100])
+    return calls.run(), None
 
 
 def seeds(stack, items, batch_id, _work):
@@ -158,6 +211,127 @@ def membatch(stack, items_path, batch_id, n, queue):
     return seconds, rss
 
 
+FINAL = ("completed", "partial_failure", "failed", "canceled")
+
+
+def chunked(args):
+    """N requests of --chunk-size memories, worked by --workers workers at once."""
+    n, size = args.chunked, args.chunk_size
+    total = n * size
+    stack = Stack(args.build)
+    prefix = f"bench-chunk-{os.getpid()}-"
+    ids = [f"{prefix}{k:04d}" for k in range(n)]
+    procs = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="membatch-bench-") as work:
+            # Setup, not timed: the chunk files (and the floor's calls), then one submit per chunk.
+            began = time.perf_counter()
+            calls = FloorCalls(stack, prefix + "floor", work) if args.chunked_floor else None
+            source = memories(total)
+            for k in range(n):
+                chunk = [next(source) for _ in range(size)]
+                with gzip.open(os.path.join(work, f"chunk-{k:04d}.jsonl.gz"), "wt", compresslevel=1) as f:
+                    for item in chunk:
+                        f.write(json.dumps(item) + "\n")
+                if calls:
+                    for start in range(0, size, 100):
+                        calls.add(chunk[start:start + 100])
+            print(f"chunked: {n} files of {size} written in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+            floor_seconds = None
+            if calls:
+                floor_seconds = calls.run()
+                print(f"chunked: floor, {total:,} memories as {calls.calls} /batch calls of 100: "
+                      f"{floor_seconds:.2f} s", file=sys.stderr)
+
+            env = dict(stack.env)
+            began = time.perf_counter()
+            # Two submits at a time (one per core): about 0.4 s each, mostly waiting on Parse and Temporal.
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                list(pool.map(lambda k: submit(stack, os.path.join(work, f"chunk-{k:04d}.jsonl.gz"), ids[k], env),
+                              range(n)))
+            print(f"chunked: {n} submits in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+            where = {"batchId": {"$regex": "^" + prefix + "[0-9]"}}
+
+            # Timed: from the workers' start until every request is final.
+            logs = [os.path.join(work, f"worker-{w}.log") for w in range(args.workers)]
+            usage = [os.path.join(work, f"worker-{w}.time") for w in range(args.workers)]
+            began = time.perf_counter()
+            for w in range(args.workers):
+                with open(logs[w], "w") as log:
+                    procs.append(subprocess.Popen(
+                        ["/usr/bin/time", "-o", usage[w], "-f", "%e %M %U %S", stack.membatch, "work",
+                         "--concurrency", str(args.worker_concurrency), "--pollers", str(args.worker_concurrency),
+                         "--identity", f"bench-worker-{w}"],
+                        env=env, stdout=subprocess.DEVNULL, stderr=log))
+            done, last = 0, -1
+            while done < n:
+                time.sleep(0.5)
+                if any(proc.poll() is not None for proc in procs):
+                    raise RuntimeError("a worker exited before the requests were final")
+                done = stack.query("BatchMemoryRequest", where=dict(where, status={"$in": list(FINAL)}),
+                                   count=1, limit=0)["count"]
+                if time.perf_counter() - began - last >= 30:
+                    last = time.perf_counter() - began
+                    print(f"chunked: {last:.0f} s: {done} of {n} requests final", file=sys.stderr)
+                if time.perf_counter() - began > args.chunked_timeout:
+                    raise RuntimeError(f"chunked: only {done} of {n} requests final after {args.chunked_timeout} s")
+            wall = time.perf_counter() - began
+            print(f"chunked: all {n} requests final after {wall:.2f} s; stopping the workers", file=sys.stderr)
+
+            # Each worker is the child of its /usr/bin/time: SIGTERM to it, so time reports.
+            for proc in procs:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                    for child in f.read().split():
+                        os.kill(int(child), signal.SIGTERM)
+            for proc in procs:
+                proc.wait(timeout=60)
+            peaks = []
+            for w in range(args.workers):
+                seconds, rss_kb, user, system = open(usage[w]).read().strip().splitlines()[-1].split()
+                peaks.append(int(rss_kb) / 1024)
+                with open(logs[w]) as f:
+                    lines = [line.rstrip() for line in f if line.strip()]
+                print(f"chunked: worker {w}: exit {procs[w].returncode}, {seconds} s, CPU "
+                      f"{float(user) + float(system):.1f} s, peak RSS {peaks[-1]:.0f} MB, {len(lines)} log lines",
+                      file=sys.stderr)
+                for line in lines[:20]:
+                    print(f"  worker {w}: {line}", file=sys.stderr)
+
+            # Checks: the requests, through Parse; the memories, in PostgreSQL and through Parse.
+            requests = stack.query("BatchMemoryRequest", where=where, limit=n + 1,
+                                   keys="batchId,status,successCount,failCount,processedCount")["results"]
+            wrong = [r for r in requests if r.get("status") != "completed" or r.get("successCount") != size
+                     or r.get("failCount") != 0 or r.get("processedCount") != size]
+            mine = f'"batchId" ~ \'^{prefix}[0-9]\''
+            rows, distinct, batches = stack.sql(
+                f'SELECT count(*), count(DISTINCT ("batchId", "index")), count(DISTINCT "batchId") FROM "Memory" '
+                f'WHERE {mine}')[0]
+            sizes_seen = ", ".join(f"{b} of {per}" for per, b in stack.sql(
+                f'SELECT per, count(*) FROM (SELECT count(*) AS per FROM "Memory" WHERE {mine} GROUP BY "batchId") '
+                'AS b GROUP BY per'))
+            parse_count = stack.query("Memory", where=where, count=1, limit=0)["count"]
+            print(f"chunked: {len(requests)} requests, {len(wrong)} not completed with {size} stored; "
+                  f"PostgreSQL: {int(rows):,} Memory rows, {int(distinct):,} distinct (batchId, index), "
+                  f"{batches} batches ({sizes_seen} memories); Parse counts {parse_count:,}", file=sys.stderr)
+            if len(requests) != n or wrong or int(rows) != total or int(distinct) != total or parse_count != total:
+                raise RuntimeError("chunked: the memories were not stored exactly once: " + json.dumps(wrong[:5]))
+            parse_errors = sum(1 for line in open(os.path.join(stack.dir, "parse.log"))
+                               if '"level":"error"' in line or "error:" in line.lower())
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        stack.down()
+
+    print("| memories | requests | workers | Parse floor (/batch of 100, curl) | membatch work, start to all final "
+          "| memories stored | worker peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    floor_cell = f"{floor_seconds:.2f} s" if floor_seconds is not None else "not run"
+    print(f"| {total:,} | {n:,} of {size:,} | {args.workers} x --concurrency {args.worker_concurrency} | {floor_cell} "
+          f"| {wall:.2f} s | {int(rows):,}, once each | " + " / ".join(f"{p:.0f} MB" for p in peaks) + " |")
+    print(f"\n{total / wall:,.0f} memories/s; Parse's log: {parse_errors} error lines.")
+
+
 def stats(values):
     return min(values), statistics.median(values)
 
@@ -168,7 +342,16 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seeds-max", type=int, default=10000)
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
+    parser.add_argument("--chunked", type=int, metavar="N", help="N requests of --chunk-size instead (see above)")
+    parser.add_argument("--million", action="store_const", dest="chunked", const=1000, help="--chunked 1000")
+    parser.add_argument("--chunk-size", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--chunked-floor", action="store_true", help="time the floor for the same memories first")
+    parser.add_argument("--chunked-timeout", type=float, default=1800, metavar="SECONDS")
     args = parser.parse_args()
+    if args.chunked:
+        return chunked(args)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     stack = Stack(args.build)

@@ -13,8 +13,9 @@ namespace membatch {
 
 namespace {
 constexpr int kDuplicateValue = 137; // Parse: an object with this objectId exists
-// Pages read back per query when the file is made: at most 20 x 5000 items.
-constexpr int kPagesPerQuery = 20;
+// Pages read back per query when the file is made: at most 4 x 5000 items
+// (and 4 MiB) at once, whatever the size of the batch.
+constexpr int kPagesPerQuery = 4;
 } // namespace
 
 const QString ResultsRecorder::ClassName = QStringLiteral("BatchResultPage");
