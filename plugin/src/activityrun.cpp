@@ -48,6 +48,27 @@ int ActivityRun::heartbeatIntervalMs() const
     return int(std::clamp(timeout / 3, minMs, maxMs));
 }
 
+void ActivityRun::sendHeartbeat(const QJsonArray &details, const QString &what,
+                                std::function<void(const ApiResult &, bool)> answered)
+{
+    if (m_halted || m_heartbeatInFlight)
+        return;
+    m_heartbeatInFlight = true;
+    m_temporal.heartbeat(m_task.taskToken, details, m_identity, this,
+                         [this, what, answered = std::move(answered)](const ApiResult &r, bool cancelRequested) {
+        m_heartbeatInFlight = false;
+        if (m_halted)
+            return; // answered while the task is being settled: nothing left to stop
+        if (r.error == Job::NotFoundError) {
+            abandon(); // not ours any more: nothing to report
+            Q_EMIT finished(false, tr("%1: Temporal no longer knows this task: %2").arg(what, r.message));
+            return;
+        }
+        if (answered)
+            answered(r, cancelRequested);
+    }, heartbeatIntervalMs());
+}
+
 void ActivityRun::abandon()
 {
     m_abandoned = true;

@@ -76,6 +76,13 @@ protected:
     // How often to heartbeat: a third of the task's heartbeat timeout, within
     // bounds (and every 10 s when it has none: a cancel still gets through).
     int heartbeatIntervalMs() const;
+    // Sends a heartbeat with details, unless the last one is still on its
+    // way (no pile-up behind a slow server). A task Temporal no longer knows
+    // (timed out and handed on, or the workflow ended) is abandoned, with
+    // finished(false) saying so for what ("batch B"); answered() gets every
+    // other answer that comes before the task is settled.
+    void sendHeartbeat(const QJsonArray &details, const QString &what,
+                       std::function<void(const ApiResult &, bool cancelRequested)> answered = {});
 
     ConnectionSettings m_settings;
     ParseClient m_parse;       // with the master key
@@ -89,6 +96,7 @@ private:
 
     qint64 m_retryForMs;
     QElapsedTimer m_clock;
+    bool m_heartbeatInFlight = false;
     bool m_settled = false;
     bool m_abandoned = false;
     bool m_halted = false;

@@ -664,25 +664,10 @@ void BatchActivity::drain(std::function<void()> then)
 
 void BatchActivity::heartbeat()
 {
-    if (isHalted())
+    if (isHalted() || lostTemporal())
         return;
-    if (lostTemporal())
-        return;
-    if (m_heartbeatInFlight)
-        return; // the last one is still on its way: no pile-up behind a slow server
-    m_heartbeatInFlight = true;
     const QJsonArray details{QJsonObject{{QStringLiteral("processed"), m_next}, {QStringLiteral("total"), total()}}};
-    m_temporal.heartbeat(m_task.taskToken, details, m_identity, this, [this](const ApiResult &r, bool cancelRequested) {
-        m_heartbeatInFlight = false;
-        if (isHalted())
-            return; // answered while the task is being settled: nothing left to stop
-        if (r.error == Job::NotFoundError) {
-            // The task is no longer ours (timed out and handed on, or the
-            // workflow ended): stop without reporting anything.
-            abandon();
-            Q_EMIT finished(false, tr("batch %1: Temporal no longer knows this task: %2").arg(m_batchId, r.message));
-            return;
-        }
+    sendHeartbeat(details, tr("batch %1").arg(m_batchId), [this](const ApiResult &r, bool cancelRequested) {
         if (!r.ok()) {
             qCWarning(lcWorker) << "heartbeat failed, going on:" << r.message;
             lostTemporal();
@@ -694,7 +679,7 @@ void BatchActivity::heartbeat()
             m_cancelRequested = true;
             drain([this] { cancelBatch(); });
         }
-    }, m_heartbeatTimer.interval());
+    });
 }
 
 bool BatchActivity::lostTemporal()

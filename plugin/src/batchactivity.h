@@ -153,7 +153,6 @@ private:
     int m_groupsInFlight;
     QTimer m_heartbeatTimer;
     QTimer m_progressTimer;
-    bool m_heartbeatInFlight = false;
     bool m_cancelRequested = false;
     qint64 m_lastHeartbeatMs = 0;
 

@@ -6,6 +6,7 @@
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QString>
+#include <QUrl>
 
 // The BatchMemoryRequest Parse class and the workflow contract, as the
 // design seeds define them. Submitter, watcher and worker share these names.
@@ -33,6 +34,14 @@ inline QString workflowIdFor(const QString &batchId)
 inline QJsonObject workflowInput(const QString &requestId, const QString &batchId)
 {
     return {{QStringLiteral("request_id"), requestId}, {QStringLiteral("batch_id"), batchId}};
+}
+
+// A url a webhook may be sent to: http or https, with a host. (Where the
+// host leads is the worker's to check when it sends.)
+inline bool isWebhookUrl(const QUrl &url)
+{
+    return url.isValid() && (url.scheme() == QLatin1String("https") || url.scheme() == QLatin1String("http"))
+        && !url.host().isEmpty();
 }
 
 // The request asks for a webhook when it ends (and has not had it yet).

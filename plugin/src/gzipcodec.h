@@ -28,8 +28,6 @@ public:
     void append(QByteArrayView data);
     // Ends the member and hands over the gzip bytes; the deflater is spent.
     QByteArray finish();
-    // What the output holds so far (less than finish() gives).
-    qint64 compressedBytes() const { return m_out.size(); }
 
 private:
     void run(QByteArrayView data, int flush);

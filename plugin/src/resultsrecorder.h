@@ -41,7 +41,6 @@ public:
     // Results of items [end(), ...), in file order, with no gap.
     void add(const QList<ItemResult> &results);
     qint64 end() const { return m_end; }
-    bool hasUnwritten() const { return !m_unwritten.isEmpty(); }
     bool isWriting() const { return m_writing; }
 
     // Writes the results added since the last write (one write at a time);

@@ -77,8 +77,7 @@ void SubmitJob::doStart()
     }
     if (!m_options.webhookUrl.isEmpty() || !m_options.webhookSecret.isEmpty()) {
         const QUrl &url = m_options.webhookUrl;
-        if (!url.isValid() || (url.scheme() != QLatin1String("https") && url.scheme() != QLatin1String("http")) || url.host().isEmpty()
-            || url.toString().size() > MaxWebhookUrlLength) {
+        if (!BatchRequest::isWebhookUrl(url) || url.toString().size() > MaxWebhookUrlLength) {
             fail(InvalidInputError, tr("the webhook url '%1' is not an http or https url of at most %2 characters")
                                         .arg(url.toDisplayString(QUrl::RemoveUserInfo)).arg(MaxWebhookUrlLength));
             return;

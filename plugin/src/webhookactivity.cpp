@@ -89,8 +89,7 @@ void WebhookActivity::check(const QJsonObject &request)
     }
     m_url = QUrl(url, QUrl::StrictMode);
     m_secret = request.value(QStringLiteral("webhookSecret")).toString().toUtf8();
-    if (!m_url.isValid() || (m_url.scheme() != QLatin1String("https") && m_url.scheme() != QLatin1String("http"))
-        || m_url.host().isEmpty()) {
+    if (!BatchRequest::isWebhookUrl(m_url)) {
         giveUp(tr("the webhook url is not an http(s) url"));
         return;
     }
@@ -281,19 +280,7 @@ void WebhookActivity::record(const QJsonObject &fields, std::function<void()> th
 
 void WebhookActivity::heartbeat()
 {
-    if (isHalted() || m_heartbeatInFlight)
-        return;
-    m_heartbeatInFlight = true;
-    const QJsonArray details{QJsonObject{{QStringLiteral("webhookAttempts"), m_attempts}}};
-    m_temporal.heartbeat(m_task.taskToken, details, m_identity, this, [this](const ApiResult &r, bool) {
-        m_heartbeatInFlight = false;
-        if (isHalted())
-            return;
-        if (r.error == Job::NotFoundError) { // timed out and handed on, or the run is gone
-            abandon();
-            Q_EMIT finished(false, tr("batch %1: Temporal no longer knows this webhook task: %2").arg(m_batchId, r.message));
-        }
-    }, m_heartbeatTimer.interval());
+    sendHeartbeat(QJsonArray{QJsonObject{{QStringLiteral("webhookAttempts"), m_attempts}}}, tr("batch %1").arg(m_batchId));
 }
 
 } // namespace membatch

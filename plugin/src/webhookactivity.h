@@ -61,7 +61,6 @@ private:
     qint64 m_backoffMs;
     bool m_allowInternal;
     QTimer m_heartbeatTimer;
-    bool m_heartbeatInFlight = false;
 
     QString m_requestId;
     QString m_batchId;
