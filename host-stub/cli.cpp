@@ -23,7 +23,7 @@ struct CommandSpec
 };
 
 const CommandSpec kCommands[] = {
-    {"submit", "FILE", "Submit a JSON array or JSON lines file of memories (gzipped or not)."},
+    {"submit", "FILE", "Submit a JSON array or JSON lines file of memories (gzipped or not; - reads stdin), in chunks under one batch id. Sent again, the same submission finishes the first instead of doubling it."},
     {"watch", "BATCH_ID", "Follow a batch until it ends."},
     {"status", "BATCH_ID", "Show a batch's state once."},
     {"cancel", "BATCH_ID", "Cancel a batch: the worker stops within seconds and records 'canceled' (--wait: until it has)."},
@@ -51,8 +51,15 @@ QString commandList()
 const QCommandLineOption optJson(QStringLiteral("json"), QStringLiteral("Print JSON lines instead of text."));
 const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit, cancel: follow the batch until it ends."));
 const QCommandLineOption optReason(QStringLiteral("reason"), QStringLiteral("cancel: why, as Temporal records it."), QStringLiteral("TEXT"));
-const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: a new UUID)."), QStringLiteral("ID"));
-const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-9 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
+const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: derived from the input and options, so the same submission gets the same id); another input under a used id is refused."), QStringLiteral("ID"));
+const QCommandLineOption optIdempotencyKey(QStringLiteral("idempotency-key"), QStringLiteral("submit: the submission's identity instead of its content: the same key again resumes it, with another input is refused."), QStringLiteral("KEY"));
+const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-12 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
+const QCommandLineOption optChunkSize(QStringLiteral("chunk-size"), QStringLiteral("submit: memories per chunk at most (default 1000)."), QStringLiteral("N"), QStringLiteral("1000"));
+const QCommandLineOption optChunkBytes(QStringLiteral("chunk-bytes"), QStringLiteral("submit: JSON bytes per chunk at most (default 16777216); its gzip is never larger."), QStringLiteral("BYTES"), QStringLiteral("16777216"));
+const QCommandLineOption optInFlight(QStringLiteral("in-flight"), QStringLiteral("submit: chunks uploaded, created and started at once (default 4)."), QStringLiteral("N"), QStringLiteral("4"));
+const QCommandLineOption optSkipInvalid(QStringLiteral("skip-invalid"), QStringLiteral("submit: leave invalid items out (each reported as a JSON line) instead of sending nothing."));
+const QCommandLineOption optReport(QStringLiteral("report"), QStringLiteral("submit: write a JSON line for each item left out (invalid or duplicate) to FILE (default with --skip-invalid: stderr)."), QStringLiteral("FILE"));
+const QCommandLineOption optDedup(QStringLiteral("dedup"), QStringLiteral("submit: drop items whose normalised content repeats an earlier one's: content (default), content+metadata, or off."), QStringLiteral("MODE"), QStringLiteral("content"));
 const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watch: milliseconds between looks (default 1000)."), QStringLiteral("MS"), QStringLiteral("1000"));
 const QCommandLineOption optFailed(QStringLiteral("failed"), QStringLiteral("results: only the items that were refused."));
 const QCommandLineOption optAfter(QStringLiteral("after"), QStringLiteral("results: start after this item index (the last one of a page seen)."), QStringLiteral("INDEX"));
@@ -70,7 +77,7 @@ const QCommandLineOption optGroupsInFlight(QStringLiteral("groups-in-flight"), Q
 const QCommandLineOption optGrace(QStringLiteral("grace"), QStringLiteral("work: on SIGTERM or SIGINT, let running tasks finish for this long, then hand them back (default 10; a second signal: at once)."), QStringLiteral("SECONDS"), QStringLiteral("10"));
 const QCommandLineOption optOlderThan(QStringLiteral("older-than"), QStringLiteral("gc: remove the batch files of requests that ended longer ago than this: Ns, Nm, Nh or Nd (default 30d)."), QStringLiteral("DURATION"), QStringLiteral("30d"));
 const QCommandLineOption optOrphanGrace(QStringLiteral("orphan-grace"), QStringLiteral("gc: remove files no request points to once uploaded this long ago (default 1d)."), QStringLiteral("DURATION"), QStringLiteral("1d"));
-const QCommandLineOption optDryRun(QStringLiteral("dry-run"), QStringLiteral("gc: say what would be removed, remove nothing."));
+const QCommandLineOption optDryRun(QStringLiteral("dry-run"), QStringLiteral("submit: read, check and compress, print the figures, send nothing. gc: say what would be removed, remove nothing."));
 const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
 const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
 const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));
@@ -118,12 +125,23 @@ Cli::Cli(QObject *parent)
     m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, gc, work, plugin or plugins"),
                                    QStringLiteral("COMMAND [ARGS]"));
     m_parser.addOptions({optJson, optWait, optReason, optFailed, optAfter, optLimit, optWebhookUrl, optWebhookAttempts,
-                         optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optLevel, optPoll, optMaxTasks, optConcurrency, optPollers,
+                         optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optIdempotencyKey, optLevel, optChunkSize, optChunkBytes,
+                         optInFlight, optSkipInvalid, optReport, optDedup, optPoll, optMaxTasks, optConcurrency, optPollers,
                          optRetryFor, optGroupSize, optGroupsInFlight, optGrace, optIdentity, optOlderThan, optOrphanGrace, optDryRun, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
                          optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
 
 Cli::~Cli() = default;
+
+void Cli::stopOnSignals(Job *job, const QString &firstMessage)
+{
+    m_stopSignals = std::make_unique<StopSignals>();
+    connect(m_stopSignals.get(), &StopSignals::stopRequested, job, [job, firstMessage](int signalNumber, int count) {
+        QTextStream(stderr) << "membatch: " << (signalNumber == SIGTERM ? "SIGTERM" : "SIGINT") << ": "
+                            << (count == 1 ? firstMessage : QStringLiteral("stopping now")) << '\n';
+        job->stop();
+    });
+}
 
 int Cli::usageError(const QString &message)
 {
@@ -160,20 +178,46 @@ int Cli::run(const QStringList &arguments)
     if (!needsArgument && args.size() != 1)
         return usageError(QStringLiteral("'%1' takes no arguments").arg(m_command));
 
-    BatchOptions options;
+    WatchOptions options;
     options.waitForCompletion = m_parser.isSet(optWait);
-    options.batchId = m_parser.value(optBatchId);
+    SubmitOptions submitOptions;
+    submitOptions.waitForCompletion = m_parser.isSet(optWait);
+    submitOptions.batchId = m_parser.value(optBatchId);
+    submitOptions.idempotencyKey = m_parser.value(optIdempotencyKey);
+    submitOptions.skipInvalid = m_parser.isSet(optSkipInvalid);
+    submitOptions.dryRun = m_parser.isSet(optDryRun);
+    submitOptions.reportPath = m_parser.isSet(optReport) ? m_parser.value(optReport)
+        : submitOptions.skipInvalid                     ? QStringLiteral("-")
+                                                        : QString();
+    const QString dedup = m_parser.value(optDedup);
+    if (dedup == QLatin1String("content"))
+        submitOptions.dedup = SubmitOptions::Dedup::Content;
+    else if (dedup == QLatin1String("content+metadata"))
+        submitOptions.dedup = SubmitOptions::Dedup::ContentAndMetadata;
+    else if (dedup == QLatin1String("off"))
+        submitOptions.dedup = SubmitOptions::Dedup::Off;
+    else
+        return usageError(QStringLiteral("--dedup must be content, content+metadata or off"));
+    if (!positiveInt(m_parser.value(optChunkSize), 1, 100000, &submitOptions.chunkItems))
+        return usageError(QStringLiteral("--chunk-size must be 1 to 100000"));
+    bool chunkBytesOk = false;
+    submitOptions.chunkBytes = m_parser.value(optChunkBytes).toLongLong(&chunkBytesOk);
+    if (!chunkBytesOk)
+        return usageError(QStringLiteral("--chunk-bytes must be a number of bytes"));
+    if (!positiveInt(m_parser.value(optInFlight), 1, 32, &submitOptions.inFlight))
+        return usageError(QStringLiteral("--in-flight must be 1 to 32"));
     if (m_parser.isSet(optWebhookUrl)) {
-        options.webhookUrl = QUrl(m_parser.value(optWebhookUrl), QUrl::StrictMode);
-        options.webhookSecret = qgetenv("MEMBATCH_WEBHOOK_SECRET");
-        if (options.webhookSecret.isEmpty())
+        submitOptions.webhookUrl = QUrl(m_parser.value(optWebhookUrl), QUrl::StrictMode);
+        submitOptions.webhookSecret = qgetenv("MEMBATCH_WEBHOOK_SECRET");
+        if (submitOptions.webhookSecret.isEmpty())
             return usageError(QStringLiteral("--webhook-url needs its signing secret in MEMBATCH_WEBHOOK_SECRET (\"whsec_\" + base64 of 24-64 random bytes; "
                                              "make one with: echo whsec_$(head -c 32 /dev/urandom | base64))"));
     }
-    if (!positiveInt(m_parser.value(optLevel), 1, 9, &options.compressionLevel))
-        return usageError(QStringLiteral("--level must be 1 to 9"));
+    if (!positiveInt(m_parser.value(optLevel), 1, 12, &submitOptions.compressionLevel))
+        return usageError(QStringLiteral("--level must be 1 to 12"));
     if (!positiveInt(m_parser.value(optPoll), 50, 3600000, &options.pollIntervalMs))
         return usageError(QStringLiteral("--poll-ms must be 50 or more"));
+    submitOptions.pollIntervalMs = options.pollIntervalMs;
     ResultsOptions resultsOptions;
     resultsOptions.failedOnly = m_parser.isSet(optFailed);
     if (m_parser.isSet(optAfter)) {
@@ -232,7 +276,10 @@ int Cli::run(const QStringList &arguments)
 
     Job *job = nullptr;
     if (m_command == QLatin1String("submit")) {
-        job = m_processor->submit(args.at(1), options);
+        job = m_processor->submit(args.at(1), submitOptions);
+        // Ctrl-C finishes what is being sent (no file without its request),
+        // then stops: the same command again sends the rest.
+        stopOnSignals(job, QStringLiteral("finishing the chunks in flight, then stopping"));
     } else if (m_command == QLatin1String("watch")) {
         job = m_processor->watch(args.at(1), options);
     } else if (m_command == QLatin1String("status")) {
@@ -249,12 +296,7 @@ int Cli::run(const QStringList &arguments)
         job = m_processor->work(workerOptions);
         // A worker asked to stop (systemd, Kubernetes, Ctrl-C) winds down
         // instead of vanishing with its tasks.
-        m_stopSignals = std::make_unique<StopSignals>();
-        connect(m_stopSignals.get(), &StopSignals::stopRequested, job, [job](int signalNumber, int count) {
-            QTextStream(stderr) << "membatch: " << (signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")
-                                << (count == 1 ? ": stopping" : ": stopping now") << '\n';
-            job->stop();
-        });
+        stopOnSignals(job, QStringLiteral("stopping"));
     }
     startJob(job, m_command);
     return -1;

@@ -50,6 +50,8 @@ private:
     membatch::ConnectionSettings settings() const;
     void startJob(membatch::Job *job, const QString &command);
     void showResults(membatch::ResultsJob *job);
+    // SIGINT and SIGTERM ask the job to stop (a second one: at once).
+    void stopOnSignals(membatch::Job *job, const QString &firstMessage);
     int exitCodeFor(const membatch::Job &job, const QString &command) const;
     int showPluginInfo();
 

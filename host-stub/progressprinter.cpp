@@ -35,7 +35,7 @@ static QString printable(const QString &text)
     QString out;
     out.reserve(text.size());
     for (const QChar c : text)
-        out += (c.isPrint() || c == QLatin1Char(' ')) ? QString(c) : QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+        out += (c.isPrint() || c == QLatin1Char(' ') || c == QLatin1Char('\n')) ? QString(c) : QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
     return out;
 }
 
@@ -185,7 +185,7 @@ void ProgressPrinter::result(const membatch::Job &job, const BatchStatus *batch,
             event.insert(QStringLiteral("error"), job.errorString());
             event.insert(QStringLiteral("errorCode"), job.error());
         }
-        if (batch && !batch->batchId.isEmpty())
+        if (batch && (!batch->batchId.isEmpty() || batch->inputItems >= 0))
             event.insert(QStringLiteral("batch"), batch->toJson());
         printJson(m_out, event);
         if (job.error()) {
@@ -198,7 +198,28 @@ void ProgressPrinter::result(const membatch::Job &job, const BatchStatus *batch,
     if (m_mode == Mode::Terminal && m_last.phase != BatchProgress::Phase::Done && m_lineOpen)
         m_out << "\r\x1b[2K" << line(m_last);
     endTerminalLine();
-    if (batch && !batch->batchId.isEmpty() && !batch->requestId.isEmpty()) {
+    const bool dryRun = batch && batch->inputItems >= 0 && batch->status.isEmpty();
+    if (batch && batch->inputItems >= 0) {
+        // What submit made of its input.
+        const BatchStatus &b = *batch;
+        m_out << (dryRun ? "dry run: " : "") << b.inputItems << " items: " << b.invalidItems << " invalid, " << b.duplicateItems
+              << " duplicates, " << b.totalMemories << (dryRun ? " to send in " : " sent in ") << b.chunkCount
+              << (b.chunkCount == 1 ? " chunk" : " chunks");
+        if (b.compressedBytes > 0)
+            m_out << ", " << b.rawBytes << " bytes JSON, " << b.compressedBytes << " bytes gzip (ratio "
+                  << QString::number(double(b.rawBytes) / double(b.compressedBytes), 'f', 2) << ")";
+        m_out << '\n';
+    }
+    if (batch && !dryRun && batch->isParent()) {
+        const BatchStatus &b = *batch;
+        m_out << "batch " << printable(b.batchId) << ": " << (b.outcome().isEmpty() ? QStringLiteral("unknown") : b.outcome()) << '\n'
+              << "  chunks     " << b.chunkCount << ": " << b.chunksFound << " sent, " << b.chunksFinal << " ended (each its own batch, "
+              << printable(b.batchId) << "-NNN)\n"
+              << "  memories   " << b.processedCount << "/" << b.totalMemories << " processed, " << b.successCount << " stored, "
+              << b.failCount << " failed\n";
+        if (b.processingDurationMs >= 0)
+            m_out << "  took       " << b.processingDurationMs << " ms\n";
+    } else if (batch && !batch->batchId.isEmpty() && !batch->requestId.isEmpty()) {
         const BatchStatus &b = *batch;
         m_out << "batch " << printable(b.batchId) << ": " << (b.outcome().isEmpty() ? QStringLiteral("unknown") : b.outcome()) << '\n'
               << "  request    BatchMemoryRequest/" << b.requestId << '\n';

@@ -36,7 +36,7 @@ int main(int argc, char *argv[])
     out.flush();
 
     processor->setConnection(ConnectionSettings::fromEnvironment());
-    BatchOptions options;
+    SubmitOptions options;
     options.waitForCompletion = true;
     options.pollIntervalMs = 200;
     BatchJob *job = processor->submit(QString::fromLocal8Bit(argv[1]), options);

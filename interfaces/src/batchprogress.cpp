@@ -27,6 +27,8 @@ int BatchProgress::percent() const
     switch (phase) {
     case Phase::Encoding:
     case Phase::Uploading:
+        if (chunks > 1)
+            return int(qint64(chunksDone) * 100 / chunks);
         return bytesTotal > 0 ? int(bytesDone * 100 / bytesTotal) : -1;
     case Phase::Processing:
     case Phase::Done:
@@ -51,6 +53,10 @@ QJsonObject BatchProgress::toJson() const
         json.insert(QStringLiteral("bytesDone"), bytesDone);
         json.insert(QStringLiteral("bytesTotal"), bytesTotal);
     }
+    if (chunks > 1) {
+        json.insert(QStringLiteral("chunks"), chunks);
+        json.insert(QStringLiteral("chunksDone"), chunksDone);
+    }
     return json;
 }
 
@@ -66,6 +72,8 @@ BatchProgress BatchProgress::fromJson(const QJsonObject &json)
     p.failed = json.value(QStringLiteral("failed")).toInteger();
     p.bytesDone = json.value(QStringLiteral("bytesDone")).toInteger();
     p.bytesTotal = json.value(QStringLiteral("bytesTotal")).toInteger();
+    p.chunks = json.value(QStringLiteral("chunks")).toInt();
+    p.chunksDone = json.value(QStringLiteral("chunksDone")).toInt();
     return p;
 }
 

@@ -70,6 +70,17 @@ QJsonObject BatchStatus::toJson() const
         json.insert(QStringLiteral("compressedBytes"), compressedBytes);
     if (processingDurationMs >= 0)
         json.insert(QStringLiteral("processingDurationMs"), processingDurationMs);
+    insertIfSet("parentBatchId", parentBatchId);
+    if (chunkCount > 1) {
+        json.insert(QStringLiteral("chunkCount"), chunkCount);
+        json.insert(QStringLiteral("chunksFound"), chunksFound);
+        json.insert(QStringLiteral("chunksFinal"), chunksFinal);
+    }
+    if (inputItems >= 0) {
+        json.insert(QStringLiteral("inputItems"), inputItems);
+        json.insert(QStringLiteral("invalidItems"), invalidItems);
+        json.insert(QStringLiteral("duplicateItems"), duplicateItems);
+    }
     return json;
 }
 
@@ -102,6 +113,13 @@ BatchStatus BatchStatus::fromJson(const QJsonObject &json)
     s.startedAt = time("startedAt");
     s.completedAt = time("completedAt");
     s.processingDurationMs = num("processingDurationMs", -1);
+    s.parentBatchId = str("parentBatchId");
+    s.chunkCount = int(num("chunkCount", 1));
+    s.chunksFound = int(num("chunksFound"));
+    s.chunksFinal = int(num("chunksFinal"));
+    s.inputItems = num("inputItems", -1);
+    s.invalidItems = num("invalidItems");
+    s.duplicateItems = num("duplicateItems");
     return s;
 }
 

@@ -2,6 +2,8 @@
 
 #include <QJsonArray>
 
+#include <algorithm>
+
 namespace membatch {
 
 namespace {
@@ -11,6 +13,7 @@ const QLatin1String kEmbedding("embedding");
 const QLatin1String kSource("source");
 const QLatin1String kTags("tags");
 const QLatin1String kCustomId("customId");
+const QLatin1String kContentHash("contentHash");
 // A key of the user's as an error names it: short, and without control
 // characters (it ends up on terminals and in result pages).
 QString shown(const QString &key)
@@ -40,6 +43,8 @@ QJsonObject MemoryItem::toJson() const
         json.insert(kTags, QJsonArray::fromStringList(tags));
     if (!customId.isEmpty())
         json.insert(kCustomId, customId);
+    if (!contentHash.isEmpty())
+        json.insert(kContentHash, contentHash);
     return json;
 }
 
@@ -53,7 +58,8 @@ bool MemoryItem::fromJson(const QJsonObject &json, MemoryItem *item, QString *er
 
     for (auto it = json.begin(); it != json.end(); ++it) {
         const QString key = it.key();
-        if (key != kContent && key != kMetadata && key != kEmbedding && key != kSource && key != kTags && key != kCustomId)
+        if (key != kContent && key != kMetadata && key != kEmbedding && key != kSource && key != kTags && key != kCustomId
+            && key != kContentHash)
             return fail(QStringLiteral("unknown field '%1' (a memory has content, metadata, embedding, source, tags, customId)")
                             .arg(shown(key)));
     }
@@ -113,6 +119,15 @@ bool MemoryItem::fromJson(const QJsonObject &json, MemoryItem *item, QString *er
         if (!customId.isString() || customId.toString().isEmpty() || customId.toString().size() > MaxCustomIdLength)
             return fail(QStringLiteral("'customId' must be a string of 1 to %1 characters").arg(MaxCustomIdLength));
         out.customId = customId.toString();
+    }
+
+    const QJsonValue contentHash = json.value(kContentHash);
+    if (!contentHash.isUndefined()) {
+        static const auto isHex = [](QChar c) { return (c >= u'0' && c <= u'9') || (c >= u'a' && c <= u'f'); };
+        const QString hash = contentHash.toString();
+        if (hash.size() != 64 || !std::all_of(hash.begin(), hash.end(), isHex))
+            return fail(QStringLiteral("'contentHash' must be 64 lowercase hex digits (a SHA-256)"));
+        out.contentHash = hash;
     }
 
     if (item)

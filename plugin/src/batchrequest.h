@@ -54,6 +54,15 @@ inline bool wantsWebhook(const QJsonObject &request)
 // Reads a BatchMemoryRequest object as Parse returns it.
 BatchStatus statusFromObject(const QJsonObject &object);
 
+// The status of a submission of several chunks, from its chunks' requests
+// (each with batchMetadata): counts added up, and final once every chunk
+// is there and has ended (completed only if every chunk completed).
+constexpr int MaxAggregatedErrors = 100;
+BatchStatus aggregate(const QString &parentId, const QJsonArray &chunks);
+
+// The most chunks one submission may have (status reads them in one query).
+constexpr int MaxChunks = 10000;
+
 // One entry of the request's errors array: {index?, stage?, error, timestamp}.
 // index: the item (0-based) for a per-item error; stage: where a whole-batch
 // error happened ("start", "process").

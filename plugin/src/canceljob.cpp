@@ -7,7 +7,7 @@
 namespace membatch {
 
 CancelJob::CancelJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
-                     const BatchOptions &options, const QString &reason, QObject *parent)
+                     const WatchOptions &options, const QString &reason, QObject *parent)
     : ClientJob(nam, settings, batchId, parent)
     , m_options(options)
     , m_reason(reason.isEmpty() ? QStringLiteral("canceled with membatch") : reason)

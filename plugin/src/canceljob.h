@@ -18,7 +18,7 @@ class CancelJob : public ClientJob
     Q_OBJECT
 public:
     CancelJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
-              const BatchOptions &options, const QString &reason, QObject *parent = nullptr);
+              const WatchOptions &options, const QString &reason, QObject *parent = nullptr);
 
 protected:
     void signedIn() override { lookUp(false); }
@@ -30,7 +30,7 @@ private:
     void requestCancel();
     void follow();
 
-    BatchOptions m_options;
+    WatchOptions m_options;
     QString m_reason;
     WatchJob *m_watch = nullptr;
 };

@@ -1,5 +1,6 @@
 #include "gzipcodec.h"
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -20,6 +21,21 @@ QByteArray compress(const QByteArray &data, int level)
     Deflater deflater(level);
     deflater.append(data);
     return deflater.finish();
+}
+
+QByteArray compressBuffer(QByteArrayView data, int level)
+{
+    struct Free
+    {
+        void operator()(libdeflate_compressor *c) const { libdeflate_free_compressor(c); }
+    };
+    const std::unique_ptr<libdeflate_compressor, Free> compressor(libdeflate_alloc_compressor(std::clamp(level, 1, 12)));
+    if (!compressor)
+        return compress(data.toByteArray(), std::clamp(level, 1, 9)); // out of memory for libdeflate's tables: zlib
+    QByteArray out(qsizetype(libdeflate_gzip_compress_bound(compressor.get(), size_t(data.size()))), Qt::Uninitialized);
+    const size_t n = libdeflate_gzip_compress(compressor.get(), data.data(), size_t(data.size()), out.data(), size_t(out.size()));
+    out.truncate(qsizetype(n)); // the bound always fits
+    return out;
 }
 
 struct Deflater::Stream

@@ -15,6 +15,10 @@ namespace GzipCodec {
 // Compresses data into one gzip member at the given level (1..9).
 QByteArray compress(const QByteArray &data, int level = 6);
 
+// The same with libdeflate, whole-buffer, at level 1..12: two to three
+// times faster than zlib at its level 6, for a chunk that is in memory.
+QByteArray compressBuffer(QByteArrayView data, int level = 6);
+
 // Compresses into one gzip member piece by piece: what has been appended is
 // held compressed, never as a whole.
 class Deflater

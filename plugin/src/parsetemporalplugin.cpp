@@ -23,17 +23,22 @@ void ParseTemporalPlugin::setConnection(const ConnectionSettings &settings)
     m_settings = settings;
 }
 
-BatchJob *ParseTemporalPlugin::submit(const QString &path, const BatchOptions &options)
+BatchJob *ParseTemporalPlugin::submit(const QString &path, const SubmitOptions &options)
 {
     return new SubmitJob(m_nam, m_settings, path, options);
 }
 
-BatchJob *ParseTemporalPlugin::watch(const QString &batchId, const BatchOptions &options)
+BatchJob *ParseTemporalPlugin::submit(QIODevice *input, const QString &sourceName, const SubmitOptions &options)
+{
+    return new SubmitJob(m_nam, m_settings, input, sourceName, options);
+}
+
+BatchJob *ParseTemporalPlugin::watch(const QString &batchId, const WatchOptions &options)
 {
     return new WatchJob(m_nam, m_settings, batchId, options);
 }
 
-BatchJob *ParseTemporalPlugin::cancel(const QString &batchId, const BatchOptions &options, const QString &reason)
+BatchJob *ParseTemporalPlugin::cancel(const QString &batchId, const WatchOptions &options, const QString &reason)
 {
     return new CancelJob(m_nam, m_settings, batchId, options, reason);
 }

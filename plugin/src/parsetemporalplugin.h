@@ -19,9 +19,10 @@ public:
     explicit ParseTemporalPlugin(QObject *parent = nullptr);
 
     void setConnection(const ConnectionSettings &settings) override;
-    BatchJob *submit(const QString &path, const BatchOptions &options) override;
-    BatchJob *watch(const QString &batchId, const BatchOptions &options) override;
-    BatchJob *cancel(const QString &batchId, const BatchOptions &options, const QString &reason) override;
+    BatchJob *submit(const QString &path, const SubmitOptions &options) override;
+    BatchJob *submit(QIODevice *input, const QString &sourceName, const SubmitOptions &options) override;
+    BatchJob *watch(const QString &batchId, const WatchOptions &options) override;
+    BatchJob *cancel(const QString &batchId, const WatchOptions &options, const QString &reason) override;
     ResultsJob *results(const QString &batchId, const ResultsOptions &options) override;
     Job *cleanUp(const CleanupOptions &options) override;
     Job *work(const WorkerOptions &options) override;

@@ -1,60 +1,124 @@
 #include "submitjob.h"
 
 #include "batchrequest.h"
+#include "gzipcodec.h"
 #include "logging.h"
 #include "watchjob.h"
 
 #include <membatch/webhooksignature.h>
 
+#include <QCryptographicHash>
 #include <QDateTime>
+#include <QFile>
 #include <QFileInfo>
-#include <QNetworkReply>
 #include <QRegularExpression>
+#include <QTemporaryFile>
+#include <QThread>
 #include <QUuid>
 #include <QtConcurrent>
 
+#include <atomic>
+
 namespace membatch {
+
+// What the scan and the encoders on the pool share with the job: the job
+// may be gone before they end, so they hold it too.
+struct SubmitJob::Shared
+{
+    std::unique_ptr<QFile> ownInput; // a path or standard input
+    QIODevice *input = nullptr;
+    QTemporaryFile spool;
+    std::atomic_bool cancel{false};
+    std::atomic<qint64> itemsRead{0};
+};
 
 namespace {
 
-// A start we cannot know the outcome of: it may have reached the server.
-bool outcomeUnknown(const ApiResult &r)
+struct Encoded
 {
-    if (r.error == Job::NetworkError) // refused or no such host: it never arrived
-        return r.networkError != QNetworkReply::ConnectionRefusedError && r.networkError != QNetworkReply::HostNotFoundError;
-    return r.httpStatus == 429 || r.httpStatus >= 500;
+    QByteArray gzip;
+    QString error;
+};
+
+// Chunk k of the spool as the JSON array its file holds, gzipped. Runs on
+// the pool; reads the spool through a handle of its own.
+Encoded encodeChunk(const QString &spoolPath, InputScanner::ChunkSpan span, int level)
+{
+    QFile spool(spoolPath);
+    if (!spool.open(QIODevice::ReadOnly) || !spool.seek(span.offset))
+        return {{}, QStringLiteral("cannot read the spool file %1: %2").arg(spoolPath, spool.errorString())};
+    QByteArray json(span.jsonBytes(), Qt::Uninitialized);
+    json[0] = '[';
+    if (spool.read(json.data() + 1, span.length) != span.length)
+        return {{}, QStringLiteral("the spool file %1 is shorter than written").arg(spoolPath)};
+    // One item a line, and no raw newline in compact JSON: each newline
+    // ends an item.
+    char *p = json.data() + 1;
+    char *const end = json.data() + json.size();
+    while ((p = static_cast<char *>(memchr(p, '\n', size_t(end - p)))))
+        *p++ = ',';
+    json[json.size() - 1] = ']';
+    return {GzipCodec::compressBuffer(json, level), {}};
 }
 
-int retryDelayMs(const ApiResult &r, int attempt)
+QByteArray sha256(const QByteArray &data)
 {
-    bool ok = false;
-    const int seconds = r.retryAfter.toInt(&ok);
-    if (ok && seconds >= 0)
-        return std::min(seconds, 60) * 1000;
-    return 1000 * (1 << (attempt - 1)); // 1 s, 2 s, ...
+    return QCryptographicHash::hash(data, QCryptographicHash::Sha256);
+}
+
+QString dedupName(SubmitOptions::Dedup dedup)
+{
+    switch (dedup) {
+    case SubmitOptions::Dedup::Off:
+        return QStringLiteral("off");
+    case SubmitOptions::Dedup::Content:
+        return QStringLiteral("content");
+    case SubmitOptions::Dedup::ContentAndMetadata:
+        return QStringLiteral("content+metadata");
+    }
+    return {};
 }
 
 } // namespace
 
 SubmitJob::SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &path,
-                     const BatchOptions &options, QObject *parent)
+                     const SubmitOptions &options, QObject *parent)
+    : SubmitJob(nam, settings, nullptr, path == QLatin1String("-") ? QStringLiteral("<stdin>") : path, options, parent)
+{
+    m_shared->ownInput = std::make_unique<QFile>();
+    if (path == QLatin1String("-"))
+        m_shared->ownInput->open(stdin, QIODevice::ReadOnly);
+    else
+        m_shared->ownInput->setFileName(path);
+    m_shared->input = m_shared->ownInput.get();
+}
+
+SubmitJob::SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, QIODevice *device,
+                     const QString &sourceName, const SubmitOptions &options, QObject *parent)
     : BatchJob(parent)
     , m_nam(nam)
     , m_settings(settings)
-    , m_path(path)
+    , m_source(sourceName)
     , m_options(options)
     , m_parse(nam, settings, ParseClient::clientAuth(settings))
     , m_temporal(nam, settings)
+    , m_shared(std::make_shared<Shared>())
 {
-    m_status.batchId = options.batchId.isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces) : options.batchId;
-    m_status.workflowId = BatchRequest::workflowIdFor(m_status.batchId);
-    m_requestUuid = QUuid::createUuid().toString(QUuid::WithoutBraces);
-    m_progress.batchId = m_status.batchId;
-    m_retryTimer.setSingleShot(true);
-    connect(&m_retryTimer, &QTimer::timeout, this, &SubmitJob::startWorkflow);
+    m_shared->input = device;
+    m_readingTimer.setInterval(200);
+    connect(&m_readingTimer, &QTimer::timeout, this, [this] {
+        m_progress.processed = m_shared->itemsRead;
+        setProgress(m_progress);
+    });
 }
 
-SubmitJob::~SubmitJob() = default;
+SubmitJob::~SubmitJob()
+{
+    m_shared->cancel = true;
+    // A device of the host's must not be read once the job is gone.
+    if (!m_shared->ownInput)
+        m_scanWatcher.waitForFinished();
+}
 
 bool SubmitJob::isValidBatchId(const QString &batchId)
 {
@@ -62,18 +126,53 @@ bool SubmitJob::isValidBatchId(const QString &batchId)
     return valid.match(batchId).hasMatch();
 }
 
+QString SubmitJob::userPrefix(const QString &userId)
+{
+    // The Cloud Code takes a request id from a client only with this prefix
+    // of its own user: nobody can take the ids another user's submission
+    // will use.
+    return QString::fromLatin1(sha256("membatch-user:" + userId.toUtf8()).toHex().left(8));
+}
+
+QString SubmitJob::chunkBatchId(const QString &parentId, int number, int total)
+{
+    if (total <= 1)
+        return parentId;
+    const int width = std::max(3, int(QString::number(total).size()));
+    return QStringLiteral("%1-%2").arg(parentId).arg(number, width, 10, QLatin1Char('0'));
+}
+
+QString SubmitJob::checkOptions() const
+{
+    const SubmitOptions &o = m_options;
+    if (!o.batchId.isEmpty() && !isValidBatchId(o.batchId))
+        return tr("batch id '%1' is not valid: use 1 to 100 letters, digits, '-' and '_', starting with a letter or digit")
+            .arg(o.batchId);
+    if (o.chunkItems < 1 || o.chunkItems > 100000)
+        return tr("a chunk holds 1 to 100000 memories, not %1").arg(o.chunkItems);
+    if (o.chunkBytes < 4096 || o.chunkBytes > BatchRequest::MaxFileBytes - 4096)
+        return tr("a chunk holds 4 KiB to %1 bytes of JSON, not %2").arg(BatchRequest::MaxFileBytes - 4096).arg(o.chunkBytes);
+    if (o.inFlight < 1 || o.inFlight > 32)
+        return tr("1 to 32 chunks may be in flight, not %1").arg(o.inFlight);
+    if (o.compressionLevel < 1 || o.compressionLevel > 12)
+        return tr("the compression level is 1 to 12, not %1").arg(o.compressionLevel);
+    if (!o.idempotencyKey.isEmpty() && o.idempotencyKey.size() > 256)
+        return tr("an idempotency key is at most 256 characters");
+    return {};
+}
+
 void SubmitJob::doStart()
 {
-    const QStringList missing = m_settings.missingForClient();
-    if (!missing.isEmpty()) {
-        fail(ConfigurationError, tr("cannot submit: set %1").arg(missing.join(QStringLiteral(", "))));
+    if (const QString why = checkOptions(); !why.isEmpty()) {
+        fail(InvalidInputError, why);
         return;
     }
-    if (!isValidBatchId(m_status.batchId)) {
-        fail(InvalidInputError, tr("batch id '%1' is not valid: use 1 to 100 letters, digits, '-' and '_', "
-                                   "starting with a letter or digit")
-                                    .arg(m_status.batchId));
-        return;
+    if (!m_options.dryRun) {
+        const QStringList missing = m_settings.missingForClient();
+        if (!missing.isEmpty()) {
+            fail(ConfigurationError, tr("cannot submit: set %1").arg(missing.join(QStringLiteral(", "))));
+            return;
+        }
     }
     if (!m_options.webhookUrl.isEmpty() || !m_options.webhookSecret.isEmpty()) {
         const QUrl &url = m_options.webhookUrl;
@@ -88,21 +187,60 @@ void SubmitJob::doStart()
             return;
         }
     }
-    read();
+    if (!m_shared->input) {
+        fail(InvalidInputError, tr("%1: no input").arg(m_source));
+        return;
+    }
+    if (!m_shared->input->isOpen() && !m_shared->input->open(QIODevice::ReadOnly)) {
+        fail(InvalidInputError, tr("%1: cannot read: %2").arg(m_source, m_shared->input->errorString()));
+        return;
+    }
+    m_shared->spool.setFileTemplate(QDir::tempPath() + QStringLiteral("/membatch-spool-XXXXXX.jsonl"));
+    if (!m_shared->spool.open()) {
+        fail(ConfigurationError, tr("cannot create a spool file in %1: %2").arg(QDir::tempPath(), m_shared->spool.errorString()));
+        return;
+    }
+    m_status.inputItems = 0;
+    scan();
+    if (!isFinished() && !m_options.dryRun)
+        signIn(); // while the input is read
 }
 
 bool SubmitJob::doKill()
 {
-    // The thread-pool tasks hold only values; they finish on their own and
-    // nobody hears of them once the watchers are disconnected.
-    m_readWatcher.disconnect(this);
-    m_encodeWatcher.disconnect(this);
-    m_retryTimer.stop();
+    m_shared->cancel = true;
+    m_scanWatcher.disconnect(this);
+    m_readingTimer.stop();
+    for (ChunkSubmitJob *job : std::as_const(m_sending)) {
+        job->disconnect(this);
+        job->kill();
+    }
+    m_sending.clear();
     RestClient::abortAll(this);
     if (m_watch) {
         m_watch->disconnect(this);
         m_watch->kill();
     }
+    return true;
+}
+
+bool SubmitJob::doStop()
+{
+    if (m_watch) // all is sent: following it can simply stop
+        return false;
+    if (m_stopping)
+        return false; // asked twice: stop dead
+    m_stopping = true;
+    m_shared->cancel = true;
+    if (m_firstError.isEmpty()) {
+        m_firstErrorCode = KilledError;
+        m_firstError = tr("stopped");
+    }
+    // What is being sent is finished (no file is left without its request,
+    // no request without its workflow), then nothing more.
+    m_encoded.clear();
+    if (!m_planned || (m_sending.isEmpty() && m_encoding == 0))
+        QTimer::singleShot(0, this, [this] { pump(); });
     return true;
 }
 
@@ -113,46 +251,59 @@ bool SubmitJob::enter(BatchProgress::Phase phase)
     return !isFinished();
 }
 
-void SubmitJob::read()
+void SubmitJob::scan()
 {
-    connect(&m_readWatcher, &QFutureWatcher<BatchReadResult>::finished, this, [this] {
-        BatchReadResult result = m_readWatcher.result();
-        if (!result.error.isEmpty()) {
-            fail(InvalidInputError, result.error);
-            return;
-        }
-        encode(std::move(result.items));
-    });
-    m_readWatcher.setFuture(QtConcurrent::run(readBatchFile, m_path));
+    InputScanner::Options options;
+    options.limits = m_options.limits;
+    // An item must fit a chunk, with the hash it is given.
+    options.limits.maxItemBytes = std::min(options.limits.maxItemBytes, m_options.chunkBytes - 128);
+    options.skipInvalid = m_options.skipInvalid;
+    options.dedup = m_options.dedup;
+    options.chunkItems = m_options.chunkItems;
+    options.chunkBytes = m_options.chunkBytes;
+    options.reportPath = m_options.reportPath;
+
+    connect(&m_scanWatcher, &QFutureWatcher<InputScanner::Result>::finished, this, &SubmitJob::scanned);
+    m_scanWatcher.setFuture(QtConcurrent::run([shared = m_shared, options, source = m_source] {
+        return InputScanner::scan(shared->input, source, options, &shared->spool, [&shared](qint64 items) {
+            shared->itemsRead = items;
+            return !shared->cancel;
+        });
+    }));
+    m_progress.total = 0;
+    m_readingTimer.start();
     enter(BatchProgress::Phase::Reading);
 }
 
-void SubmitJob::encode(QList<MemoryItem> items)
+void SubmitJob::scanned()
 {
-    m_progress.total = items.size();
-    m_status.totalMemories = items.size();
-    connect(&m_encodeWatcher, &QFutureWatcher<BatchCodec::Encoded>::finished, this, [this] {
-        m_encoded = m_encodeWatcher.result();
-        m_status.rawBytes = m_encoded.rawBytes;
-        m_status.compressedBytes = m_encoded.gzip.size();
-        if (m_encoded.gzip.size() > BatchRequest::MaxFileBytes) {
-            fail(InvalidInputError,
-                 tr("%1: %2 memories compress to %3 MiB, more than the %4 MiB a Parse file may hold; "
-                    "split the file into smaller batches")
-                     .arg(m_path)
-                     .arg(m_encoded.count)
-                     .arg(double(m_encoded.gzip.size()) / (1024 * 1024), 0, 'f', 1)
-                     .arg(BatchRequest::MaxFileBytes / (1024 * 1024)));
-            return;
-        }
-        qCDebug(lcSubmit) << "encoded" << m_encoded.count << "memories:" << m_encoded.rawBytes << "->"
-                          << m_encoded.gzip.size() << "bytes";
-        signIn();
-    });
-    m_encodeWatcher.setFuture(QtConcurrent::run(
-        [level = m_options.compressionLevel](const QList<MemoryItem> &batch) { return BatchCodec::encode(batch, level); },
-        std::move(items)));
-    enter(BatchProgress::Phase::Encoding);
+    m_readingTimer.stop();
+    m_scan = m_scanWatcher.result();
+    m_scanned = true;
+    m_status.inputItems = m_scan.items;
+    m_status.invalidItems = m_scan.invalid;
+    m_status.duplicateItems = m_scan.duplicates;
+    m_status.totalMemories = m_scan.kept;
+    m_status.rawBytes = m_scan.jsonBytes;
+    m_status.chunkCount = int(m_scan.chunks.size());
+    if (m_stopping || m_scan.canceled) {
+        pump();
+        return;
+    }
+    if (!m_scan.error.isEmpty()) {
+        fail(InvalidInputError, m_scan.error);
+        return;
+    }
+    if (!m_shared->spool.flush()) {
+        fail(ConfigurationError, tr("cannot write the spool file: %1").arg(m_shared->spool.errorString()));
+        return;
+    }
+    qCDebug(lcSubmit) << m_source << ":" << m_scan.items << "items," << m_scan.kept << "kept in" << m_scan.chunks.size() << "chunks";
+    m_progress.processed = m_scan.items;
+    m_progress.total = m_scan.kept;
+    m_progress.chunks = int(m_scan.chunks.size());
+    if (m_options.dryRun || m_ready)
+        plan();
 }
 
 void SubmitJob::signIn()
@@ -163,175 +314,261 @@ void SubmitJob::signIn()
             return;
         }
         m_userId = userId;
-        checkBatchIdIsFree();
+        checkNamespace();
     });
+}
+
+void SubmitJob::checkNamespace()
+{
+    m_temporal.describeNamespace(this, [this](const ApiResult &r) {
+        if (!r.ok()) {
+            fail(r, tr("checking Temporal namespace %1").arg(m_settings.temporalNamespace));
+            return;
+        }
+        m_ready = true;
+        if (m_scanned)
+            plan();
+    });
+}
+
+void SubmitJob::plan()
+{
+    // The submission's identity: who sends what, cut how. The same again
+    // gives the same ids; anything else gives others (or, with the same
+    // key or batch id, is refused).
+    const QByteArray inputSha = m_scan.inputSha256.toHex();
+    QByteArray what = m_options.idempotencyKey.isEmpty() ? "input:" + inputSha : "key:" + m_options.idempotencyKey.toUtf8();
+    const QByteArray identity = sha256(QByteArrayLiteral("membatch-submission/1\n") + m_userId.toUtf8() + '\n' + what + '\n'
+                                       + m_options.batchId.toUtf8() + '\n' + QByteArray::number(m_options.chunkItems) + '/'
+                                       + QByteArray::number(m_options.chunkBytes) + '\n' + dedupName(m_options.dedup).toUtf8()
+                                       + '\n' + m_options.webhookUrl.toEncoded());
+    m_identity = QString::fromLatin1(identity.toHex());
+    m_status.batchId = m_options.batchId.isEmpty() ? m_identity.left(24) : m_options.batchId;
+    const int total = int(m_scan.chunks.size());
+    if (total > BatchRequest::MaxChunks) {
+        fail(InvalidInputError, tr("%1 makes %2 chunks, more than the %3 a submission may have: use larger chunks (--chunk-size)")
+                                    .arg(m_source)
+                                    .arg(total)
+                                    .arg(BatchRequest::MaxChunks));
+        return;
+    }
+    if (chunkBatchId(m_status.batchId, total, total).size() > 100) {
+        fail(InvalidInputError, tr("batch id %1 is too long for %2 chunks: their ids (%3) would pass 100 characters")
+                                    .arg(m_status.batchId)
+                                    .arg(total)
+                                    .arg(chunkBatchId(m_status.batchId, total, total)));
+        return;
+    }
+    if (total == 1) {
+        m_status.requestId = chunkPlan(0).objectId;
+        m_status.workflowId = BatchRequest::workflowIdFor(m_status.batchId);
+    }
+    m_status.status = QLatin1String(BatchStatus::Pending);
+    setBatch(m_status);
+    m_planned = true;
+    if (m_options.dryRun && m_options.batchId.isEmpty())
+        m_status.batchId.clear(); // the real one depends on the user
+    m_progress.batchId = m_status.batchId;
+    setBatch(m_status);
+    if (!m_options.batchId.isEmpty() && !m_options.dryRun)
+        checkBatchIdIsFree();
+    else
+        pump();
+}
+
+ChunkPlan SubmitJob::chunkPlan(int index) const
+{
+    ChunkPlan p;
+    p.number = index + 1;
+    p.total = int(m_scan.chunks.size());
+    const QByteArray id = sha256(m_identity.toLatin1() + "\nchunk:" + QByteArray::number(p.number)).toHex();
+    p.objectId = userPrefix(m_userId) + QString::fromLatin1(id.left(16));
+    p.batchId = chunkBatchId(m_status.batchId, p.number, p.total);
+    if (p.total > 1)
+        p.parentBatchId = m_status.batchId;
+    static const QUuid kNamespace(QStringLiteral("{6f1f7c2e-5a43-4f53-9d0e-6d656d626174}"));
+    p.requestUuid = QUuid::createUuidV5(kNamespace, p.objectId).toString(QUuid::WithoutBraces);
+    p.inputSha256 = QString::fromLatin1(m_scan.inputSha256.toHex());
+    const InputScanner::ChunkSpan &span = m_scan.chunks.at(index);
+    p.count = span.count;
+    p.jsonBytes = span.jsonBytes();
+    p.userId = m_userId;
+    p.webhookUrl = m_options.webhookUrl;
+    p.webhookSecret = m_options.webhookSecret;
+    return p;
 }
 
 void SubmitJob::checkBatchIdIsFree()
 {
-    if (m_options.batchId.isEmpty()) { // a fresh UUID cannot clash
-        upload();
-        return;
-    }
-    m_parse.find(
-        BatchRequest::ClassName, {{QStringLiteral("batchId"), m_status.batchId}}, this,
+    // An explicit id names one submission: another input under it is refused.
+    const QJsonObject where{{QStringLiteral("$or"),
+                             QJsonArray{QJsonObject{{QStringLiteral("batchId"), m_status.batchId}},
+                                        QJsonObject{{QStringLiteral("parentBatchId"), m_status.batchId}}}}};
+    m_parse.findKeys(
+        BatchRequest::ClassName, where, {QStringLiteral("inputSha256"), QStringLiteral("status"), QStringLiteral("batchId")}, this,
         [this](const ApiResult &r) {
             if (!r.ok()) {
                 fail(r, tr("checking that batch id %1 is free").arg(m_status.batchId));
                 return;
             }
-            const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
-            if (!results.isEmpty()) {
-                const BatchStatus existing = BatchRequest::statusFromObject(results.first().toObject());
-                fail(InvalidInputError, tr("batch id %1 is already taken (request %2, status %3); choose another")
-                                            .arg(m_status.batchId, existing.requestId, existing.status));
-                return;
+            const QString ours = QString::fromLatin1(m_scan.inputSha256.toHex());
+            for (const QJsonValue &v : r.json.value(QStringLiteral("results")).toArray()) {
+                const QJsonObject o = v.toObject();
+                if (o.value(QStringLiteral("inputSha256")).toString() != ours) {
+                    fail(InvalidInputError, tr("batch id %1 is already taken by another input (request %2, status %3); choose another")
+                                                .arg(m_status.batchId, o.value(QStringLiteral("objectId")).toString(),
+                                                     o.value(QStringLiteral("status")).toString()));
+                    return;
+                }
             }
-            upload();
+            pump();
         },
-        1);
+        10);
 }
 
-void SubmitJob::upload()
+void SubmitJob::pump()
 {
-    m_progress.bytesDone = 0;
-    m_progress.bytesTotal = m_encoded.gzip.size();
-    const QString name = QStringLiteral("batch_%1.json.gz").arg(m_status.batchId);
-    m_parse.uploadFile(
-        name, m_encoded.gzip, QByteArrayLiteral("application/gzip"), this,
-        [this](ApiResult r) {
-            // Without a url the File cannot be referenced (a name-only File
-            // would lose the data).
-            if (!r.expectFields({"name", "url"})) {
-                fail(r, tr("uploading the batch file"));
-                return;
-            }
-            m_encoded.gzip = QByteArray(); // uploaded: no need to hold it any longer
-            m_status.dataFileUrl = QUrl(r.json.value(QStringLiteral("url")).toString());
-            createRequest({{QStringLiteral("__type"), QStringLiteral("File")},
-                           {QStringLiteral("name"), r.json.value(QStringLiteral("name"))},
-                           {QStringLiteral("url"), r.json.value(QStringLiteral("url"))}});
-        },
-        [this](qint64 sent, qint64 total) {
-            if (total <= 0)
-                return;
-            m_progress.bytesDone = sent;
-            m_progress.bytesTotal = total;
-            setProgress(m_progress);
-        });
-    enter(BatchProgress::Phase::Uploading);
-}
-
-void SubmitJob::createRequest(const QJsonObject &file)
-{
-    const double ratio = m_status.compressedBytes ? double(m_status.rawBytes) / double(m_status.compressedBytes) : 0;
-    QJsonObject fields{
-        {QStringLiteral("batchId"), m_status.batchId},
-        {QStringLiteral("requestId"), m_requestUuid},
-        {QStringLiteral("status"), QLatin1String(BatchStatus::Pending)},
-        {QStringLiteral("totalMemories"), m_status.totalMemories},
-        {QStringLiteral("processedCount"), 0},
-        {QStringLiteral("successCount"), 0},
-        {QStringLiteral("failCount"), 0},
-        {QStringLiteral("errors"), QJsonArray()},
-        {QStringLiteral("batchDataFile"), file},
-        {QStringLiteral("workflowId"), m_status.workflowId},
-        {QStringLiteral("batchMetadata"),
-         QJsonObject{
-             {QStringLiteral("memory_count"), m_status.totalMemories},
-             {QStringLiteral("total_size_bytes"), m_status.rawBytes},
-             {QStringLiteral("compressed_size_bytes"), m_status.compressedBytes},
-             {QStringLiteral("compression_ratio"), qRound(ratio * 100) / 100.0},
-             {QStringLiteral("chunk_num"), 1},
-             {QStringLiteral("total_chunks"), 1},
-             {QStringLiteral("source"), QFileInfo(m_path).fileName()},
-             {QStringLiteral("created_at"), QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)},
-         }},
-    };
-    if (!m_options.webhookUrl.isEmpty()) {
-        // The secret is a protected field: no client reads it back.
-        fields.insert(QStringLiteral("webhookUrl"), m_options.webhookUrl.toString(QUrl::FullyEncoded));
-        fields.insert(QStringLiteral("webhookSecret"), QString::fromLatin1(m_options.webhookSecret));
-    }
-    if (!m_userId.isEmpty()) {
-        fields.insert(QStringLiteral("user"), ParseClient::pointer(QStringLiteral("_User"), m_userId));
-        fields.insert(QStringLiteral("ACL"),
-                      QJsonObject{{m_userId, QJsonObject{{QStringLiteral("read"), true}, {QStringLiteral("write"), true}}}});
-    } else {
-        fields.insert(QStringLiteral("ACL"), QJsonObject()); // submitted with the master key: master only
-    }
-
-    m_parse.createObject(BatchRequest::ClassName, fields, this, [this](ApiResult r) {
-        if (!r.expectFields({"objectId"})) {
-            fail(r, tr("creating the BatchMemoryRequest (the uploaded file %1 is left unreferenced)")
-                        .arg(m_status.dataFileUrl.toDisplayString()));
+    if (isFinished())
+        return;
+    const int chunks = int(m_scan.chunks.size());
+    if (m_stopping || !m_firstError.isEmpty()) {
+        // Nothing new; what is in flight ends on its own.
+        if (!m_sending.isEmpty() || m_encoding > 0)
             return;
+        if (m_firstErrorCode != KilledError)
+            fail(m_firstErrorCode, m_firstError);
+        else if (!m_planned)
+            fail(KilledError, tr("stopped while reading %1: nothing was sent").arg(m_source));
+        else
+            fail(KilledError, tr("stopped: %1 of %2 chunks of batch %3 sent; the same command sent again sends the rest")
+                                  .arg(m_sent)
+                                  .arg(chunks)
+                                  .arg(m_status.batchId));
+        return;
+    }
+    if (!m_options.dryRun) {
+        while (int(m_sending.size()) < m_options.inFlight && !m_encoded.isEmpty()) {
+            const auto [index, gzip] = m_encoded.takeFirst();
+            ChunkPlan plan = chunkPlan(index);
+            plan.gzip = gzip;
+            plan.batchMetadata = QJsonObject{
+                {QStringLiteral("memory_count"), plan.count},
+                {QStringLiteral("total_size_bytes"), plan.jsonBytes},
+                {QStringLiteral("compressed_size_bytes"), plan.gzip.size()},
+                {QStringLiteral("compression_ratio"), qRound(double(plan.jsonBytes) / double(std::max<qsizetype>(1, plan.gzip.size())) * 100) / 100.0},
+                {QStringLiteral("chunk_num"), plan.number},
+                {QStringLiteral("total_chunks"), plan.total},
+                {QStringLiteral("parent_batch_id"), m_status.batchId},
+                {QStringLiteral("submission_memory_count"), m_scan.kept},
+                {QStringLiteral("input_items"), m_scan.items},
+                {QStringLiteral("invalid_skipped"), m_scan.invalid},
+                {QStringLiteral("duplicates_dropped"), m_scan.duplicates},
+                {QStringLiteral("dedup"), dedupName(m_options.dedup)},
+                {QStringLiteral("source"), QFileInfo(m_source).fileName()},
+                {QStringLiteral("created_at"), QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)},
+            };
+            auto *job = new ChunkSubmitJob(&m_parse, &m_temporal, std::move(plan), this);
+            job->setAutoDelete(false);
+            job->onUpload = [this, last = qint64(0)](qint64 sent, qint64) mutable {
+                m_uploadedBytes += sent - last;
+                last = sent;
+                m_progress.bytesDone = m_uploadedBytes;
+                setProgress(m_progress);
+            };
+            connect(job, &Job::result, this, [this](Job *j) { chunkSent(static_cast<ChunkSubmitJob *>(j)); });
+            m_sending.append(job);
+            job->start();
         }
-        m_status.requestId = r.json.value(QStringLiteral("objectId")).toString();
-        m_status.status = QLatin1String(BatchStatus::Pending);
-        m_status.createdAt = ParseClient::dateFrom(r.json.value(QStringLiteral("createdAt")));
+    }
+    // Encode ahead as far as there are send slots to take the results, and
+    // pool threads to do it (two, or more with more cores).
+    const int encoders = std::max(2, QThread::idealThreadCount());
+    const int ahead = m_options.dryRun ? 0 : m_options.inFlight;
+    while (m_nextChunk < chunks && m_encoding < encoders
+           && int(m_encoded.size()) + m_encoding + int(m_sending.size()) < ahead + encoders) {
+        const int index = m_nextChunk++;
+        ++m_encoding;
+        QtConcurrent::run(encodeChunk, m_shared->spool.fileName(), m_scan.chunks.at(index), m_options.compressionLevel)
+            .then(this, [this, index, keep = m_shared](const Encoded &e) { chunkEncoded(index, e.gzip, e.error); });
+    }
+    if (m_progress.phase == BatchProgress::Phase::Reading)
+        enter(m_options.dryRun ? BatchProgress::Phase::Encoding : BatchProgress::Phase::Uploading);
+    if (m_nextChunk == chunks && m_encoding == 0 && m_encoded.isEmpty() && m_sending.isEmpty()) {
+        if (m_options.dryRun)
+            dryRunDone();
+        else
+            allSent();
+    }
+}
+
+void SubmitJob::chunkEncoded(int index, const QByteArray &gzip, const QString &error)
+{
+    --m_encoding;
+    if (!error.isEmpty() && m_firstError.isEmpty()) {
+        m_firstErrorCode = ConfigurationError;
+        m_firstError = error;
+    } else if (gzip.size() > BatchRequest::MaxFileBytes && m_firstError.isEmpty()) {
+        m_firstErrorCode = InvalidInputError;
+        m_firstError = tr("chunk %1 compresses to %2 bytes, more than the %3 a Parse file may hold: use a smaller --chunk-bytes")
+                           .arg(index + 1)
+                           .arg(gzip.size())
+                           .arg(BatchRequest::MaxFileBytes);
+    } else if (error.isEmpty()) {
+        m_compressedBytes += gzip.size();
+        if (!m_stopping && m_firstError.isEmpty() && !m_options.dryRun)
+            m_encoded.append({index, gzip});
+    }
+    if (m_options.dryRun) {
+        m_progress.chunksDone = m_nextChunk - m_encoding;
+        setProgress(m_progress);
+    }
+    pump();
+}
+
+void SubmitJob::chunkSent(ChunkSubmitJob *job)
+{
+    m_sending.removeOne(job);
+    job->deleteLater();
+    if (m_scan.chunks.size() == 1) { // the chunk is the batch
+        const BatchStatus s = job->status();
+        m_status.requestId = s.requestId;
+        m_status.workflowId = s.workflowId;
+        m_status.workflowRunId = s.workflowRunId;
+        m_status.status = s.status;
+        m_status.dataFileUrl = s.dataFileUrl;
+        m_status.createdAt = s.createdAt;
+        m_status.errors = s.errors;
         setBatch(m_status);
-        if (enter(BatchProgress::Phase::Starting))
-            startWorkflow();
-    });
-    enter(BatchProgress::Phase::Creating);
-}
-
-void SubmitJob::startWorkflow()
-{
-    ++m_startAttempts;
-    const QJsonArray input{BatchRequest::workflowInput(m_status.requestId, m_status.batchId)};
-    m_temporal.startWorkflow(m_status.workflowId, BatchRequest::WorkflowType, input, m_requestUuid,
-                             processIdentity(QStringLiteral("membatch")), this, [this](ApiResult r) {
-                                 if (r.expectFields({"runId"}))
-                                     recordRunId(r.json.value(QStringLiteral("runId")).toString());
-                                 else
-                                     startFailed(r);
-                             });
-}
-
-void SubmitJob::startFailed(const ApiResult &r)
-{
-    if (!outcomeUnknown(r)) {
-        markFailed(r);
-        return;
     }
-    if (m_startAttempts < MaxStartAttempts) {
-        qCWarning(lcSubmit) << "starting the workflow, attempt" << m_startAttempts << "failed; trying again:" << r.message;
-        m_retryTimer.start(retryDelayMs(r, m_startAttempts));
-        return;
-    }
-    // Still unknown: look before declaring the batch failed.
-    m_temporal.describeWorkflow(m_status.workflowId, {}, this, [this, r](const ApiResult &described, const WorkflowState &state) {
-        if (described.ok() && !state.runId.isEmpty()) {
-            recordRunId(state.runId); // it did start
-        } else if (described.error == NotFoundError) {
-            markFailed(r);
-        } else {
-            fail(r, tr("starting workflow %1 (tried %2 times; it may or may not have started, and request %3 "
-                       "stays pending: look with 'membatch status %4')")
-                        .arg(m_status.workflowId)
-                        .arg(m_startAttempts)
-                        .arg(m_status.requestId, m_status.batchId));
+    if (job->error()) {
+        if (m_firstError.isEmpty() || m_firstErrorCode == KilledError) {
+            m_firstErrorCode = job->error();
+            m_firstError = job->plan().total > 1
+                ? tr("%1 (%2 of %3 chunks sent; the same command sent again sends the rest)")
+                      .arg(job->errorString())
+                      .arg(m_sent)
+                      .arg(job->plan().total)
+                : job->errorString();
         }
-    });
+    } else {
+        ++m_sent;
+        if (job->wasResumed())
+            ++m_resumed;
+        m_progress.chunksDone = m_sent;
+        setProgress(m_progress);
+    }
+    pump();
 }
 
-void SubmitJob::recordRunId(const QString &runId)
+void SubmitJob::allSent()
 {
-    m_status.workflowRunId = runId;
+    m_status.compressedBytes = m_compressedBytes;
+    m_status.chunksFound = m_sent;
     setBatch(m_status);
-    m_parse.updateObject(BatchRequest::ClassName, m_status.requestId, {{QStringLiteral("workflowRunId"), runId}}, this,
-                         [this](const ApiResult &r) {
-                             // The workflow runs either way; the run id is for cross-reference only.
-                             if (!r.ok())
-                                 qCWarning(lcSubmit) << "could not record the workflow run id:" << r.message;
-                             submitted();
-                         });
-}
-
-void SubmitJob::submitted()
-{
+    if (m_resumed == m_sent)
+        emitInfo(tr("batch %1 was submitted before: its %2 chunk(s) were found, nothing was sent again").arg(m_status.batchId).arg(m_sent));
+    else if (m_resumed)
+        emitInfo(tr("batch %1: %2 of %3 chunks were there already, the rest were sent").arg(m_status.batchId).arg(m_resumed).arg(m_sent));
     m_progress.status = m_status.status;
     m_progress.bytesDone = m_progress.bytesTotal = 0;
     if (!enter(BatchProgress::Phase::Queued))
@@ -342,36 +579,36 @@ void SubmitJob::submitted()
         finish();
 }
 
+void SubmitJob::dryRunDone()
+{
+    m_status.compressedBytes = m_compressedBytes;
+    m_status.status.clear();
+    setBatch(m_status);
+    m_progress.phase = BatchProgress::Phase::Done;
+    m_progress.processed = m_progress.total;
+    setProgress(m_progress);
+    finish();
+}
+
 void SubmitJob::follow()
 {
-    m_watch = WatchJob::onSession(m_nam, m_settings, m_parse.sessionToken(), m_status.batchId, m_options, this);
+    WatchOptions options;
+    options.pollIntervalMs = m_options.pollIntervalMs;
+    m_watch = WatchJob::onSession(m_nam, m_settings, m_parse.sessionToken(), m_status.batchId, options, this);
     connect(m_watch, &Job::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
     connect(m_watch, &Job::result, this, [this](Job *job) {
         const auto *watch = static_cast<WatchJob *>(job);
-        if (!watch->batch().batchId.isEmpty())
-            setBatch(watch->batch());
+        if (!watch->batch().batchId.isEmpty()) {
+            BatchStatus s = watch->batch();
+            s.inputItems = m_status.inputItems;
+            s.invalidItems = m_status.invalidItems;
+            s.duplicateItems = m_status.duplicateItems;
+            setBatch(s);
+        }
         setError(watch->error(), watch->errorString());
         finish();
     });
     m_watch->start();
-}
-
-void SubmitJob::markFailed(const ApiResult &r)
-{
-    const QString what = tr("starting workflow %1").arg(m_status.workflowId);
-    const QJsonArray errors{BatchRequest::errorEntry(QStringLiteral("%1: %2").arg(what, r.message), -1, QStringLiteral("start"))};
-    m_parse.updateObject(BatchRequest::ClassName, m_status.requestId, BatchRequest::failedFields(errors), this,
-                         [this, r, what, errors](const ApiResult &update) {
-                             if (!update.ok()) {
-                                 fail(r, what + tr(" (and marking request %1 failed also failed: %2)")
-                                                    .arg(m_status.requestId, update.message));
-                                 return;
-                             }
-                             m_status.status = QLatin1String(BatchStatus::Failed);
-                             m_status.errors = errors;
-                             setBatch(m_status);
-                             fail(r, what + tr(" (request %1 is marked failed)").arg(m_status.requestId));
-                         });
 }
 
 void SubmitJob::fail(const ApiResult &r, const QString &what)
@@ -381,13 +618,28 @@ void SubmitJob::fail(const ApiResult &r, const QString &what)
 
 void SubmitJob::fail(int error, const QString &message)
 {
+    if (isFinished())
+        return;
     qCDebug(lcSubmit) << "failed:" << message;
     setError(error, message);
+    // Chunks in flight end first: a file is never left without its request.
+    m_firstErrorCode = error;
+    m_firstError = message;
+    m_shared->cancel = true;
+    if (!m_sending.isEmpty() || m_encoding > 0)
+        return; // pump() comes back here when they have
+    if (!m_scanned && m_scanWatcher.isRunning()) {
+        // The scan stops at its next piece; its result is not needed.
+        m_scanWatcher.disconnect(this);
+    }
     finish();
 }
 
 void SubmitJob::finish()
 {
+    if (isFinished())
+        return;
+    m_readingTimer.stop();
     m_parse.signOut(this, [this] { emitResult(); });
 }
 

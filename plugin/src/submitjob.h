@@ -1,6 +1,7 @@
 #pragma once
 
-#include "batchcodec.h"
+#include "chunksubmitjob.h"
+#include "inputscanner.h"
 #include "parseclient.h"
 #include "temporalclient.h"
 
@@ -11,71 +12,99 @@
 #include <QPointer>
 #include <QTimer>
 
+#include <memory>
+
 namespace membatch {
 
 class WatchJob;
 
-// Submits one batch file: read and validate, gzip, upload the Parse File,
-// create the BatchMemoryRequest, start the workflow with only
-// {request_id, batch_id}, and, if asked, follow the batch to its end.
+// Submits a batch file of any size, in chunks:
+// 1. a first pass on a pool thread (InputScanner) reads it as it comes,
+//    checks every item, drops duplicates and cuts the chunks, while the
+//    session is opened and the Temporal namespace checked;
+// 2. the submission's identity (its content, or its idempotency key, with
+//    the user and the options) fixes the parent id and every chunk's ids;
+// 3. the chunks are gzipped on the pool (libdeflate) and sent by
+//    ChunkSubmitJobs, a few at once, each holding one chunk in memory.
+// Sent again, the same submission finds its chunks and only sends what is
+// missing. With waitForCompletion it then follows the batch to its end.
 class SubmitJob : public BatchJob
 {
     Q_OBJECT
 public:
     // What Parse Server and the Cloud Code take for a webhook url.
     static constexpr qsizetype MaxWebhookUrlLength = 2048;
-    SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &path,
-              const BatchOptions &options, QObject *parent = nullptr);
-    ~SubmitJob() override;
 
-    // Starts whose outcome is unknown (no answer, 429, 5xx) are sent again
-    // with the same requestId, which Temporal deduplicates.
-    static constexpr int MaxStartAttempts = 3;
+    // path "-" reads standard input.
+    SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &path,
+              const SubmitOptions &options, QObject *parent = nullptr);
+    // Reads device (open, readable from a pool thread, alive until result()).
+    SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, QIODevice *device, const QString &sourceName,
+              const SubmitOptions &options, QObject *parent = nullptr);
+    ~SubmitJob() override;
 
     // What a batch id may be: it names the Parse file and the workflow.
     static bool isValidBatchId(const QString &batchId);
 
+    // The ids a submission's identity gives (public for the tests).
+    static QString userPrefix(const QString &userId);
+    static QString chunkBatchId(const QString &parentId, int number, int total);
+
 protected:
     void doStart() override;
     bool doKill() override;
+    bool doStop() override;
 
 private:
-    void read();
-    void encode(QList<MemoryItem> items);
+    struct Shared;
+    QString checkOptions() const;
+    void scan();
+    void scanned();
     void signIn();
+    void checkNamespace();
+    void plan();
     void checkBatchIdIsFree();
-    void upload();
-    void createRequest(const QJsonObject &file);
-    void startWorkflow();
-    void startFailed(const ApiResult &r);
-    void recordRunId(const QString &runId);
-    void submitted();
+    void pump();
+    void chunkEncoded(int index, const QByteArray &gzip, const QString &error);
+    void chunkSent(ChunkSubmitJob *job);
+    void allSent();
+    void dryRunDone();
     void follow();
-    // The start failed for good: mark the request failed, so that nothing
-    // is left pending that no worker will ever take.
-    void markFailed(const ApiResult &r);
+    ChunkPlan chunkPlan(int index) const;
     void fail(int error, const QString &message);
     void fail(const ApiResult &r, const QString &what);
-    // Ends our Parse session (if we opened one), then emits the result.
     void finish();
-    // Reports a phase; false if a slot killed the job on hearing it.
     bool enter(BatchProgress::Phase phase);
+    void report();
 
     QNetworkAccessManager *m_nam;
     ConnectionSettings m_settings;
-    QString m_path;
-    BatchOptions m_options;
+    QString m_source;
+    SubmitOptions m_options;
     ParseClient m_parse;
     TemporalClient m_temporal;
-    QFutureWatcher<BatchReadResult> m_readWatcher;
-    QFutureWatcher<BatchCodec::Encoded> m_encodeWatcher;
-    QTimer m_retryTimer;
+    std::shared_ptr<Shared> m_shared;
+    QFutureWatcher<InputScanner::Result> m_scanWatcher;
+    QTimer m_readingTimer;
     QPointer<WatchJob> m_watch;
 
+    InputScanner::Result m_scan;
+    bool m_scanned = false;
+    bool m_ready = false; // signed in and the namespace checked
+    bool m_planned = false;
+    bool m_stopping = false;
     QString m_userId;
-    QString m_requestUuid; // BatchMemoryRequest.requestId and Temporal's start requestId
-    int m_startAttempts = 0;
-    BatchCodec::Encoded m_encoded;
+    QString m_identity; // hex
+    int m_nextChunk = 0;  // the next to encode
+    int m_encoding = 0;
+    QList<QPair<int, QByteArray>> m_encoded; // waiting for a send slot
+    QList<ChunkSubmitJob *> m_sending;
+    int m_sent = 0;
+    int m_resumed = 0;
+    qint64 m_compressedBytes = 0;
+    qint64 m_uploadedBytes = 0;
+    QString m_firstError;
+    int m_firstErrorCode = 0;
     BatchStatus m_status;
     BatchProgress m_progress;
 };

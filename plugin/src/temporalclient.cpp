@@ -75,6 +75,11 @@ void TemporalClient::cancelWorkflow(const QString &workflowId, const QString &re
                 compactJson(body), context, std::move(handler));
 }
 
+void TemporalClient::describeNamespace(QObject *context, Handler handler)
+{
+    m_rest.send("GET", request(namespacePath(), m_settings.temporalApiPrefix), {}, context, std::move(handler));
+}
+
 void TemporalClient::describeWorkflow(const QString &workflowId, const QString &runId, QObject *context,
                                       std::function<void(const ApiResult &, const WorkflowState &)> handler)
 {

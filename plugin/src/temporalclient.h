@@ -56,6 +56,8 @@ public:
     // requestId again is the same request.
     void cancelWorkflow(const QString &workflowId, const QString &reason, const QString &requestId,
                         const QString &identity, QObject *context, Handler handler);
+    // DescribeNamespace: answers 404 (NotFoundError) if there is no such namespace.
+    void describeNamespace(QObject *context, Handler handler);
     void describeWorkflow(const QString &workflowId, const QString &runId, QObject *context,
                           std::function<void(const ApiResult &, const WorkflowState &)> handler);
     // The close event of a run that has ended (history with the close-event

@@ -19,7 +19,7 @@ BatchProgress::Phase phaseOf(const BatchStatus &s)
 } // namespace
 
 WatchJob::WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
-                   const BatchOptions &options, QObject *parent)
+                   const WatchOptions &options, QObject *parent)
     : ClientJob(nam, settings, batchId, parent)
     , m_options(options)
 {
@@ -30,7 +30,7 @@ WatchJob::WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &setting
 }
 
 WatchJob *WatchJob::onSession(QNetworkAccessManager *nam, ConnectionSettings settings, const QString &sessionToken,
-                              const QString &batchId, const BatchOptions &options, QObject *parent)
+                              const QString &batchId, const WatchOptions &options, QObject *parent)
 {
     settings.sessionToken = sessionToken;
     auto *watch = new WatchJob(nam, settings, batchId, options, parent);
@@ -58,7 +58,7 @@ void WatchJob::readRequest(const ApiResult &r)
     }
     const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
     if (results.isEmpty()) {
-        notFound();
+        findChunks();
         return;
     }
     BatchStatus fresh = BatchRequest::statusFromObject(results.first().toObject());
@@ -71,6 +71,27 @@ void WatchJob::readRequest(const ApiResult &r)
     }
     m_temporal.describeWorkflow(m_status.workflowId, m_followLatestRun ? QString() : m_status.workflowRunId, this,
                                 [this](const ApiResult &wr, const WorkflowState &state) { readWorkflow(wr, state); });
+}
+
+void WatchJob::findChunks()
+{
+    // No request of that id: the parent of a submission of several chunks?
+    m_parse.find(
+        BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this,
+        [this](const ApiResult &r) {
+            if (!r.ok()) {
+                lookFailed(r, tr("reading the chunks of batch %1 from Parse").arg(m_batchId));
+                return;
+            }
+            const QJsonArray chunks = r.json.value(QStringLiteral("results")).toArray();
+            if (chunks.isEmpty()) {
+                notFound();
+                return;
+            }
+            m_status = BatchRequest::aggregate(m_batchId, chunks);
+            update();
+        },
+        BatchRequest::MaxChunks, QStringLiteral("batchId"));
 }
 
 void WatchJob::readWorkflow(const ApiResult &r, const WorkflowState &state)
@@ -113,6 +134,10 @@ void WatchJob::update()
     p.processed = m_status.processedCount;
     p.succeeded = m_status.successCount;
     p.failed = m_status.failCount;
+    if (m_status.isParent()) {
+        p.chunks = m_status.chunkCount;
+        p.chunksDone = m_status.chunksFinal;
+    }
     setProgress(p);
     if (isFinished())
         return; // killed by a slot that heard the progress

@@ -16,12 +16,12 @@ class WatchJob : public ClientJob
     Q_OBJECT
 public:
     WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId,
-             const BatchOptions &options, QObject *parent = nullptr);
+             const WatchOptions &options, QObject *parent = nullptr);
 
     // A watch job on a session another job signed in (no login of its own),
     // owned by parent and not deleted on its result.
     static WatchJob *onSession(QNetworkAccessManager *nam, ConnectionSettings settings, const QString &sessionToken,
-                               const QString &batchId, const BatchOptions &options, QObject *parent);
+                               const QString &batchId, const WatchOptions &options, QObject *parent);
 
     // Consecutive failed looks (server down, 5xx) tolerated before giving up.
     static constexpr int MaxConsecutiveFailures = 5;
@@ -34,6 +34,7 @@ protected:
 private:
     void poll();
     void readRequest(const ApiResult &r);
+    void findChunks();
     void readWorkflow(const ApiResult &r, const WorkflowState &state);
     void update();
     // Sets the outcome's error, if any, then finishes.
@@ -42,7 +43,7 @@ private:
     // refused), else try again, up to MaxConsecutiveFailures in a row.
     void lookFailed(const ApiResult &r, const QString &what);
 
-    BatchOptions m_options;
+    WatchOptions m_options;
     QTimer m_timer;
     BatchStatus m_status;
     int m_failures = 0;

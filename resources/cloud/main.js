@@ -28,6 +28,14 @@ const MAX_URL_LENGTH = 2048;
 // Standard Webhooks: "whsec_" and the base64 of 24 to 64 random bytes.
 const WEBHOOK_SECRET = /^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/;
 
+// A submission's request ids are derived from it (so that sending it again
+// finds them) and start with this prefix of the user's: see SubmitJob.
+function userPrefix(userId) {
+  return require('crypto').createHash('sha256').update(`membatch-user:${userId}`).digest('hex').slice(0, 8);
+}
+const REQUEST_ID = /^[0-9a-f]{24}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 function refuse(message) {
   throw new Parse.Error(Parse.Error.VALIDATION_ERROR, `BatchMemoryRequest: ${message}`);
 }
@@ -91,6 +99,18 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
       refuse("batchId must be 1 to 100 letters, digits, '-' and '_', starting with a letter or digit");
     }
     if (o.get('status') !== 'pending') refuse("a new request's status must be 'pending'");
+    if (o.id !== undefined) {
+      const prefix = request.user ? userPrefix(request.user.id) : null;
+      if (!prefix || !REQUEST_ID.test(o.id) || !o.id.startsWith(prefix)) {
+        refuse(`a request id chosen by its client must be 24 hex digits starting with ${prefix || "the signed-in user's prefix"}`);
+      }
+    }
+    const parent = o.get('parentBatchId');
+    if (parent !== undefined && (typeof parent !== 'string' || !BATCH_ID.test(parent) || !batchId.startsWith(`${parent}-`))) {
+      refuse('parentBatchId must be a batch id, and the chunk\'s batchId must be it, "-" and the chunk\'s number');
+    }
+    const sha = o.get('inputSha256');
+    if (sha !== undefined && (typeof sha !== 'string' || !SHA256_HEX.test(sha))) refuse('inputSha256 must be 64 hex digits');
     // What status and watch follow: this batch's own workflow, no other's.
     if (o.get('workflowId') !== undefined && o.get('workflowId') !== `batch-${batchId}`) {
       refuse(`workflowId must be batch-${batchId}`);

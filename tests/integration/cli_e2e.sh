@@ -59,20 +59,34 @@ check "worker on the HTTP port" 1 "answers in HTTP/1, not gRPC" -- \
 check "worker on a closed port" 1 "cannot reach Temporal's gRPC frontend at 127.0.0.1:1" -- \
     "$membatch" work --temporal-address 127.0.0.1:1 --task-queue "$queue"
 
-# --- a start that fails for good: the request says failed, status exits 3 --
+# --- Temporal unreachable: found while the input is read, nothing is written
 failed_id="cli-failed-$$"
-check "submit with Temporal unreachable" 1 "is marked failed" -- \
+check "submit with Temporal unreachable" 1 "checking Temporal namespace default: cannot reach Temporal" -- \
     "$membatch" submit "$sample" --batch-id "$failed_id" --temporal-url http://127.0.0.1:1
-check "status of a failed batch" 3 "batch $failed_id: failed" -- "$membatch" status "$failed_id"
-check "a taken batch id" 1 "batch id $failed_id is already taken" -- \
-    "$membatch" submit "$sample" --batch-id "$failed_id"
+check "nothing was created for it" 1 "no batch $failed_id" -- "$membatch" status "$failed_id"
+
+# --- what would be sent, sending nothing -------------------------------------
+{ cat "$sample"; head -n 3 "$sample"; printf '{"content":"x","metadata":{"$gt":1}}\n'; } >"$work/dirty.jsonl"
+check "a dry run refuses an invalid item" 1 "dirty.jsonl:304: metadata: the key '\\\$gt' starts with" -- \
+    "$membatch" submit "$work/dirty.jsonl" --dry-run
+check "a dry run with --skip-invalid" 0 "304 items: 1 invalid, 3 duplicates, 300 to send in 3 chunks" -- \
+    "$membatch" submit "$work/dirty.jsonl" --dry-run --skip-invalid --chunk-size 100
+grep -q '"kind":"invalid","line":304' <<<"$LAST_OUTPUT" || fail "no report line for the invalid item: $LAST_OUTPUT"
+check "a dry run from stdin" 0 "300 items: 0 invalid, 0 duplicates, 300 to send in 1 chunk" -- \
+    bash -c "gzip -c '$sample' | '$membatch' submit - --dry-run"
 
 # --- submit with no worker: queued; status says so with exit code 4 --------
-check "submit without waiting" 0 "^batch .*: pending" -- \
-    "$membatch" submit "$sample" --task-queue "$queue"
+taken_id="cli-taken-$$"
+check "submit without waiting" 0 "^batch $taken_id: pending" -- \
+    "$membatch" submit "$sample" --task-queue "$queue" --batch-id "$taken_id"
 batch_id=$(sed -n 's/^batch \([^:]*\): pending$/\1/p' <<<"$LAST_OUTPUT")
 [[ -n $batch_id ]] || fail "no batch id in the submit output"
 check "status of a queued batch" 4 '"outcome":"pending"' -- "$membatch" status "$batch_id" --json
+check "the same submission again sends nothing" 0 "was submitted before" -- \
+    "$membatch" submit "$sample" --task-queue "$queue" --batch-id "$taken_id"
+head -n 5 "$sample" >"$work/other.jsonl"
+check "a taken batch id" 1 "batch id $taken_id is already taken by another input" -- \
+    "$membatch" submit "$work/other.jsonl" --batch-id "$taken_id"
 
 # --- a worker takes it; watch follows it to the end -------------------------
 "$membatch" work --task-queue "$queue" --max-tasks 2 >"$work/worker.log" 2>&1 &
@@ -82,7 +96,7 @@ check "status of a completed batch" 0 '"status":"completed"' -- "$membatch" stat
 
 # --- submit --wait --json: progress lines, then one result line -------------
 check "submit --wait --json" 0 '"event":"result"' -- \
-    "$membatch" submit "$sample" --wait --json --poll-ms 100 --task-queue "$queue"
+    "$membatch" submit "$sample" --wait --json --poll-ms 100 --task-queue "$queue" --idempotency-key "second-$$"
 last=$(tail -n 1 <<<"$LAST_OUTPUT")
 grep -q '"ok":true' <<<"$last" || fail "the last JSON line is not an ok result: $last"
 grep -q '"successCount":300' <<<"$last" || fail "the result does not count 300 stored memories: $last"

@@ -140,14 +140,17 @@ public:
     }
 
     // A JSON lines batch of count memories tagged tag.
+    // Each file is new content (a submission is known by its content: the
+    // same file again would resume the first).
     static QString writeBatch(const QString &path, int count, const QString &tag)
     {
         QFile file(path);
         if (!file.open(QIODevice::WriteOnly))
             return {};
+        const QString fileId = QUuid::createUuid().toString(QUuid::WithoutBraces);
         for (int i = 0; i < count; ++i) {
             QJsonObject item{{QStringLiteral("content"), QStringLiteral("%1 memory #%2: the quick brown fox").arg(tag).arg(i)},
-                             {QStringLiteral("metadata"), QJsonObject{{QStringLiteral("i"), i}}},
+                             {QStringLiteral("metadata"), QJsonObject{{QStringLiteral("i"), i}, {QStringLiteral("file"), fileId}}},
                              {QStringLiteral("tags"), QJsonArray{tag, QStringLiteral("n%1").arg(i % 7)}},
                              {QStringLiteral("source"), QStringLiteral("membatch tests")}};
             if (i % 10 == 0)

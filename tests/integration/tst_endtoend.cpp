@@ -49,9 +49,15 @@ private:
         m_processor->setConnection(master);
     }
 
-    BatchOptions watchOptions() const
+    WatchOptions watchOptions() const
     {
-        BatchOptions options;
+        WatchOptions options;
+        options.pollIntervalMs = 100;
+        return options;
+    }
+    SubmitOptions submitOptions() const
+    {
+        SubmitOptions options;
         options.pollIntervalMs = 100;
         return options;
     }
@@ -122,7 +128,7 @@ private Q_SLOTS:
     void submits120MemoriesAndTheWorkerStoresThem()
     {
         const QString path = writeBatch(QStringLiteral("e2e.jsonl"), 120, QStringLiteral("e2e"));
-        BatchOptions options = watchOptions();
+        SubmitOptions options = submitOptions();
         options.waitForCompletion = true;
         BatchJob *job = m_processor->submit(path, options);
         QList<BatchProgress::Phase> phases;
@@ -137,7 +143,7 @@ private Q_SLOTS:
 
         // Progress went through the phases in order and ended done.
         using P = BatchProgress::Phase;
-        const QList<P> expected{P::Reading, P::Encoding, P::Uploading, P::Creating, P::Starting, P::Queued};
+        const QList<P> expected{P::Reading, P::Uploading, P::Queued};
         QCOMPARE(phases.mid(0, expected.size()), expected);
         QCOMPARE(phases.last(), P::Done);
 
@@ -223,15 +229,15 @@ private Q_SLOTS:
     void statusReportsAFinishedBatchOnce()
     {
         const QString path = writeBatch(QStringLiteral("status.jsonl"), 3, QStringLiteral("st"));
-        BatchOptions options = watchOptions();
-        options.waitForCompletion = true;
-        BatchJob *submit = m_processor->submit(path, options);
+        SubmitOptions submitOpts = submitOptions();
+        submitOpts.waitForCompletion = true;
+        BatchJob *submit = m_processor->submit(path, submitOpts);
         QVERIFY(StackClient::runToEnd(submit));
         QVERIFY2(submit->error() == Job::NoError, qPrintable(submit->errorString()));
         const QString batchId = submit->batch().batchId;
         delete submit;
 
-        options = watchOptions();
+        WatchOptions options = watchOptions();
         options.once = true;
         BatchJob *status = m_processor->watch(batchId, options);
         QVERIFY(StackClient::runToEnd(status));
@@ -298,7 +304,7 @@ private Q_SLOTS:
     // has recorded its delivery (or given it up); the request as then.
     QJsonObject submitWithWebhook(const QUrl &url, const QByteArray &secret, int count)
     {
-        BatchOptions options = watchOptions();
+        SubmitOptions options = submitOptions();
         options.waitForCompletion = true;
         options.webhookUrl = url;
         options.webhookSecret = secret;
@@ -374,8 +380,9 @@ private Q_SLOTS:
     void resultsArePagedAndOnlyTheOwnersToRead()
     {
         const QString path = StackClient::writeBatch(m_dir.filePath(QStringLiteral("results.jsonl")), 2500, QStringLiteral("res"));
-        BatchOptions options = watchOptions();
+        SubmitOptions options = submitOptions();
         options.waitForCompletion = true;
+        options.chunkItems = 2500; // one batch: its results are read by its own id
         BatchJob *job = m_processor->submit(path, options);
         QVERIFY(StackClient::runToEnd(job));
         QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
@@ -523,7 +530,7 @@ private Q_SLOTS:
 
         // The demo user's batch completes with its own items, which mallory
         // can neither read nor change.
-        BatchOptions options = watchOptions();
+        SubmitOptions options = submitOptions();
         options.waitForCompletion = true;
         BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("own.jsonl"), 20, QStringLiteral("own")), options);
         QVERIFY(StackClient::runToEnd(job));
@@ -612,7 +619,7 @@ private Q_SLOTS:
 
     void aUserCannotRewriteItsRequestsCountsOrFile()
     {
-        BatchOptions options = watchOptions();
+        SubmitOptions options = submitOptions();
         options.waitForCompletion = true;
         BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("mine.jsonl"), 3, QStringLiteral("mine")), options);
         QVERIFY(StackClient::runToEnd(job));
@@ -661,7 +668,7 @@ private Q_SLOTS:
         else
             wrong.parseUrl = QUrl(value);
         actAsSubmitter(wrong);
-        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("refused.jsonl"), 2, QStringLiteral("r")), watchOptions());
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("refused.jsonl"), 2, QStringLiteral("r")), submitOptions());
         QVERIFY(StackClient::runToEnd(job));
         QCOMPARE(job->error(), error);
         QVERIFY2(job->errorString().contains(message), qPrintable(job->errorString()));
@@ -670,23 +677,24 @@ private Q_SLOTS:
         delete job;
     }
 
-    void aFailedStartLeavesTheRequestMarkedFailed()
+    // Temporal is checked while the input is read: nothing is uploaded or
+    // created for a batch that could not start. (A start refused after that
+    // marks its request failed: tst_submitjob.)
+    void anUnreachableTemporalIsFoundBeforeAnythingIsWritten()
     {
         ConnectionSettings noTemporal = m_settings;
         noTemporal.temporalUrl = QUrl(QStringLiteral("http://127.0.0.1:1"));
         actAsSubmitter(noTemporal);
-        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("nostart.jsonl"), 2, QStringLiteral("ns")), watchOptions());
+        const QString path = writeBatch(QStringLiteral("nostart.jsonl"), 2, QStringLiteral("ns"));
+        const QUrlQuery count{{QStringLiteral("count"), QStringLiteral("1")}, {QStringLiteral("limit"), QStringLiteral("0")}};
+        const int countBefore = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest"), count).json().value(QStringLiteral("count")).toInt();
+        BatchJob *job = m_processor->submit(path, submitOptions());
         QVERIFY(StackClient::runToEnd(job));
         QCOMPARE(job->error(), int(Job::NetworkError));
-        QVERIFY2(job->errorString().contains(QStringLiteral("cannot reach Temporal")), qPrintable(job->errorString()));
-        QVERIFY2(job->errorString().contains(QStringLiteral("is marked failed")), qPrintable(job->errorString()));
-        const QString requestId = job->batch().requestId;
+        QVERIFY2(job->errorString().contains(QStringLiteral("checking Temporal namespace default: cannot reach Temporal")), qPrintable(job->errorString()));
         delete job;
-
-        const Http request = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest/") + requestId);
-        QCOMPARE(request.json().value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
-        QCOMPARE(request.json().value(QStringLiteral("errors")).toArray().first().toObject().value(QStringLiteral("stage")).toString(),
-                 QStringLiteral("start"));
+        const int countAfter = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest"), count).json().value(QStringLiteral("count")).toInt();
+        QCOMPARE(countAfter, countBefore);
     }
 
     void watchReportsAnUnknownBatch()
@@ -698,9 +706,104 @@ private Q_SLOTS:
         delete job;
     }
 
+    // 45 memories in chunks of 10: five requests under one parent id, each
+    // stored by its own workflow; status on the parent adds them up.
+    void aSplitSubmissionIsFollowedByItsParentId()
+    {
+        actAsSubmitter(m_settings);
+        SubmitOptions options = submitOptions();
+        options.chunkItems = 10;
+        options.waitForCompletion = true;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("split.jsonl"), 45, QStringLiteral("split")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const BatchStatus batch = job->batch();
+        delete job;
+        QCOMPARE(batch.status, QStringLiteral("completed"));
+        QCOMPARE(batch.chunkCount, 5);
+        QCOMPARE(batch.chunksFinal, 5);
+        QCOMPARE(batch.totalMemories, 45);
+        QCOMPARE(batch.successCount, 45);
+
+        WatchOptions once = watchOptions();
+        once.once = true;
+        BatchJob *status = m_processor->watch(batch.batchId, once);
+        QVERIFY(StackClient::runToEnd(status));
+        QCOMPARE(status->error(), int(Job::NoError));
+        QCOMPARE(status->batch().status, QStringLiteral("completed"));
+        QCOMPARE(status->batch().processedCount, 45);
+        QCOMPARE(status->batch().chunksFound, 5);
+        delete status;
+
+        int memories = 0;
+        for (int n = 1; n <= 5; ++n)
+            memories += m_stack.memoryCount(batch.batchId + QStringLiteral("-00%1").arg(n));
+        QCOMPARE(memories, 45);
+    }
+
+    // The same submission five times at once, then again: one set of
+    // chunks, each started once, every memory stored once, one batch id.
+    void identicalSubmitsMakeOneSetOfChunks()
+    {
+        actAsSubmitter(m_settings);
+        const QString path = writeBatch(QStringLiteral("five.jsonl"), 25, QStringLiteral("five"));
+        SubmitOptions options = submitOptions();
+        options.chunkItems = 10;
+        QList<BatchJob *> jobs;
+        QList<QSignalSpy *> spies;
+        for (int i = 0; i < 5; ++i) {
+            BatchJob *job = m_processor->submit(path, options);
+            job->setAutoDelete(false);
+            spies.append(new QSignalSpy(job, &Job::result));
+            jobs.append(job);
+        }
+        for (BatchJob *job : std::as_const(jobs))
+            job->start();
+        QSet<QString> ids;
+        for (int i = 0; i < 5; ++i) {
+            QVERIFY(spies.at(i)->count() == 1 || spies.at(i)->wait(60000));
+            QVERIFY2(jobs.at(i)->error() == Job::NoError, qPrintable(jobs.at(i)->errorString()));
+            ids.insert(jobs.at(i)->batch().batchId);
+        }
+        qDeleteAll(spies);
+        qDeleteAll(jobs);
+        QCOMPARE(ids.size(), 1);
+        const QString batchId = *ids.begin();
+
+        options.waitForCompletion = true;
+        BatchJob *again = m_processor->submit(path, options);
+        QStringList infos;
+        connect(again, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
+        QVERIFY(StackClient::runToEnd(again));
+        QVERIFY2(again->error() == Job::NoError, qPrintable(again->errorString()));
+        QCOMPARE(again->batch().batchId, batchId);
+        QCOMPARE(again->batch().successCount, 25);
+        delete again;
+        QVERIFY2(infos.join(QLatin1Char('\n')).contains(QStringLiteral("was submitted before")), qPrintable(infos.join(QLatin1Char('\n'))));
+
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"parentBatchId\":\"%1\"}").arg(batchId));
+        const QJsonArray chunks = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest"), query).json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(chunks.size(), 3);
+        int memories = 0;
+        for (const QJsonValue &c : chunks) {
+            const QJsonObject chunk = c.toObject();
+            const QString chunkId = chunk.value(QStringLiteral("batchId")).toString();
+            QCOMPARE(chunk.value(QStringLiteral("status")).toString(), QStringLiteral("completed"));
+            memories += m_stack.memoryCount(chunkId);
+            // One run of its workflow: Temporal deduplicated the starts.
+            const QJsonArray runs = m_stack.temporal("GET", QStringLiteral("/workflows?query=WorkflowId%3D%22batch-") + chunkId + QStringLiteral("%22"))
+                                        .json().value(QStringLiteral("executions")).toArray();
+            QCOMPARE(runs.size(), 1);
+            QCOMPARE(runs.first().toObject().value(QStringLiteral("execution")).toObject().value(QStringLiteral("runId")).toString(),
+                     chunk.value(QStringLiteral("workflowRunId")).toString());
+        }
+        QCOMPARE(memories, 25);
+    }
+
     void refusesATakenBatchId()
     {
-        BatchOptions options = watchOptions();
+        SubmitOptions options = submitOptions();
         options.batchId = QStringLiteral("fixed-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
         BatchJob *first = m_processor->submit(writeBatch(QStringLiteral("taken1.jsonl"), 2, QStringLiteral("t")), options);
         QVERIFY(StackClient::runToEnd(first));

@@ -63,7 +63,7 @@ public:
     }
 
     // The handler for requests whose method matches and whose path starts
-    // with pathPrefix; later routes win over earlier ones.
+    // with pathPrefix. The longest prefix wins; of equal ones, the later.
     void on(const QByteArray &method, const QString &pathPrefix, Handler handler)
     {
         m_routes.prepend({method, pathPrefix, std::move(handler)});
@@ -128,12 +128,15 @@ private:
     {
         requests.append(request);
         Response response = Response::json(404, {{QStringLiteral("error"), QStringLiteral("no fake route")}});
+        // The most specific route; m_routes has the latest first.
+        const Route *best = nullptr;
         for (const Route &route : std::as_const(m_routes)) {
-            if (route.method == request.method && request.path.startsWith(route.prefix)) {
-                response = route.handler(request);
-                break;
-            }
+            if (route.method == request.method && request.path.startsWith(route.prefix)
+                && (!best || route.prefix.size() > best->prefix.size()))
+                best = &route;
         }
+        if (best)
+            response = best->handler(request);
         Q_EMIT requestReceived(request);
         if (response.kind == Response::Kind::Never)
             return;

@@ -5,6 +5,8 @@
 #include "gzipcodec.h"
 #include "submitjob.h"
 
+#include <QCryptographicHash>
+#include <QJsonDocument>
 #include <QNetworkAccessManager>
 #include <QRandomGenerator>
 #include <QSignalSpy>
@@ -45,8 +47,15 @@ private:
         });
         server.on("POST", QStringLiteral("/parse/classes/BatchMemoryRequest"),
                   Response::json(201, {{QStringLiteral("objectId"), QStringLiteral("req1")}, {QStringLiteral("createdAt"), QStringLiteral("2026-11-25T12:00:00.000Z")}}));
-        server.on("PUT", QStringLiteral("/parse/classes/BatchMemoryRequest/req1"), Response::json(200, {}));
+        server.on("PUT", QStringLiteral("/parse/classes/BatchMemoryRequest/"), Response::json(200, {}));
         server.on("POST", QStringLiteral("/parse/logout"), Response::json(200, {}));
+        server.on("GET", QStringLiteral("/api/v1/namespaces/default"), Response::json(200, {{QStringLiteral("namespaceInfo"), QJsonObject()}}));
+        // GET /parse/classes/BatchMemoryRequest/ID has no route: 404, not there yet.
+    }
+
+    static QString requestPath(const SubmitJob &job)
+    {
+        return QStringLiteral("/parse/classes/BatchMemoryRequest/") + job.batch().requestId;
     }
 
 
@@ -97,14 +106,16 @@ private Q_SLOTS:
         job.setAutoDelete(false);
         QVERIFY(run(job));
         QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
-        QCOMPARE(job.batch().requestId, QStringLiteral("req1"));
+        QVERIFY(job.batch().requestId.startsWith(SubmitJob::userPrefix(QStringLiteral("u1"))));
         QCOMPARE(job.batch().workflowRunId, QStringLiteral("run1"));
         QCOMPARE(job.progress().phase, BatchProgress::Phase::Queued);
 
         QStringList order;
         for (const FakeHttpServer::Request &r : std::as_const(server.requests))
             order << QString::fromLatin1(r.method) + QLatin1Char(' ') + r.path.section(QLatin1Char('/'), 1, 3);
-        QCOMPARE(order, (QStringList{QStringLiteral("POST parse/login"), QStringLiteral("POST parse/files/batch_") + job.batch().batchId + QStringLiteral(".json.gz"),
+        QCOMPARE(order, (QStringList{QStringLiteral("POST parse/login"), QStringLiteral("GET api/v1/namespaces"),
+                                     QStringLiteral("GET parse/classes/BatchMemoryRequest"),
+                                     QStringLiteral("POST parse/files/batch_") + job.batch().batchId + QStringLiteral(".json.gz"),
                                      QStringLiteral("POST parse/classes/BatchMemoryRequest"), QStringLiteral("POST api/v1/namespaces"),
                                      QStringLiteral("POST api/v1/namespaces"), QStringLiteral("PUT parse/classes/BatchMemoryRequest"),
                                      QStringLiteral("POST parse/logout")}));
@@ -117,6 +128,11 @@ private Q_SLOTS:
         const BatchCodec::Decoded decoded = BatchCodec::decode(upload.body);
         QVERIFY2(decoded.error.isEmpty(), qPrintable(decoded.error));
         QCOMPARE(decoded.items.size(), 25);
+        // Each item as it was written, with the hash of its content.
+        const QJsonObject first = decoded.items.first().toObject();
+        QCOMPARE(first.value(QStringLiteral("content")).toString(), QStringLiteral("memory 0"));
+        QCOMPARE(first.value(QStringLiteral("contentHash")).toString(),
+                 QString::fromLatin1(QCryptographicHash::hash("memory 0", QCryptographicHash::Sha256).toHex()));
 
         // The request: the seed's fields, the file by url, readable by the user only.
         const QJsonObject created = server.requestsTo("POST", QStringLiteral("/parse/classes/BatchMemoryRequest")).first().json();
@@ -127,6 +143,9 @@ private Q_SLOTS:
         QCOMPARE(created.value(QStringLiteral("ACL")).toObject().keys(), QStringList{QStringLiteral("u1")});
         QCOMPARE(created.value(QStringLiteral("user")).toObject().value(QStringLiteral("objectId")).toString(), QStringLiteral("u1"));
         QCOMPARE(created.value(QStringLiteral("batchMetadata")).toObject().value(QStringLiteral("compressed_size_bytes")).toInt(), upload.body.size());
+        QCOMPARE(created.value(QStringLiteral("objectId")).toString(), job.batch().requestId);
+        QVERIFY(!created.contains(QStringLiteral("parentBatchId"))); // one chunk: the batch itself
+        QCOMPARE(created.value(QStringLiteral("inputSha256")).toString().size(), 64);
 
         // Both starts carried the same requestId, the one stored on the request.
         const QList<FakeHttpServer::Request> startRequests = server.requestsTo("POST", startPath());
@@ -136,9 +155,9 @@ private Q_SLOTS:
         QCOMPARE(startRequests.at(1).json().value(QStringLiteral("requestId")).toString(), requestId);
         QCOMPARE(created.value(QStringLiteral("requestId")).toString(), requestId);
         const QJsonArray input = startRequests.at(0).json().value(QStringLiteral("input")).toArray();
-        QCOMPARE(input, (QJsonArray{QJsonObject{{QStringLiteral("request_id"), QStringLiteral("req1")},
+        QCOMPARE(input, (QJsonArray{QJsonObject{{QStringLiteral("request_id"), job.batch().requestId},
                                                 {QStringLiteral("batch_id"), job.batch().batchId}}}));
-        QCOMPARE(server.requestsTo("PUT", QStringLiteral("/parse/classes/BatchMemoryRequest/req1")).first().json(),
+        QCOMPARE(server.requestsTo("PUT", requestPath(job)).first().json(),
                  QJsonObject({{QStringLiteral("workflowRunId"), QStringLiteral("run1")}}));
     }
 
@@ -152,10 +171,10 @@ private Q_SLOTS:
         job.setAutoDelete(false);
         QVERIFY(run(job));
         QCOMPARE(job.error(), int(Job::ServerError));
-        QVERIFY2(job.errorString().contains(QStringLiteral("bad start (code 3)")) && job.errorString().contains(QStringLiteral("request req1 is marked failed")),
+        QVERIFY2(job.errorString().contains(QStringLiteral("bad start (code 3)")) && job.errorString().contains(QStringLiteral("is marked failed")),
                  qPrintable(job.errorString()));
         QCOMPARE(server.requestsTo("POST", startPath()).size(), 1); // a definite no is not retried
-        const QJsonObject marked = server.requestsTo("PUT", QStringLiteral("/parse/classes/BatchMemoryRequest/req1")).first().json();
+        const QJsonObject marked = server.requestsTo("PUT", requestPath(job)).first().json();
         QCOMPARE(marked.value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
         QCOMPARE(marked.value(QStringLiteral("errors")).toArray().first().toObject().value(QStringLiteral("stage")).toString(), QStringLiteral("start"));
         QCOMPARE(job.batch().status, QStringLiteral("failed"));
@@ -174,7 +193,7 @@ private Q_SLOTS:
         job.setAutoDelete(false);
         QVERIFY(run(job));
         QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
-        QCOMPARE(server.requestsTo("POST", startPath()).size(), SubmitJob::MaxStartAttempts);
+        QCOMPARE(server.requestsTo("POST", startPath()).size(), ChunkSubmitJob::MaxStartAttempts);
         QCOMPARE(job.batch().workflowRunId, QStringLiteral("found-run"));
     }
 
@@ -204,29 +223,140 @@ private Q_SLOTS:
         QVERIFY(server.requests.isEmpty());
     }
 
-    void refusesAnOversizeBatchBeforeAnyRequest()
+    void refusesAnItemLargerThanAChunkBeforeAnyRequest()
     {
-        // Four items of 8 MiB of random text gzip to far more than 20 MiB.
-        QFile file(m_dir.filePath(QStringLiteral("huge.jsonl")));
+        QFile file(m_dir.filePath(QStringLiteral("large.jsonl")));
         QVERIFY(file.open(QIODevice::WriteOnly));
-        static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
-        QByteArray content(8 * 1024 * 1024, Qt::Uninitialized);
-        QRandomGenerator gen(1);
-        for (int item = 0; item < 4; ++item) {
-            for (char &c : content)
-                c = alphabet[gen.bounded(64)];
-            file.write("{\"content\":\"" + content + "\"}\n");
-        }
+        file.write("{\"content\":\"small\"}\n{\"content\":\"" + QByteArray(10000, 'x') + "\"}\n");
         file.close();
-
         FakeHttpServer server;
         QVERIFY(server.listen());
         serveParse(server);
-        SubmitJob job(&m_nam, settingsFor(server), file.fileName(), {});
+        SubmitOptions options;
+        options.chunkBytes = 8192;
+        SubmitJob job(&m_nam, settingsFor(server), file.fileName(), options);
         job.setAutoDelete(false);
         QVERIFY(run(job));
         QCOMPARE(job.error(), int(Job::InvalidInputError));
-        QVERIFY2(job.errorString().contains(QStringLiteral("more than the 20 MiB a Parse file may hold")), qPrintable(job.errorString()));
+        QVERIFY2(job.errorString().contains(QStringLiteral(":2: the memory is 10014 bytes of JSON, more than the 8064")), qPrintable(job.errorString()));
+        QVERIFY2(job.errorString().contains(QStringLiteral("nothing was sent")), qPrintable(job.errorString()));
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), 0);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/classes/")).size(), 0);
+    }
+
+    // 25 memories in chunks of 10: three requests under one parent id, each
+    // with its own ids and workflow, and the seeds' chunk fields.
+    void splitsIntoChunksUnderOneParent()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serveParse(server);
+        server.on("POST", startPath(), Response::json(200, {{QStringLiteral("runId"), QStringLiteral("run")}}));
+        SubmitOptions options;
+        options.chunkItems = 10;
+        SubmitJob job(&m_nam, settingsFor(server), writeItems(QStringLiteral("split.jsonl"), 25), options);
+        job.setAutoDelete(false);
+        QVERIFY(run(job));
+        QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
+        const BatchStatus parent = job.batch();
+        QCOMPARE(parent.chunkCount, 3);
+        QCOMPARE(parent.totalMemories, 25);
+        QCOMPARE(parent.batchId.size(), 24);
+
+        const QList<FakeHttpServer::Request> creates = server.requestsTo("POST", QStringLiteral("/parse/classes/BatchMemoryRequest"));
+        QCOMPARE(creates.size(), 3);
+        QSet<QString> objectIds, batchIds;
+        qint64 memories = 0;
+        for (const FakeHttpServer::Request &r : creates) {
+            const QJsonObject o = r.json();
+            const QJsonObject meta = o.value(QStringLiteral("batchMetadata")).toObject();
+            const int n = meta.value(QStringLiteral("chunk_num")).toInt();
+            QCOMPARE(meta.value(QStringLiteral("total_chunks")).toInt(), 3);
+            QCOMPARE(o.value(QStringLiteral("parentBatchId")).toString(), parent.batchId);
+            QCOMPARE(o.value(QStringLiteral("batchId")).toString(), SubmitJob::chunkBatchId(parent.batchId, n, 3));
+            QCOMPARE(o.value(QStringLiteral("workflowId")).toString(), QStringLiteral("batch-") + o.value(QStringLiteral("batchId")).toString());
+            QCOMPARE(o.value(QStringLiteral("totalMemories")).toInt(), n == 3 ? 5 : 10);
+            QCOMPARE(meta.value(QStringLiteral("submission_memory_count")).toInt(), 25);
+            objectIds << o.value(QStringLiteral("objectId")).toString();
+            batchIds << o.value(QStringLiteral("batchId")).toString();
+            memories += o.value(QStringLiteral("totalMemories")).toInt();
+        }
+        QCOMPARE(objectIds.size(), 3);
+        QCOMPARE(batchIds, (QSet<QString>{parent.batchId + QStringLiteral("-001"), parent.batchId + QStringLiteral("-002"),
+                                          parent.batchId + QStringLiteral("-003")}));
+        QCOMPARE(memories, 25);
+        QCOMPARE(server.requestsTo("POST", startPath()).size(), 3);
+        QCOMPARE(SubmitJob::chunkBatchId(QStringLiteral("p"), 7, 1200), QStringLiteral("p-0007"));
+    }
+
+    // Sent again: the chunk is there (same input), its run recorded, so
+    // nothing is uploaded, created or started.
+    void aResubmissionFindsItsChunk()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serveParse(server);
+        QString sha;
+        server.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest/"), [&sha](const FakeHttpServer::Request &r) {
+            return Response::json(200, {{QStringLiteral("objectId"), r.path.section(QLatin1Char('/'), -1)},
+                                        {QStringLiteral("batchId"), QStringLiteral("b")},
+                                        {QStringLiteral("inputSha256"), sha},
+                                        {QStringLiteral("status"), QStringLiteral("processing")},
+                                        {QStringLiteral("workflowRunId"), QStringLiteral("run0")}});
+        });
+        const QString path = writeItems(QStringLiteral("again.jsonl"), 3);
+        QFile input(path);
+        QVERIFY(input.open(QIODevice::ReadOnly));
+        QByteArray spool;
+        for (const QByteArray &line : input.readAll().split('\n')) {
+            if (line.isEmpty())
+                continue;
+            const QByteArray content = QJsonDocument::fromJson(line).object().value(QStringLiteral("content")).toString().toUtf8();
+            spool += line.chopped(1) + ",\"contentHash\":\"" + QCryptographicHash::hash(content, QCryptographicHash::Sha256).toHex() + "\"}\n";
+        }
+        sha = QString::fromLatin1(QCryptographicHash::hash(spool, QCryptographicHash::Sha256).toHex());
+
+        SubmitJob job(&m_nam, settingsFor(server), path, {});
+        job.setAutoDelete(false);
+        QVERIFY(run(job));
+        QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
+        QCOMPARE(job.batch().workflowRunId, QStringLiteral("run0"));
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), 0);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/classes/")).size(), 0);
+        QCOMPARE(server.requestsTo("POST", startPath()).size(), 0);
+
+        // The same key with another input: refused, nothing written.
+        sha = QStringLiteral("0").repeated(64);
+        SubmitJob other(&m_nam, settingsFor(server), path, {});
+        other.setAutoDelete(false);
+        QVERIFY(run(other));
+        QCOMPARE(other.error(), int(Job::InvalidInputError));
+        QVERIFY2(other.errorString().contains(QStringLiteral("was submitted before with another input")), qPrintable(other.errorString()));
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), 0);
+    }
+
+    void aDryRunSendsNothing()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        QFile file(m_dir.filePath(QStringLiteral("dry.jsonl")));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("{\"content\":\"a\"}\n{\"content\":\" a \"}\nnot json\n{\"content\":\"b\"}\n");
+        file.close();
+        SubmitOptions options;
+        options.dryRun = true;
+        options.skipInvalid = true;
+        options.chunkItems = 1;
+        SubmitJob job(&m_nam, settingsFor(server), file.fileName(), options);
+        job.setAutoDelete(false);
+        QVERIFY(run(job));
+        QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
+        QCOMPARE(job.batch().inputItems, 4);
+        QCOMPARE(job.batch().invalidItems, 1);
+        QCOMPARE(job.batch().duplicateItems, 1); // " a " is "a", normalised
+        QCOMPARE(job.batch().totalMemories, 2);
+        QCOMPARE(job.batch().chunkCount, 2);
+        QVERIFY(job.batch().compressedBytes > 0);
         QVERIFY(server.requests.isEmpty());
     }
 
@@ -244,7 +374,7 @@ private Q_SLOTS:
         QFETCH(QString, batchId);
         FakeHttpServer server;
         QVERIFY(server.listen());
-        BatchOptions options;
+        SubmitOptions options;
         options.batchId = batchId;
         SubmitJob job(&m_nam, settingsFor(server), writeItems(QStringLiteral("id.jsonl"), 1), options);
         job.setAutoDelete(false);

@@ -7,15 +7,57 @@
 
 namespace membatch {
 
-// How to submit or follow a batch.
-struct BatchOptions
+// How to follow a batch (watch, status, cancel --wait).
+struct WatchOptions
 {
-    QString batchId;            // empty: a new UUID
-    int compressionLevel = 6;   // gzip level, 1..9
-    bool waitForCompletion = false; // submit: follow the batch until it ends
-    int pollIntervalMs = 1000;  // watch: how often to look at Parse and Temporal
-    bool once = false;          // watch: report the current state and stop
-    // submit: POST a signed summary here when the batch has ended (Standard
+    bool waitForCompletion = false; // cancel: follow the batch until it ends
+    int pollIntervalMs = 1000;  // how often to look at Parse and Temporal
+    bool once = false;          // report the current state and stop
+};
+
+// What an item may be. The defaults are the PRD's (10 MiB of content) and
+// what Parse Server and PostgreSQL take; lower them to taste.
+struct ValidationLimits
+{
+    qint64 maxContentBytes = 10 * 1024 * 1024; // PRD MAX_MEMORY_SIZE
+    // The whole item as compact JSON: the worker stores each memory in one
+    // Parse request, and Parse takes at most 20 MiB a request.
+    qint64 maxItemBytes = 16 * 1024 * 1024;
+    int maxTags = 100;
+    int maxTagLength = 256;
+    qint64 maxMetadataBytes = 1024 * 1024;
+    int maxMetadataDepth = 32;
+    int maxEmbeddingDimension = 16000; // pgvector's limit
+};
+
+// How to submit a batch file.
+struct SubmitOptions
+{
+    // The submission's id (the batch id of its only chunk, or the parent id
+    // of its chunks). Empty: derived from the submission's identity, so the
+    // same submission sent again answers with the same id.
+    QString batchId;
+    // Fixes the submission's identity instead of its content: the same key
+    // with the same input resumes, with another input is refused.
+    QString idempotencyKey;
+    int compressionLevel = 6;    // gzip level, 1..12 (libdeflate)
+    int chunkItems = 1000;       // memories per chunk at most (the seeds' MAX_BATCH_SIZE)
+    // JSON bytes per chunk at most, decided before compression so that the
+    // chunks (and their count) are known before anything is written; a
+    // chunk's gzip is never larger than this plus a few bytes.
+    qint64 chunkBytes = 16 * 1024 * 1024;
+    int inFlight = 4;            // chunks being uploaded, created and started at once (1..32)
+    bool skipInvalid = false;    // leave invalid items out (reported) instead of refusing the input
+    enum class Dedup { Off, Content, ContentAndMetadata };
+    Dedup dedup = Dedup::Content; // drop items whose normalised content is an earlier item's
+    // Where to write a JSON line for each item left out (invalid or a
+    // duplicate); empty: nowhere (the counts are still reported).
+    QString reportPath;
+    bool dryRun = false;         // read, check and compress, report the figures, write nothing
+    ValidationLimits limits;
+    bool waitForCompletion = false; // follow the batch until it ends
+    int pollIntervalMs = 1000;      // ... looking this often
+    // POST a signed summary here when the batch has ended (Standard
     // Webhooks: webhook-id, webhook-timestamp, webhook-signature headers).
     QUrl webhookUrl;
     // The signing secret, "whsec_" + base64 (MEMBATCH_WEBHOOK_SECRET in the
@@ -65,7 +107,8 @@ struct WorkerOptions
 
 } // namespace membatch
 
-Q_DECLARE_METATYPE(membatch::BatchOptions)
+Q_DECLARE_METATYPE(membatch::WatchOptions)
+Q_DECLARE_METATYPE(membatch::SubmitOptions)
 Q_DECLARE_METATYPE(membatch::WorkerOptions)
 Q_DECLARE_METATYPE(membatch::ResultsOptions)
 Q_DECLARE_METATYPE(membatch::CleanupOptions)

@@ -17,9 +17,9 @@ class MEMBATCH_EXPORT BatchProgress
 public:
     enum class Phase {
         Idle,
-        Reading,    // reading and validating the input file
-        Encoding,   // serialising and gzipping
-        Uploading,  // sending the gzip file to Parse (bytes)
+        Reading,    // reading and validating the input (processed: items read)
+        Encoding,   // gzipping the chunks
+        Uploading,  // sending the chunks: files, requests, workflows (bytes, chunks)
         Creating,   // creating the BatchMemoryRequest object
         Starting,   // starting the Temporal workflow
         Queued,     // submitted, waiting for a worker (status pending)
@@ -37,6 +37,8 @@ public:
     qint64 failed = 0;
     qint64 bytesDone = 0;  // Encoding/Uploading
     qint64 bytesTotal = 0;
+    int chunks = 0;        // a submission of several chunks: how many
+    int chunksDone = 0;    // ... sent (Uploading), or ended (Processing)
 
     static QString phaseName(Phase phase); // "uploading"
     static bool phaseFromName(const QString &name, Phase *phase);
@@ -51,7 +53,8 @@ public:
     {
         return a.phase == b.phase && a.batchId == b.batchId && a.status == b.status && a.total == b.total
             && a.processed == b.processed && a.succeeded == b.succeeded && a.failed == b.failed
-            && a.bytesDone == b.bytesDone && a.bytesTotal == b.bytesTotal;
+            && a.bytesDone == b.bytesDone && a.bytesTotal == b.bytesTotal && a.chunks == b.chunks
+            && a.chunksDone == b.chunksDone;
     }
     friend bool operator!=(const BatchProgress &a, const BatchProgress &b) { return !(a == b); }
 };

@@ -43,6 +43,18 @@ struct MEMBATCH_EXPORT BatchStatus
     QDateTime completedAt;
     qint64 processingDurationMs = -1;
 
+    // A submission of several chunks: each chunk is a request of its own,
+    // under the parent's id; the parent's status adds up its chunks.
+    QString parentBatchId; // a chunk's parent
+    int chunkCount = 1;    // chunks of the submission
+    int chunksFound = 0;   // a parent: the chunks that exist (all, once it is sent)
+    int chunksFinal = 0;   // a parent: the chunks that have ended
+    // What the submission left out of its input (submit and dry run only).
+    qint64 inputItems = -1; // items read; -1: not known here
+    qint64 invalidItems = 0;
+    qint64 duplicateItems = 0;
+    bool isParent() const { return chunkCount > 1 && parentBatchId.isEmpty(); }
+
     // The batch has ended: a final Parse status, or a workflow that closed
     // without completing (failed, terminated, canceled, timed out).
     bool isFinal() const;

@@ -4,6 +4,7 @@
 #include <membatch/connectionsettings.h>
 #include <membatch/job.h>
 
+#include <QIODevice>
 #include <QtPlugin>
 
 namespace membatch {
@@ -19,19 +20,27 @@ public:
     // Where the servers are and who we are; used by jobs created afterwards.
     virtual void setConnection(const ConnectionSettings &settings) = 0;
 
-    // Reads a JSON array or JSON lines file of memories, uploads it as a
-    // gzip Parse File on a BatchMemoryRequest and starts the workflow.
-    // With options.waitForCompletion it then follows the batch to its end.
-    virtual BatchJob *submit(const QString &path, const BatchOptions &options = {}) = 0;
+    // Reads a JSON array or JSON lines file of memories (gzipped or not;
+    // path "-" is standard input), checks every item, drops duplicates, and
+    // sends it in chunks: each a gzip Parse File on a BatchMemoryRequest with
+    // its own workflow, under one batch id. The same submission sent again
+    // (after a kill, or twice at once) completes the first, never doubles
+    // it. With options.waitForCompletion it then follows the batch to its
+    // end; with options.dryRun it only reports what it would send.
+    virtual BatchJob *submit(const QString &path, const SubmitOptions &options = {}) = 0;
+    // The same from a device: open, readable from a pool thread, and alive
+    // until the job's result(). sourceName names it in errors.
+    virtual BatchJob *submit(QIODevice *input, const QString &sourceName, const SubmitOptions &options = {}) = 0;
 
-    // Follows a batch until it ends (or, with options.once, reports it once).
-    virtual BatchJob *watch(const QString &batchId, const BatchOptions &options = {}) = 0;
+    // Follows a batch until it ends (or, with options.once, reports it once);
+    // the id of a submission of several chunks adds up its chunks.
+    virtual BatchJob *watch(const QString &batchId, const WatchOptions &options = {}) = 0;
 
     // Asks Temporal to cancel a batch's workflow; the worker holding it stops
     // at its next heartbeat and records "canceled" with the counts so far.
     // With options.waitForCompletion it follows the batch until then. Only
     // a batch the user can see in Parse is canceled.
-    virtual BatchJob *cancel(const QString &batchId, const BatchOptions &options = {}, const QString &reason = {}) = 0;
+    virtual BatchJob *cancel(const QString &batchId, const WatchOptions &options = {}, const QString &reason = {}) = 0;
 
     // Reads what became of each item of a batch (stored, and as which Memory,
     // or refused, and why), while it runs and after: only a batch the user
@@ -51,5 +60,5 @@ public:
 } // namespace membatch
 
 // Bump on any change of the interface above (and of the types it uses).
-#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/3.0"
+#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/4.0"
 Q_DECLARE_INTERFACE(membatch::IBatchProcessor, MEMBATCH_IBATCHPROCESSOR_IID)

@@ -26,6 +26,10 @@ struct MEMBATCH_EXPORT MemoryItem
     // batch's results name it, and the Memory object carries it.
     QString customId;
     static constexpr qsizetype MaxCustomIdLength = 256;
+    // SHA-256 (64 lowercase hex digits) of the normalised content, and of
+    // the metadata if deduplication looked at it: written by membatch when
+    // it submits, stored on the Memory.
+    QString contentHash;
 
     // Writes only the fields that are set, so a round trip is exact.
     QJsonObject toJson() const;
@@ -37,7 +41,8 @@ struct MEMBATCH_EXPORT MemoryItem
     friend bool operator==(const MemoryItem &a, const MemoryItem &b)
     {
         return a.content == b.content && a.metadata == b.metadata && a.embedding == b.embedding
-            && a.source == b.source && a.tags == b.tags && a.customId == b.customId;
+            && a.source == b.source && a.tags == b.tags && a.customId == b.customId
+            && a.contentHash == b.contentHash;
     }
     friend bool operator!=(const MemoryItem &a, const MemoryItem &b) { return !(a == b); }
 };

@@ -1,0 +1,85 @@
+#pragma once
+
+#include "parseclient.h"
+#include "temporalclient.h"
+
+#include <membatch/job.h>
+
+#include <QJsonObject>
+#include <QTimer>
+#include <QUrl>
+
+#include <functional>
+
+namespace membatch {
+
+// One chunk of a submission, all decided before it is sent: ids derived
+// from the submission's identity, so that sending it again (twice, at
+// once, after a kill) finds the same request instead of making another.
+struct ChunkPlan
+{
+    int number = 1; // 1-based
+    int total = 1;
+    QString objectId;       // the BatchMemoryRequest's
+    QString batchId;        // the parent's id itself for a submission of one chunk
+    QString parentBatchId;  // empty for a submission of one chunk
+    QString requestUuid;    // BatchMemoryRequest.requestId, and Temporal's start requestId
+    QString inputSha256;    // hex, of the whole submission: who else may claim these ids
+    qint64 count = 0;
+    qint64 jsonBytes = 0;
+    QByteArray gzip;
+    QJsonObject batchMetadata; // the seeds' fields
+    QString userId;            // empty: submitted with the master key
+    QUrl webhookUrl;
+    QByteArray webhookSecret;
+};
+
+// Sends one chunk: looks for its request (a resubmission finds it and only
+// makes sure its workflow runs), else uploads the gzip file, creates the
+// BatchMemoryRequest under the chunk's own id and starts its workflow with
+// only {request_id, batch_id}. Runs on the submission's Parse session.
+class ChunkSubmitJob : public Job
+{
+    Q_OBJECT
+public:
+    // Starts whose outcome is unknown (no answer, 429, 5xx) are sent again
+    // with the same requestId, which Temporal deduplicates.
+    static constexpr int MaxStartAttempts = 3;
+
+    ChunkSubmitJob(ParseClient *parse, TemporalClient *temporal, ChunkPlan plan, QObject *parent = nullptr);
+
+    const ChunkPlan &plan() const { return m_plan; }
+    // The request as it stands once the chunk has been sent.
+    BatchStatus status() const { return m_status; }
+    // It was there already: an earlier run of the same submission sent it.
+    bool wasResumed() const { return m_resumed; }
+    std::function<void(qint64 sent, qint64 total)> onUpload;
+
+protected:
+    void doStart() override;
+    bool doKill() override;
+
+private:
+    void lookUp(bool afterClash);
+    void found(const QJsonObject &request);
+    void upload();
+    void create(const QJsonObject &file);
+    void findRun();
+    void startWorkflow();
+    void startFailed(const ApiResult &r);
+    void recordRunId(const QString &runId);
+    void markFailed(const ApiResult &r);
+    void fail(int error, const QString &message);
+    void fail(const ApiResult &r, const QString &what);
+    QString name() const;
+
+    ParseClient *m_parse;
+    TemporalClient *m_temporal;
+    ChunkPlan m_plan;
+    BatchStatus m_status;
+    QTimer m_retryTimer;
+    int m_startAttempts = 0;
+    bool m_resumed = false;
+};
+
+} // namespace membatch

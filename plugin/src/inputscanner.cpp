@@ -1,0 +1,361 @@
+#include "inputscanner.h"
+
+#include "digestmap.h"
+#include "gzipcodec.h"
+#include "itemvalidator.h"
+#include "jsonarraysplitter.h"
+
+#include <QCryptographicHash>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <optional>
+
+namespace membatch::InputScanner {
+
+namespace {
+
+constexpr qint64 kReadBytes = 1 << 20;
+constexpr int kReportedErrors = 10;
+// However far a gzip input inflates, it is read as a stream; this only
+// bounds the time a bomb of whitespace can take.
+constexpr qint64 kMaxInflatedBytes = qint64(1) << 40;
+
+QByteArray sha256(QByteArrayView data)
+{
+    return QCryptographicHash::hash(data, QCryptographicHash::Sha256);
+}
+
+class Scanner
+{
+public:
+    Scanner(const QString &source, const Options &options, QIODevice *spool)
+        : m_source(source)
+        , m_options(options)
+        , m_validator(options.limits)
+        , m_spool(spool)
+        , m_sha(QCryptographicHash::Sha256)
+        , m_splitter(maxRawBytes())
+    {
+        m_chunk.offset = 0;
+    }
+
+    bool openReport()
+    {
+        if (m_options.reportPath.isEmpty())
+            return true;
+        m_report.emplace(m_options.reportPath);
+        const bool opened = m_options.reportPath == QLatin1String("-")
+            ? m_report->open(stderr, QIODevice::WriteOnly | QIODevice::Unbuffered, QFileDevice::DontCloseHandle)
+            : m_report->open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text);
+        if (opened)
+            return true;
+        m_result.error = QStringLiteral("cannot write the report %1: %2").arg(m_options.reportPath, m_report->errorString());
+        return false;
+    }
+
+    // The decoded text of the input, piece by piece. False: stop reading.
+    bool feed(QByteArrayView text)
+    {
+        if (m_mode == Mode::Unknown) {
+            m_head.append(text);
+            qsizetype i = m_head.startsWith("\xEF\xBB\xBF") ? 3 : 0;
+            while (i < m_head.size() && QChar::isSpace(uchar(m_head.at(i))))
+                ++i;
+            if (i == m_head.size() || (m_head.size() < 3 && QByteArrayView("\xEF\xBB\xBF").startsWith(m_head)))
+                return true; // not yet known
+            m_mode = m_head.at(i) == '[' ? Mode::Array : Mode::Lines;
+            QByteArray head = std::exchange(m_head, {});
+            if (head.startsWith("\xEF\xBB\xBF"))
+                head.remove(0, 3);
+            return feed(head);
+        }
+        if (m_mode == Mode::Array) {
+            QList<JsonArraySplitter::Element> elements;
+            const bool ok = m_splitter.feed(text, &elements);
+            for (const auto &e : elements)
+                element(e.text, e.bytes);
+            if (!ok)
+                m_result.error = QStringLiteral("%1: %2").arg(m_source, m_splitter.error());
+            return ok;
+        }
+        lines(text);
+        return true;
+    }
+
+    Result finish()
+    {
+        if (m_result.error.isEmpty()) {
+            if (m_mode == Mode::Array && !m_splitter.finish())
+                m_result.error = QStringLiteral("%1: %2").arg(m_source, m_splitter.error());
+            else if (m_mode == Mode::Lines && (!m_line.isEmpty() || m_lineTooLong))
+                line(); // the last line, without its newline
+        }
+        if (m_result.error.isEmpty() && m_result.invalid && !m_options.skipInvalid) {
+            m_result.error = m_errors.join(QLatin1Char('\n'));
+            if (m_result.invalid > m_errors.size())
+                m_result.error += QStringLiteral("\n... and %1 more invalid items").arg(m_result.invalid - m_errors.size());
+            m_result.error += QStringLiteral("\n%1: nothing was sent (%2 of %3 items are invalid; --skip-invalid leaves them out)")
+                                  .arg(m_source)
+                                  .arg(m_result.invalid)
+                                  .arg(m_result.items);
+        }
+        if (m_result.error.isEmpty() && m_result.kept == 0) {
+            m_result.error = m_result.items == 0
+                ? QStringLiteral("%1: the batch is empty (no memories)").arg(m_source)
+                : QStringLiteral("%1: no memories are left to send (%2 invalid, %3 duplicates)")
+                      .arg(m_source)
+                      .arg(m_result.invalid)
+                      .arg(m_result.duplicates);
+        }
+        if (m_result.error.isEmpty() && m_spoolFailed)
+            m_result.error = QStringLiteral("cannot write the spool file: %1").arg(m_spool->errorString());
+        if (m_chunk.count)
+            m_result.chunks.append(m_chunk);
+        m_result.inputSha256 = m_sha.result();
+        if (m_report)
+            m_report->close();
+        return std::move(m_result);
+    }
+
+    qint64 itemsRead() const { return m_result.items; }
+    QString error() const { return m_result.error; }
+
+private:
+    enum class Mode { Unknown, Array, Lines };
+
+    // Pretty-printed items may be twice their compact size, and no more
+    // than that is held.
+    qsizetype maxRawBytes() const { return qsizetype(std::min<qint64>(m_options.limits.maxItemBytes * 2 + 4096, 1 << 30)); }
+
+    void lines(QByteArrayView text)
+    {
+        while (!text.isEmpty()) {
+            const qsizetype nl = text.indexOf('\n');
+            const QByteArrayView part = nl < 0 ? text : text.first(nl);
+            if (!m_lineTooLong) {
+                if (m_line.size() + part.size() > maxRawBytes()) {
+                    m_lineTooLong = true;
+                    m_lineBytes = m_line.size();
+                    m_line.clear();
+                } else {
+                    m_line.append(part);
+                }
+            }
+            if (m_lineTooLong)
+                m_lineBytes += part.size();
+            if (nl < 0)
+                return;
+            line();
+            text = text.sliced(nl + 1);
+        }
+    }
+
+    void line()
+    {
+        ++m_lineNo;
+        const QByteArray text = std::exchange(m_line, {});
+        if (m_lineTooLong) {
+            m_lineTooLong = false;
+            element({}, m_lineBytes);
+            return;
+        }
+        if (text.trimmed().isEmpty())
+            return; // blank lines are no items
+        element(text, text.size());
+    }
+
+    QString label() const
+    {
+        return m_mode == Mode::Lines ? QStringLiteral("line %1").arg(m_lineNo) : QStringLiteral("item %1").arg(m_result.items);
+    }
+
+    void element(const QByteArray &text, qint64 bytes)
+    {
+        const qint64 index = m_result.items++;
+        ItemValidator::Checked checked;
+        QString why;
+        if (text.isEmpty())
+            why = QStringLiteral("the memory is %1 bytes, more than the %2 a memory may be").arg(bytes).arg(m_options.limits.maxItemBytes);
+        else if (m_validator.check(text, label(), &checked, &why) && !checked.item.customId.isEmpty()) {
+            const qint64 first = m_customIds.findOrInsert(sha256(checked.item.customId.toUtf8()), index);
+            if (first >= 0)
+                why = QStringLiteral("customId '%1' is item %2's already").arg(checked.item.customId).arg(first + 1);
+        }
+        if (!why.isEmpty()) {
+            invalid(index, why);
+            return;
+        }
+        const QByteArray digest = contentDigest(checked.item.content, checked.item.metadata, m_options.dedup);
+        if (m_options.dedup != SubmitOptions::Dedup::Off) {
+            const qint64 first = m_contents.findOrInsert(digest, index);
+            if (first >= 0) {
+                ++m_result.duplicates;
+                QJsonObject entry{{QStringLiteral("kind"), QStringLiteral("duplicate")},
+                                  {QStringLiteral("index"), index},
+                                  {QStringLiteral("duplicateOf"), first}};
+                if (!checked.item.customId.isEmpty())
+                    entry.insert(QStringLiteral("customId"), checked.item.customId);
+                report(entry);
+                return;
+            }
+        }
+        if (m_result.invalid && !m_options.skipInvalid)
+            return; // nothing will be sent: no need to keep it
+        keep(checked.compact, digest.toHex());
+    }
+
+    void invalid(qint64 index, const QString &why)
+    {
+        ++m_result.invalid;
+        if (m_errors.size() < kReportedErrors) {
+            m_errors << (m_mode == Mode::Lines ? QStringLiteral("%1:%2: %3").arg(m_source).arg(m_lineNo).arg(why)
+                                               : QStringLiteral("%1: item %2: %3").arg(m_source).arg(index + 1).arg(why));
+        }
+        QJsonObject entry{{QStringLiteral("kind"), QStringLiteral("invalid")},
+                          {QStringLiteral("index"), index},
+                          {QStringLiteral("reason"), why}};
+        if (m_mode == Mode::Lines)
+            entry.insert(QStringLiteral("line"), m_lineNo);
+        report(entry);
+    }
+
+    void report(const QJsonObject &entry)
+    {
+        if (m_report)
+            m_report->write(QJsonDocument(entry).toJson(QJsonDocument::Compact).append('\n'));
+    }
+
+    void keep(const QByteArray &compact, const QByteArray &hashHex)
+    {
+        // The item as validated, with its hash: no second JSON round trip.
+        QByteArray line;
+        line.reserve(compact.size() + 84);
+        line.append(QByteArrayView(compact).chopped(1));
+        if (compact.size() > 2)
+            line.append(',');
+        line.append("\"contentHash\":\"").append(hashHex).append("\"}\n");
+
+        const qint64 bytes = line.size(); // the newline stands for the comma (or a bracket)
+        if (m_chunk.count && (m_chunk.count >= m_options.chunkItems || m_chunk.jsonBytes() + bytes > m_options.chunkBytes)) {
+            m_result.chunks.append(m_chunk);
+            m_chunk = ChunkSpan{m_chunk.offset + m_chunk.length, 0, 0};
+        }
+        m_chunk.length += bytes;
+        ++m_chunk.count;
+        ++m_result.kept;
+        m_result.jsonBytes += bytes + (m_chunk.count == 1 ? 1 : 0);
+        m_sha.addData(line);
+        if (m_spool->write(line) != bytes)
+            m_spoolFailed = true;
+    }
+
+    QString m_source;
+    Options m_options;
+    ItemValidator m_validator;
+    QIODevice *m_spool;
+    QCryptographicHash m_sha;
+    JsonArraySplitter m_splitter;
+    std::optional<QFile> m_report;
+    Mode m_mode = Mode::Unknown;
+    QByteArray m_head;
+    QByteArray m_line;
+    bool m_lineTooLong = false;
+    qint64 m_lineBytes = 0;
+    qint64 m_lineNo = 0;
+    DigestMap m_contents;
+    DigestMap m_customIds;
+    ChunkSpan m_chunk;
+    QStringList m_errors;
+    bool m_spoolFailed = false;
+    Result m_result;
+};
+
+} // namespace
+
+QByteArray contentDigest(const QString &content, const QJsonObject &metadata, SubmitOptions::Dedup dedup)
+{
+    QCryptographicHash hash(QCryptographicHash::Sha256);
+    hash.addData(content.normalized(QString::NormalizationForm_C).simplified().toUtf8());
+    if (dedup == SubmitOptions::Dedup::ContentAndMetadata) {
+        hash.addData(QByteArrayView("\0", 1));
+        hash.addData(QJsonDocument(metadata).toJson(QJsonDocument::Compact)); // keys in order
+    }
+    return hash.result();
+}
+
+Result scan(QIODevice *input, const QString &sourceName, const Options &options, QIODevice *spool,
+            const std::function<bool(qint64)> &progress)
+{
+    Scanner scanner(sourceName, options, spool);
+    if (!scanner.openReport())
+        return scanner.finish();
+
+    std::optional<GzipCodec::Inflater> inflater;
+    bool first = true;
+    QByteArray magic;
+    qint64 reported = 0;
+    QByteArray piece(kReadBytes, Qt::Uninitialized);
+    QByteArray text;
+    for (;;) {
+        const qint64 n = input->read(piece.data(), piece.size());
+        if (n < 0) {
+            Result r = scanner.finish();
+            r.error = QStringLiteral("%1: cannot read: %2").arg(sourceName, input->errorString());
+            return r;
+        }
+        if (n == 0) {
+            if (!input->isSequential() || input->atEnd() || !input->waitForReadyRead(-1))
+                break;
+            continue;
+        }
+        QByteArrayView bytes(piece.constData(), n);
+        if (first) {
+            // Gzip or not, from its magic bytes (which may come one at a time).
+            magic.append(bytes);
+            if (magic.size() < 2)
+                continue;
+            first = false;
+            if (magic.startsWith("\x1f\x8b"))
+                inflater.emplace(kMaxInflatedBytes);
+            bytes = magic;
+        }
+        bool ok = true;
+        if (inflater) {
+            text.clear();
+            if (!inflater->feed(bytes, &text)) {
+                Result r = scanner.finish();
+                r.error = QStringLiteral("%1: %2").arg(sourceName, inflater->error());
+                return r;
+            }
+            ok = scanner.feed(text);
+        } else {
+            ok = scanner.feed(bytes);
+        }
+        magic.clear();
+        if (!ok)
+            return scanner.finish();
+        if (progress) {
+            reported = scanner.itemsRead();
+            if (!progress(reported)) {
+                Result r = scanner.finish();
+                r.canceled = true;
+                r.error = QStringLiteral("%1: reading was stopped").arg(sourceName);
+                return r;
+            }
+        }
+    }
+    if (first && !magic.isEmpty()) // a one-byte input
+        scanner.feed(magic);
+    if (inflater && !inflater->finish()) {
+        Result r = scanner.finish();
+        r.error = QStringLiteral("%1: %2").arg(sourceName, inflater->error());
+        return r;
+    }
+    if (progress)
+        progress(scanner.itemsRead());
+    return scanner.finish();
+}
+
+} // namespace membatch::InputScanner

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <membatch/batchoptions.h>
+
+#include <QByteArray>
+#include <QIODevice>
+#include <QList>
+#include <QString>
+
+#include <functional>
+
+namespace membatch {
+
+// The first pass of a submission, run on a pool thread: reads the input as
+// it comes (a JSON array or JSON lines, gzipped or not), checks every item
+// (ItemValidator), drops duplicates, and writes the items it keeps, compact
+// and with their contentHash, one per line to a spool file. It also cuts
+// them into chunks, so that how many there are is known before the first
+// is sent, and takes the SHA-256 of what it kept: the submission's identity.
+//
+// Holds one item at a time, plus 24 bytes a kept item for deduplication
+// (and as much again for customIds, if there are any).
+namespace InputScanner {
+
+struct Options
+{
+    ValidationLimits limits;
+    bool skipInvalid = false;
+    SubmitOptions::Dedup dedup = SubmitOptions::Dedup::Content;
+    int chunkItems = 1000;
+    qint64 chunkBytes = 16 * 1024 * 1024;
+    QString reportPath; // JSON lines of the items left out; empty: none; "-": standard error
+};
+
+// Where a chunk's items lie in the spool: length bytes from offset, one
+// item a line.
+struct ChunkSpan
+{
+    qint64 offset = 0;
+    qint64 length = 0;
+    qint64 count = 0;
+    // The chunk as a JSON array: the lines joined by commas, in brackets.
+    qint64 jsonBytes() const { return length + 1; }
+};
+
+struct Result
+{
+    QString error;          // empty: the kept items are in the spool
+    qint64 items = 0;       // read
+    qint64 invalid = 0;
+    qint64 duplicates = 0;
+    qint64 kept = 0;
+    qint64 jsonBytes = 0;   // of all chunks
+    QList<ChunkSpan> chunks;
+    QByteArray inputSha256; // of the spool: the items kept, as they will be sent
+    bool canceled = false;
+};
+
+// progress(itemsRead) is called after each piece read; returning false stops the
+// scan (canceled). input must be open; spool open for writing.
+Result scan(QIODevice *input, const QString &sourceName, const Options &options, QIODevice *spool,
+            const std::function<bool(qint64)> &progress = {});
+
+// The normalised content a duplicate is found by: NFC, whitespace trimmed
+// and runs of it made one space.
+QByteArray contentDigest(const QString &content, const QJsonObject &metadata, SubmitOptions::Dedup dedup);
+
+} // namespace InputScanner
+} // namespace membatch

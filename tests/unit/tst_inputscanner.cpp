@@ -1,0 +1,241 @@
+// InputScanner, the first pass of a submission: formats, pieces of any
+// size, every error path, deduplication, the report and the chunk cuts.
+#include "gzipcodec.h"
+#include "inputscanner.h"
+
+#include <QBuffer>
+#include <QCryptographicHash>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace membatch;
+
+namespace {
+
+// Hands out at most a few bytes a read, as a slow pipe would.
+class TrickleDevice : public QIODevice
+{
+public:
+    TrickleDevice(QByteArray data, qint64 step)
+        : m_data(std::move(data))
+        , m_step(step)
+    {
+        open(QIODevice::ReadOnly);
+    }
+    bool isSequential() const override { return true; }
+    bool atEnd() const override { return m_pos >= m_data.size() && QIODevice::atEnd(); }
+
+protected:
+    qint64 readData(char *data, qint64 max) override
+    {
+        const qint64 n = std::min({max, m_step, qint64(m_data.size()) - m_pos});
+        memcpy(data, m_data.constData() + m_pos, size_t(n));
+        m_pos += n;
+        return n;
+    }
+    qint64 writeData(const char *, qint64) override { return -1; }
+
+private:
+    QByteArray m_data;
+    qint64 m_step;
+    qint64 m_pos = 0;
+};
+
+struct Scanned
+{
+    InputScanner::Result result;
+    QByteArray spool;
+};
+
+Scanned scan(QIODevice *input, const InputScanner::Options &options = {})
+{
+    QBuffer spool;
+    spool.open(QIODevice::WriteOnly);
+    Scanned s{InputScanner::scan(input, QStringLiteral("in"), options, &spool), spool.data()};
+    return s;
+}
+
+Scanned scan(const QByteArray &text, const InputScanner::Options &options = {})
+{
+    QBuffer input;
+    input.setData(text);
+    input.open(QIODevice::ReadOnly);
+    return scan(&input, options);
+}
+
+QByteArray hashOf(const char *content)
+{
+    return QCryptographicHash::hash(content, QCryptographicHash::Sha256).toHex();
+}
+
+} // namespace
+
+class tst_InputScanner : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void everyFormatGivesTheSameSpool_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::addColumn<qint64>("step");
+        const QByteArray lines = "{\"content\":\"one\"}\n\n{ \"content\" : \"two\", \"tags\":[\"t\"] }\r\n{\"content\":\"three\"}";
+        const QByteArray array = "[\n  {\"content\":\"one\"},\n  {\"content\":\"two\",\"tags\":[\"t\"]},\n  {\"content\":\"three\"}\n]\n";
+        QTest::newRow("lines") << lines << qint64(1 << 20);
+        QTest::newRow("array") << array << qint64(1 << 20);
+        QTest::newRow("lines, a byte at a time") << lines << qint64(1);
+        QTest::newRow("array, a byte at a time") << array << qint64(1);
+        QTest::newRow("array with a BOM, 2 bytes at a time") << QByteArray("\xEF\xBB\xBF") + array << qint64(2);
+        QTest::newRow("lines with a BOM") << QByteArray("\xEF\xBB\xBF") + lines << qint64(1);
+        QTest::newRow("gzipped lines") << GzipCodec::compress(lines) << qint64(1 << 20);
+        QTest::newRow("gzipped array, 3 bytes at a time") << GzipCodec::compress(array) << qint64(3);
+        QTest::newRow("two gzip members") << GzipCodec::compress(array.left(30)) + GzipCodec::compress(array.mid(30)) << qint64(7);
+    }
+
+    void everyFormatGivesTheSameSpool()
+    {
+        QFETCH(QByteArray, text);
+        QFETCH(qint64, step);
+        TrickleDevice input(text, step);
+        const Scanned s = scan(&input);
+        QVERIFY2(s.result.error.isEmpty(), qPrintable(s.result.error));
+        const QByteArray expected = "{\"content\":\"one\",\"contentHash\":\"" + hashOf("one") + "\"}\n"
+            "{\"content\":\"two\",\"tags\":[\"t\"],\"contentHash\":\"" + hashOf("two") + "\"}\n"
+            "{\"content\":\"three\",\"contentHash\":\"" + hashOf("three") + "\"}\n";
+        QCOMPARE(s.spool, expected);
+        QCOMPARE(s.result.items, 3);
+        QCOMPARE(s.result.kept, 3);
+        QCOMPARE(s.result.inputSha256, QCryptographicHash::hash(expected, QCryptographicHash::Sha256));
+        QCOMPARE(s.result.chunks.size(), 1);
+        QCOMPARE(s.result.chunks.first().length, expected.size());
+        QCOMPARE(s.result.jsonBytes, expected.size() + 1);
+    }
+
+    void errorsNameTheLineOrItem_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("empty") << QByteArray() << QStringLiteral("in: the batch is empty");
+        QTest::newRow("blank") << QByteArray(" \n\n ") << QStringLiteral("in: the batch is empty");
+        QTest::newRow("empty array") << QByteArray("[ ]") << QStringLiteral("in: the batch is empty");
+        QTest::newRow("bad line") << QByteArray("{\"content\":\"a\"}\n{\"content\":1}\n") << QStringLiteral("in:2: 'content' must be a non-empty string");
+        QTest::newRow("bad JSON line") << QByteArray("{\"content\":\"a\"}\n\n{\"content\":\"b\"\n") << QStringLiteral("in:3: invalid JSON: expected ',' or '}'");
+        QTest::newRow("bad item") << QByteArray("[{\"content\":\"a\"},{\"content\":\"b\",\"x\":1}]") << QStringLiteral("in: item 2: unknown field 'x'");
+        QTest::newRow("array not closed") << QByteArray("[{\"content\":\"a\"}") << QStringLiteral("in: ");
+        QTest::newRow("array syntax") << QByteArray("[{\"content\":\"a\"} {\"content\":\"b\"}]") << QStringLiteral("in: ");
+        QTest::newRow("text after the array") << QByteArray("[{\"content\":\"a\"}] x") << QStringLiteral("in: ");
+        QTest::newRow("truncated gzip") << GzipCodec::compress("[{\"content\":\"a\"}]").chopped(4) << QStringLiteral("in: ");
+        QTest::newRow("corrupt gzip") << QByteArray("\x1f\x8b\x08\x00garbage that is not deflate") << QStringLiteral("in: ");
+        QTest::newRow("duplicate customId") << QByteArray("{\"content\":\"a\",\"customId\":\"x\"}\n{\"content\":\"b\",\"customId\":\"x\"}")
+                                            << QStringLiteral("in:2: customId 'x' is item 1's already");
+    }
+
+    void errorsNameTheLineOrItem()
+    {
+        QFETCH(QByteArray, text);
+        QFETCH(QString, error);
+        const Scanned s = scan(text);
+        QVERIFY2(s.result.error.startsWith(error), qPrintable(s.result.error));
+        QVERIFY(!s.result.error.isEmpty());
+    }
+
+    // Strict: nothing is kept once an item is invalid, and every one is
+    // counted; the first ten are named.
+    void strictCountsEveryInvalidItem()
+    {
+        QByteArray text;
+        for (int i = 0; i < 30; ++i)
+            text += i % 2 ? "{\"content\":\"ok\"}\n" : "{\"content\":\"\"}\n";
+        const Scanned s = scan(text + "{\"content\":\"last\"}\n");
+        QCOMPARE(s.result.invalid, 15);
+        QVERIFY2(!s.result.error.contains(QStringLiteral("in:21:")), qPrintable(s.result.error)); // the eleventh
+        QVERIFY2(s.result.error.contains(QStringLiteral("in:19: 'content' must be a non-empty string")), qPrintable(s.result.error));
+        QVERIFY2(s.result.error.contains(QStringLiteral("... and 5 more invalid items")), qPrintable(s.result.error));
+        QVERIFY2(s.result.error.contains(QStringLiteral("nothing was sent (15 of 31 items are invalid")), qPrintable(s.result.error));
+    }
+
+    void skipInvalidReportsEachItemLeftOut()
+    {
+        QTemporaryDir dir;
+        InputScanner::Options options;
+        options.skipInvalid = true;
+        options.reportPath = dir.filePath(QStringLiteral("report.jsonl"));
+        const Scanned s = scan(QByteArray("{\"content\":\"Hello  world\",\"customId\":\"a\"}\nnope\n{\"content\":\" hello world\"}\n"
+                                          "{\"content\":\"hello world \",\"customId\":\"c\"}\n{\"content\":\"Hello world\",\"metadata\":{\"m\":1}}\n"),
+                               options);
+        QVERIFY2(s.result.error.isEmpty(), qPrintable(s.result.error));
+        QCOMPARE(s.result.items, 5);
+        QCOMPARE(s.result.invalid, 1);
+        QCOMPARE(s.result.duplicates, 2); // whitespace is normalised; case is not
+        QCOMPARE(s.result.kept, 2);
+        QFile report(options.reportPath);
+        QVERIFY(report.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = report.readAll().trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        const QJsonObject invalid = QJsonDocument::fromJson(lines.at(0)).object();
+        QCOMPARE(invalid.value(QStringLiteral("kind")).toString(), QStringLiteral("invalid"));
+        QCOMPARE(invalid.value(QStringLiteral("index")).toInt(), 1);
+        QCOMPARE(invalid.value(QStringLiteral("line")).toInt(), 2);
+        QVERIFY(invalid.value(QStringLiteral("reason")).toString().contains(QStringLiteral("invalid JSON: not a JSON value")));
+        const QJsonObject dup = QJsonDocument::fromJson(lines.at(2)).object();
+        QCOMPARE(dup.value(QStringLiteral("kind")).toString(), QStringLiteral("duplicate"));
+        QCOMPARE(dup.value(QStringLiteral("index")).toInt(), 4);
+        QCOMPARE(dup.value(QStringLiteral("duplicateOf")).toInt(), 0);
+        QCOMPARE(QJsonDocument::fromJson(lines.at(1)).object().value(QStringLiteral("customId")).toString(), QStringLiteral("c"));
+
+        options.reportPath.clear();
+        options.dedup = SubmitOptions::Dedup::ContentAndMetadata;
+        QCOMPARE(scan(QByteArray("{\"content\":\"x\"}\n{\"content\":\"x\",\"metadata\":{\"m\":1}}\n{\"content\":\"x\",\"metadata\":{}}\n"), options)
+                     .result.duplicates,
+                 1);
+        options.dedup = SubmitOptions::Dedup::Off;
+        QCOMPARE(scan(QByteArray("{\"content\":\"x\"}\n{\"content\":\"x\"}\n"), options).result.kept, 2);
+    }
+
+    void cutsChunksByCountAndBytes()
+    {
+        QByteArray text;
+        for (int i = 0; i < 25; ++i)
+            text += "{\"content\":\"memory " + QByteArray::number(i) + "\"}\n";
+        InputScanner::Options options;
+        options.chunkItems = 10;
+        Scanned s = scan(text, options);
+        QCOMPARE(s.result.chunks.size(), 3);
+        QCOMPARE(s.result.chunks.at(0).count, 10);
+        QCOMPARE(s.result.chunks.at(2).count, 5);
+        qint64 offset = 0;
+        for (const InputScanner::ChunkSpan &c : std::as_const(s.result.chunks)) {
+            QCOMPARE(c.offset, offset);
+            QCOMPARE(s.spool.mid(c.offset, c.length).count('\n'), c.count);
+            offset += c.length;
+        }
+        QCOMPARE(offset, s.spool.size());
+
+        // Each line is about 104 bytes: four fit 512 bytes as an array.
+        options.chunkItems = 1000;
+        options.chunkBytes = 512;
+        s = scan(text, options);
+        for (const InputScanner::ChunkSpan &c : std::as_const(s.result.chunks)) {
+            QVERIFY(c.jsonBytes() <= 512);
+            QCOMPARE(c.count, c.offset + c.length == s.spool.size() ? 1 : 4);
+        }
+        QCOMPARE(s.result.chunks.size(), 7);
+    }
+
+    void stopsWhenAsked()
+    {
+        QBuffer spool;
+        spool.open(QIODevice::WriteOnly);
+        QBuffer input;
+        input.setData(QByteArray("{\"content\":\"a\"}\n").repeated(1000));
+        input.open(QIODevice::ReadOnly);
+        const InputScanner::Result r = InputScanner::scan(&input, QStringLiteral("in"), {}, &spool, [](qint64) { return false; });
+        QVERIFY(r.canceled);
+        QVERIFY(!r.error.isEmpty());
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_InputScanner)
+#include "tst_inputscanner.moc"
