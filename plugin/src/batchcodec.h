@@ -10,17 +10,9 @@
 namespace membatch {
 
 // The batch file format shared by submitter and worker: a JSON array of
-// memory items, gzipped. Pure functions, safe to run under QtConcurrent.
+// memory items, gzipped, read whole (the worker streams it instead: see
+// BatchFileStream; this is what tests check uploads with).
 namespace BatchCodec {
-
-struct Encoded
-{
-    QByteArray gzip;
-    qint64 rawBytes = 0;
-    qint64 count = 0;
-};
-
-Encoded encode(const QList<MemoryItem> &items, int level = 6);
 
 struct Decoded
 {
@@ -39,17 +31,5 @@ constexpr qint64 MaxJsonBytes = 256 * 1024 * 1024;
 Decoded decode(const QByteArray &gzip, qint64 maxJsonBytes = MaxJsonBytes);
 
 } // namespace BatchCodec
-
-// Reads a submitter's input: a JSON array of items, or JSON lines (one item
-// per line, blank lines skipped), either of them optionally gzipped.
-// Errors name the source, the line (and column) or the item number.
-struct BatchReadResult
-{
-    QList<MemoryItem> items;
-    QString error; // empty on success
-};
-
-BatchReadResult readBatch(const QByteArray &bytes, const QString &sourceName);
-BatchReadResult readBatchFile(const QString &path);
 
 } // namespace membatch

@@ -47,7 +47,7 @@ WORKER_PID=
 
 mkdir -p "$WORK/other-plugins/membatch"
 cp "$REFUSED" "$WORK/other-plugins/membatch/"
-expect "a plugin for other hosts is refused from its metadata" 1 "works with hosts 10\.0\.0 to 19\.0\.0; this host is 3\." -- \
+expect "a plugin for other hosts is refused from its metadata" 1 "works with hosts 10\.0\.0 to 19\.0\.0; this host is 4\." -- \
   env QT_PLUGIN_PATH="$WORK/other-plugins" "$WORK/host/embedding-host" "$SAMPLE" || ok=1
 
 (cd "$BUILD" && cpack -G DEB -B "$WORK/debs" >"$WORK/cpack.log" 2>&1) || { cat "$WORK/cpack.log" >&2; exit 1; }

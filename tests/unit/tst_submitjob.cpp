@@ -335,6 +335,34 @@ private Q_SLOTS:
         QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), 0);
     }
 
+    // Ctrl-C while the first of ten chunks is being uploaded: that chunk is
+    // finished (its file gets its request and workflow), no other is begun,
+    // and the session is closed.
+    void stopFinishesTheChunkInFlightOnly()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serveParse(server);
+        server.on("POST", startPath(), Response::json(200, {{QStringLiteral("runId"), QStringLiteral("run")}}));
+        SubmitOptions options;
+        options.chunkItems = 1;
+        options.inFlight = 1;
+        SubmitJob job(&m_nam, settingsFor(server), writeItems(QStringLiteral("stop.jsonl"), 10), options);
+        job.setAutoDelete(false);
+        connect(&server, &FakeHttpServer::requestReceived, this, [&job](const FakeHttpServer::Request &r) {
+            if (r.path.startsWith(QStringLiteral("/parse/files/")))
+                job.stop();
+        });
+        QVERIFY(run(job));
+        QCOMPARE(job.error(), int(Job::KilledError));
+        QVERIFY2(job.errorString().contains(QStringLiteral("stopped: 1 of 10 chunks")) && job.errorString().contains(QStringLiteral("sends the rest")),
+                 qPrintable(job.errorString()));
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), 1);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/classes/BatchMemoryRequest")).size(), 1);
+        QCOMPARE(server.requestsTo("POST", startPath()).size(), 1);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/logout")).size(), 1);
+    }
+
     void aDryRunSendsNothing()
     {
         FakeHttpServer server;
