@@ -124,18 +124,42 @@ private:
         return true;
     }
 
+    // Copies the opening bracket; true if the closing one follows at once.
+    bool opened(char open, char close)
+    {
+        m_out->append(open);
+        ++m_p;
+        skipSpace();
+        if (m_p >= m_end || *m_p != close)
+            return false;
+        m_out->append(close);
+        ++m_p;
+        return true;
+    }
+
+    // After a member or an element: a comma (another follows), the closing
+    // bracket, or neither.
+    enum class Next { More, Closed, Neither };
+    Next after(char close)
+    {
+        skipSpace();
+        if (m_p < m_end && (*m_p == ',' || *m_p == close)) {
+            const char c = *m_p++;
+            m_out->append(c);
+            if (c == close)
+                return Next::Closed;
+            skipSpace();
+            return Next::More;
+        }
+        return Next::Neither;
+    }
+
     bool object()
     {
         if (!enter())
             return false;
-        m_out->append('{');
-        ++m_p;
-        skipSpace();
-        if (m_p < m_end && *m_p == '}') {
-            m_out->append('}');
-            ++m_p;
-            return true;
-        }
+        if (opened('{', '}'))
+            return true; // {}
         std::vector<QByteArray> keys;
         const bool checkKeys = inMetadata();
         for (;;) {
@@ -161,19 +185,9 @@ private:
             if (!value())
                 return false;
             m_path.pop_back();
-            skipSpace();
-            if (m_p < m_end && *m_p == ',') {
-                m_out->append(',');
-                ++m_p;
-                skipSpace();
-                continue;
-            }
-            if (m_p < m_end && *m_p == '}') {
-                m_out->append('}');
-                ++m_p;
-                return true;
-            }
-            return bad(QStringLiteral("expected ',' or '}' in an object"));
+            const Next next = after('}');
+            if (next != Next::More)
+                return next == Next::Closed || bad(QStringLiteral("expected ',' or '}' in an object"));
         }
     }
 
@@ -195,32 +209,16 @@ private:
     {
         if (!enter())
             return false;
-        m_out->append('[');
-        ++m_p;
-        skipSpace();
-        if (m_p < m_end && *m_p == ']') {
-            m_out->append(']');
-            ++m_p;
-            return true;
-        }
+        if (opened('[', ']'))
+            return true; // []
         for (qint64 i = 0;; ++i) {
             m_path.push_back({{}, i});
             if (!value())
                 return false;
             m_path.pop_back();
-            skipSpace();
-            if (m_p < m_end && *m_p == ',') {
-                m_out->append(',');
-                ++m_p;
-                skipSpace();
-                continue;
-            }
-            if (m_p < m_end && *m_p == ']') {
-                m_out->append(']');
-                ++m_p;
-                return true;
-            }
-            return bad(QStringLiteral("expected ',' or ']' in an array"));
+            const Next next = after(']');
+            if (next != Next::More)
+                return next == Next::Closed || bad(QStringLiteral("expected ',' or ']' in an array"));
         }
     }
 
