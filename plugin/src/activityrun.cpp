@@ -4,22 +4,21 @@
 
 #include <membatch/job.h>
 
+#include <QRandomGenerator>
 #include <QTimer>
+
+#include <limits>
 
 namespace membatch {
 
 namespace {
 
 // A request that finds its server unreachable (or answering 5xx or 429) is
-// sent again after 0.5 s, 1 s, 2 s, ... up to this, for WorkerOptions::retryForMs.
+// sent again after up to 0.5 s, 1 s, 2 s, ... up to this (full jitter), for
+// WorkerOptions::retryForMs.
 constexpr int kMaxRetryDelayMs = 10000;
 // Left of the attempt's start-to-close for its last report.
 constexpr qint64 kDeadlineMarginMs = 10000;
-
-bool isTransient(const ApiResult &r)
-{
-    return r.error == Job::NetworkError || (r.error == Job::ServerError && (r.httpStatus >= 500 || r.httpStatus == 429));
-}
 
 } // namespace
 
@@ -38,6 +37,9 @@ ActivityRun::ActivityRun(QNetworkAccessManager *nam, const ConnectionSettings &s
     if (m_task.startToCloseTimeoutMs > 0)
         m_retryForMs = std::min(m_retryForMs, std::max<qint64>(0, m_task.startToCloseTimeoutMs - kDeadlineMarginMs));
     m_clock.start();
+    // The worker's calls retry in retrying(), within the task's window.
+    m_parse.setRetryPolicy(RetryPolicy::none());
+    m_temporal.setRetryPolicy(RetryPolicy::none());
 }
 
 int ActivityRun::heartbeatIntervalMs() const
@@ -100,12 +102,22 @@ void ActivityRun::retryFrom(const std::function<void(RestClient::Handler)> &send
 bool ActivityRun::retryLater(const ApiResult &r, int attempt, qint64 failingSinceMs, QObject *context,
                              std::function<void()> again)
 {
+    // The one policy, with the worker's window: every call of the worker is
+    // safe to repeat (fixed ids, values set), so unknown outcomes and 5xx
+    // are retried too, for as long as the outage tolerance allows.
+    RetryPolicy policy;
+    policy.maxAttempts = std::numeric_limits<int>::max();
+    policy.baseDelayMs = 500;
+    policy.maxDelayMs = kMaxRetryDelayMs;
+    policy.maxRetryAfterMs = m_retryForMs;
+    policy.budgetMs = m_retryForMs;
+    policy.serverErrorsAreTransient = true;
     const qint64 now = m_clock.elapsed();
-    const int delayMs = std::min(500 << std::min(attempt, 5), kMaxRetryDelayMs);
-    if (!isTransient(r) || now - failingSinceMs + delayMs > m_retryForMs)
+    const qint64 delayMs = policy.delayMs(r, true, attempt + 1, now - failingSinceMs, QRandomGenerator::global()->generateDouble());
+    if (delayMs < 0)
         return false;
     qCWarning(lcWorker) << m_task.workflowId << ": going on in" << delayMs << "ms after:" << r.message;
-    QTimer::singleShot(delayMs, context, [this, context, again = std::move(again)] {
+    QTimer::singleShot(int(delayMs), context, [this, context, again = std::move(again)] {
         if (!m_abandoned && (context == this || !m_halted))
             again();
     });

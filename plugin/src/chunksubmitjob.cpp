@@ -3,7 +3,6 @@
 #include "batchrequest.h"
 #include "logging.h"
 
-#include <QNetworkReply>
 
 namespace membatch {
 
@@ -12,23 +11,6 @@ namespace {
 // Parse's "a duplicate value for a field with unique values": the objectId
 // is taken (by the same submission sent at the same time).
 constexpr int kDuplicateValue = 137;
-
-// A start we cannot know the outcome of: it may have reached the server.
-bool outcomeUnknown(const ApiResult &r)
-{
-    if (r.error == Job::NetworkError) // refused or no such host: it never arrived
-        return r.networkError != QNetworkReply::ConnectionRefusedError && r.networkError != QNetworkReply::HostNotFoundError;
-    return r.httpStatus == 429 || r.httpStatus >= 500;
-}
-
-int retryDelayMs(const ApiResult &r, int attempt)
-{
-    bool ok = false;
-    const int seconds = r.retryAfter.toInt(&ok);
-    if (ok && seconds >= 0)
-        return std::min(seconds, 60) * 1000;
-    return 1000 * (1 << (attempt - 1)); // 1 s, 2 s, ...
-}
 
 } // namespace
 
@@ -44,8 +26,6 @@ ChunkSubmitJob::ChunkSubmitJob(ParseClient *parse, TemporalClient *temporal, Chu
     m_status.totalMemories = m_plan.count;
     m_status.rawBytes = m_plan.jsonBytes;
     m_status.compressedBytes = m_plan.gzip.size();
-    m_retryTimer.setSingleShot(true);
-    connect(&m_retryTimer, &QTimer::timeout, this, &ChunkSubmitJob::startWorkflow);
 }
 
 QString ChunkSubmitJob::name() const
@@ -61,7 +41,6 @@ void ChunkSubmitJob::doStart()
 
 bool ChunkSubmitJob::doKill()
 {
-    m_retryTimer.stop();
     RestClient::abortAll(this);
     return true;
 }
@@ -191,7 +170,6 @@ void ChunkSubmitJob::findRun()
 
 void ChunkSubmitJob::startWorkflow()
 {
-    ++m_startAttempts;
     const QJsonArray input{BatchRequest::workflowInput(m_plan.objectId, m_plan.batchId)};
     m_temporal->startWorkflow(m_status.workflowId, BatchRequest::WorkflowType, input, m_plan.requestUuid,
                               processIdentity(QStringLiteral("membatch")), this, [this](ApiResult r) {
@@ -208,14 +186,9 @@ void ChunkSubmitJob::startFailed(const ApiResult &r)
         findRun();
         return;
     }
-    if (!outcomeUnknown(r)) {
+    // RestClient has retried what may be; a definite no marks the request.
+    if (RetryPolicy::classify(r) == RetryPolicy::Failure::None) {
         markFailed(r);
-        return;
-    }
-    if (m_startAttempts < MaxStartAttempts) {
-        qCWarning(lcSubmit) << "starting the workflow of" << name() << "attempt" << m_startAttempts
-                            << "failed; trying again:" << r.message;
-        m_retryTimer.start(retryDelayMs(r, m_startAttempts));
         return;
     }
     // Still unknown: look before declaring the batch failed.
@@ -225,11 +198,9 @@ void ChunkSubmitJob::startFailed(const ApiResult &r)
         else if (described.error == NotFoundError)
             markFailed(r);
         else
-            fail(r, tr("starting workflow %1 (tried %2 times; it may or may not have started, and request %3 stays "
+            fail(r, tr("starting workflow %1 (it may or may not have started, and request %2 stays "
                        "pending: the same submission sent again finishes it)")
-                        .arg(m_status.workflowId)
-                        .arg(m_startAttempts)
-                        .arg(m_status.requestId));
+                        .arg(m_status.workflowId, m_status.requestId));
     });
 }
 

@@ -6,7 +6,6 @@
 #include <membatch/job.h>
 
 #include <QJsonObject>
-#include <QTimer>
 #include <QUrl>
 
 #include <functional>
@@ -42,10 +41,6 @@ class ChunkSubmitJob : public Job
 {
     Q_OBJECT
 public:
-    // Starts whose outcome is unknown (no answer, 429, 5xx) are sent again
-    // with the same requestId, which Temporal deduplicates.
-    static constexpr int MaxStartAttempts = 3;
-
     ChunkSubmitJob(ParseClient *parse, TemporalClient *temporal, ChunkPlan plan, QObject *parent = nullptr);
 
     const ChunkPlan &plan() const { return m_plan; }
@@ -77,8 +72,6 @@ private:
     TemporalClient *m_temporal;
     ChunkPlan m_plan;
     BatchStatus m_status;
-    QTimer m_retryTimer;
-    int m_startAttempts = 0;
     bool m_resumed = false;
 };
 

@@ -109,7 +109,9 @@ void ParseClient::signOut(QObject *context, std::function<void()> done)
         return;
     }
     m_ownsSession = false;
-    m_rest.send("POST", request(QStringLiteral("/logout")), "{}", context, [done](const ApiResult &r) {
+    QNetworkRequest req = request(QStringLiteral("/logout"));
+    req.setAttribute(RestClient::IdempotentAttribute, true); // a session ended twice is ended
+    m_rest.send("POST", req, "{}", context, [done](const ApiResult &r) {
         if (!r.ok())
             qCWarning(lcParse) << "could not end the session:" << r.message;
         done();
@@ -121,13 +123,21 @@ void ParseClient::uploadFile(const QString &name, const QByteArray &data, const 
 {
     QNetworkRequest req = request(QStringLiteral("/files/") + name);
     req.setHeader(QNetworkRequest::ContentTypeHeader, contentType);
+    // Sent again after an unknown outcome, an upload leaves at worst a file
+    // nothing points to, which membatch gc removes.
+    req.setAttribute(RestClient::IdempotentAttribute, true);
     qCDebug(lcParse) << "uploading" << name << data.size() << "bytes";
     m_rest.send("POST", req, data, context, std::move(handler), std::move(progress));
 }
 
 void ParseClient::createObject(const QString &className, const QJsonObject &fields, QObject *context, Handler handler)
 {
-    m_rest.send("POST", request(QStringLiteral("/classes/") + className), compactJson(fields), context, std::move(handler));
+    QNetworkRequest req = request(QStringLiteral("/classes/") + className);
+    // With its own objectId, a create sent twice is refused the second time
+    // (code 137, which its caller reads): safe to retry.
+    if (fields.contains(QLatin1String("objectId")))
+        req.setAttribute(RestClient::IdempotentAttribute, true);
+    m_rest.send("POST", req, compactJson(fields), context, std::move(handler));
 }
 
 void ParseClient::updateObject(const QString &className, const QString &objectId, const QJsonObject &fields,
@@ -165,6 +175,7 @@ QNetworkReply *ParseClient::download(const QUrl &url, QObject *context, Handler 
     QNetworkRequest req(url);
     // Keep gzip bytes as stored: no transparent inflate by Qt.
     req.setRawHeader("Accept-Encoding", "identity");
+    req.setAttribute(RestClient::NoRetryAttribute, true); // read as it comes: its reader retries
     return m_rest.send("GET", req, {}, context, std::move(handler));
 }
 

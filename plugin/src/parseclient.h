@@ -23,6 +23,8 @@ public:
     static Auth clientAuth(const ConnectionSettings &settings);
 
     using Handler = RestClient::Handler;
+    // How failed calls are retried (RetryPolicy's defaults unless set).
+    void setRetryPolicy(const RetryPolicy &policy) { m_rest.setRetryPolicy(policy); }
 
     // Establishes who we are: with the master key, nobody (userId empty);
     // with a session token, its user (GET /users/me); else a login with the

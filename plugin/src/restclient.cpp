@@ -2,7 +2,13 @@
 
 #include <membatch/job.h>
 
+#include "logging.h"
+
 #include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QPointer>
+#include <QRandomGenerator>
+#include <QTimer>
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
@@ -113,6 +119,75 @@ RestClient::RestClient(QNetworkAccessManager *nam, const QString &serviceName, E
 {
 }
 
+// One call, over its attempts.
+struct RestClient::Call
+{
+    QByteArray verb;
+    QNetworkRequest request;
+    QByteArray body;
+    QPointer<QObject> context;
+    Handler handler;
+    UploadProgress progress;
+    bool idempotent = false;
+    // Copies: a retry may outlive the client that began the call.
+    QNetworkAccessManager *nam = nullptr;
+    QString service;
+    ErrorReader readError;
+    RetryPolicy policy;
+    int failures = 0;
+    QElapsedTimer failingSince;
+};
+
+namespace {
+
+constexpr char kRetryTimerName[] = "membatch.retry";
+
+ApiResult resultOf(QNetworkReply *reply, const QByteArray &verb, const QString &service, const RestClient::ErrorReader &readError)
+{
+    ApiResult r;
+    r.service = service;
+    r.target = QStringLiteral("%1 %2").arg(QString::fromLatin1(verb), where(reply->request().url()));
+    r.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (reply->property("membatch.tooLarge").toBool()) {
+        r.error = Job::ServerError;
+        r.message = QStringLiteral("%1's answer to %2 is larger than %3 MiB: refused")
+                        .arg(service, r.target).arg(RestClient::MaxUnreadAnswerBytes >> 20);
+        return r;
+    }
+    r.networkError = reply->error();
+    r.body = reply->isOpen() ? reply->readAll() : QByteArray(); // closed: aborted by its reader
+    r.retryAfter = reply->rawHeader("Retry-After");
+    const QJsonDocument doc = QJsonDocument::fromJson(r.body);
+    if (doc.isObject())
+        r.json = doc.object();
+    const bool success = r.httpStatus >= 200 && r.httpStatus <= 299;
+    const bool timedOut = reply->error() == QNetworkReply::OperationCanceledError;
+
+    if (r.httpStatus == 0 || (success && reply->error() != QNetworkReply::NoError)) {
+        // No answer, or a success whose body was cut off: either way
+        // nothing trustworthy arrived.
+        r.error = Job::NetworkError;
+        if (timedOut)
+            r.message = QStringLiteral("%1 did not answer %2 within %3 s")
+                            .arg(service, r.target)
+                            .arg(reply->request().transferTimeout() / 1000);
+        else if (r.httpStatus)
+            r.message = QStringLiteral("%1's answer to %2 was cut off: %3").arg(service, r.target, reply->errorString());
+        else
+            r.message = QStringLiteral("cannot reach %1 (%2): %3").arg(service, r.target, reply->errorString());
+    } else if (!success) {
+        r.error = classifyHttpStatus(r.httpStatus);
+        QString says;
+        readError(r, &says);
+        if (says.isEmpty())
+            says = QString::fromUtf8(r.body.left(200)).simplified();
+        r.message = QStringLiteral("%1 answered %2 to %3: %4").arg(service).arg(r.httpStatus).arg(r.target, says);
+    }
+    return r;
+}
+
+} // namespace
+
 QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request, const QByteArray &body,
                                 QObject *context, Handler handler, UploadProgress progress)
 {
@@ -120,12 +195,32 @@ QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request,
         request.setTransferTimeout(DefaultTimeoutMs);
     if (!request.attribute(QNetworkRequest::RedirectPolicyAttribute).isValid())
         request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
-    QNetworkReply *reply = body.isNull() && verb == "GET" ? m_nam->get(request)
-                                                          : m_nam->sendCustomRequest(request, verb, body);
+    auto call = std::make_shared<Call>();
+    call->verb = verb;
+    call->request = request;
+    call->body = body;
+    call->context = context;
+    call->handler = std::move(handler);
+    call->progress = std::move(progress);
+    call->idempotent = verb == "GET" || verb == "PUT" || verb == "DELETE" || verb == "HEAD"
+        || request.attribute(IdempotentAttribute).toBool();
+    call->nam = m_nam;
+    call->service = m_service;
+    call->readError = m_readError;
+    call->policy = request.attribute(NoRetryAttribute).toBool() ? RetryPolicy::none() : m_policy;
+    return issue(call);
+}
+
+QNetworkReply *RestClient::issue(const std::shared_ptr<Call> &call)
+{
+    QObject *context = call->context;
+    const QNetworkRequest &request = call->request;
+    QNetworkReply *reply = call->body.isNull() && call->verb == "GET" ? call->nam->get(request)
+                                                                      : call->nam->sendCustomRequest(request, call->verb, call->body);
     reply->setParent(context); // dies, and aborts, with its owner
     QObject::connect(reply, &QNetworkReply::socketStartedConnecting, reply, &lowDelayForNewConnections);
-    if (progress)
-        QObject::connect(reply, &QNetworkReply::uploadProgress, context, std::move(progress));
+    if (call->progress)
+        QObject::connect(reply, &QNetworkReply::uploadProgress, context, call->progress);
 
     QObject::connect(reply, &QNetworkReply::readyRead, reply, [reply] {
         if (reply->bytesAvailable() > MaxUnreadAnswerBytes) {
@@ -134,58 +229,42 @@ QNetworkReply *RestClient::send(const QByteArray &verb, QNetworkRequest request,
         }
     });
 
-    const QString service = m_service;
-    const ErrorReader readError = m_readError;
-    QObject::connect(reply, &QNetworkReply::finished, context, [reply, verb, service, readError, handler] {
+    QObject::connect(reply, &QNetworkReply::finished, context, [reply, call] {
         reply->deleteLater();
-        ApiResult r;
-        r.service = service;
-        r.target = QStringLiteral("%1 %2").arg(QString::fromLatin1(verb), where(reply->request().url()));
-        if (reply->property("membatch.tooLarge").toBool()) {
-            r.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-            r.error = Job::ServerError;
-            r.message = QStringLiteral("%1's answer to %2 is larger than %3 MiB: refused")
-                            .arg(service, r.target).arg(MaxUnreadAnswerBytes >> 20);
-            handler(r);
-            return;
+        const ApiResult r = resultOf(reply, call->verb, call->service, call->readError);
+        const RetryPolicy &policy = call->policy;
+        if (!r.ok()) {
+            if (call->failures++ == 0)
+                call->failingSince.start();
+            const qint64 delay = policy.delayMs(r, call->idempotent, call->failures, call->failingSince.elapsed(),
+                                                QRandomGenerator::global()->generateDouble());
+            if (delay >= 0 && call->context) {
+                qCInfo(lcRetry) << "again in" << delay << "ms (attempt" << call->failures + 1 << "of" << policy.maxAttempts
+                                << "):" << r.message;
+                // A child of the context, so that abortAll() (and the
+                // context's end) cancels the retry with the replies.
+                auto *timer = new QTimer(call->context);
+                timer->setObjectName(QLatin1String(kRetryTimerName));
+                timer->setSingleShot(true);
+                QObject::connect(timer, &QTimer::timeout, timer, [timer, call] {
+                    timer->deleteLater();
+                    if (call->context)
+                        issue(call);
+                });
+                timer->start(int(delay));
+                return;
+            }
         }
-        r.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        r.networkError = reply->error();
-        r.body = reply->isOpen() ? reply->readAll() : QByteArray(); // closed: aborted by its reader
-        r.retryAfter = reply->rawHeader("Retry-After");
-        const QJsonDocument doc = QJsonDocument::fromJson(r.body);
-        if (doc.isObject())
-            r.json = doc.object();
-        const bool success = r.httpStatus >= 200 && r.httpStatus <= 299;
-        const bool timedOut = reply->error() == QNetworkReply::OperationCanceledError;
-
-        if (r.httpStatus == 0 || (success && reply->error() != QNetworkReply::NoError)) {
-            // No answer, or a success whose body was cut off: either way
-            // nothing trustworthy arrived.
-            r.error = Job::NetworkError;
-            if (timedOut)
-                r.message = QStringLiteral("%1 did not answer %2 within %3 s")
-                                .arg(service, r.target)
-                                .arg(reply->request().transferTimeout() / 1000);
-            else if (r.httpStatus)
-                r.message = QStringLiteral("%1's answer to %2 was cut off: %3").arg(service, r.target, reply->errorString());
-            else
-                r.message = QStringLiteral("cannot reach %1 (%2): %3").arg(service, r.target, reply->errorString());
-        } else if (!success) {
-            r.error = classifyHttpStatus(r.httpStatus);
-            QString says;
-            readError(r, &says);
-            if (says.isEmpty())
-                says = QString::fromUtf8(r.body.left(200)).simplified();
-            r.message = QStringLiteral("%1 answered %2 to %3: %4").arg(service).arg(r.httpStatus).arg(r.target, says);
-        }
-        handler(r);
+        call->handler(r);
     });
     return reply;
 }
 
 void RestClient::abortAll(QObject *context)
 {
+    const auto timers = context->findChildren<QTimer *>(QLatin1String(kRetryTimerName), Qt::FindDirectChildrenOnly);
+    for (QTimer *timer : timers)
+        delete timer;
     const auto replies = context->findChildren<QNetworkReply *>(Qt::FindDirectChildrenOnly);
     for (QNetworkReply *reply : replies) {
         QObject::disconnect(reply, nullptr, context, nullptr);

@@ -1,5 +1,8 @@
 #pragma once
 
+#include "apiresult.h"
+#include "retrypolicy.h"
+
 #include <QByteArray>
 #include <QUrl>
 #include <QJsonObject>
@@ -8,35 +11,13 @@
 #include <QString>
 
 #include <functional>
-#include <initializer_list>
+#include <memory>
 
 class QNetworkAccessManager;
 class QNetworkReply;
 class QObject;
 
 namespace membatch {
-
-// The outcome of one HTTP exchange, classified: error is a Job::Error and
-// message says what failed, where, and what the server said.
-struct ApiResult
-{
-    QString service;         // "Parse", "Temporal"
-    QString target;          // "POST http://host/parse/files/x" (no query)
-    int httpStatus = 0;      // 0: no answer (network error)
-    int networkError = 0;    // QNetworkReply::NetworkError
-    QByteArray body;
-    QJsonObject json;        // the body, if it is a JSON object
-    int error = 0;           // Job::Error
-    int serviceCode = 0;     // Parse's "code" or the gRPC status code
-    QString message;
-    QByteArray retryAfter;   // the Retry-After header, if any
-
-    bool ok() const { return error == 0; }
-
-    // Turns a success that lacks one of these JSON fields into a ServerError
-    // saying so; returns ok() afterwards.
-    bool expectFields(std::initializer_list<const char *> keys);
-};
 
 // Compact JSON bytes of an object.
 QByteArray compactJson(const QJsonObject &json);
@@ -68,16 +49,33 @@ public:
     // that much at once, and a stream's reader keeps what is unread small.
     static constexpr qint64 MaxUnreadAnswerBytes = 64 * 1024 * 1024;
 
+    // A POST that is safe to send twice (a create with a fixed id, a start
+    // with a request id): retried like a PUT when its outcome is unknown.
+    static constexpr QNetworkRequest::Attribute IdempotentAttribute = QNetworkRequest::Attribute(QNetworkRequest::User + 1);
+    // A call never retried here (a stream read as it comes: its reader has a
+    // loop of its own).
+    static constexpr QNetworkRequest::Attribute NoRetryAttribute = QNetworkRequest::Attribute(QNetworkRequest::User + 2);
+
+    // Every call is retried by policy (RetryPolicy says what may be); the
+    // handler gets the last answer. The reply returned is the first one.
     QNetworkReply *send(const QByteArray &verb, QNetworkRequest request, const QByteArray &body, QObject *context,
                         Handler handler, UploadProgress progress = {});
 
-    // Aborts every reply owned by context without running its handler.
+    void setRetryPolicy(const RetryPolicy &policy) { m_policy = policy; }
+    const RetryPolicy &retryPolicy() const { return m_policy; }
+
+    // Aborts every reply owned by context, and every retry it waits for,
+    // without running their handlers.
     static void abortAll(QObject *context);
 
 private:
+    struct Call;
+    static QNetworkReply *issue(const std::shared_ptr<Call> &call);
+
     QNetworkAccessManager *m_nam;
     QString m_service;
     ErrorReader m_readError;
+    RetryPolicy m_policy;
 };
 
 } // namespace membatch

@@ -57,10 +57,9 @@ void TemporalClient::startWorkflow(const QString &workflowId, const QString &wor
         {QStringLiteral("requestId"), requestId},
     };
     qCDebug(lcTemporal) << "starting" << workflowType << workflowId;
-    m_rest.send("POST",
-                request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId),
-                        m_settings.temporalApiPrefix),
-                compactJson(body), context, std::move(handler));
+    QNetworkRequest req = request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId), m_settings.temporalApiPrefix);
+    req.setAttribute(RestClient::IdempotentAttribute, true); // the requestId makes a second start the first
+    m_rest.send("POST", req, compactJson(body), context, std::move(handler));
 }
 
 void TemporalClient::cancelWorkflow(const QString &workflowId, const QString &reason, const QString &requestId,
@@ -69,10 +68,10 @@ void TemporalClient::cancelWorkflow(const QString &workflowId, const QString &re
     const QJsonObject body{{QStringLiteral("reason"), reason},
                            {QStringLiteral("requestId"), requestId},
                            {QStringLiteral("identity"), identity}};
-    m_rest.send("POST",
-                request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId) + QStringLiteral("/cancel"),
-                        m_settings.temporalApiPrefix),
-                compactJson(body), context, std::move(handler));
+    QNetworkRequest req = request(namespacePath() + QStringLiteral("/workflows/") + pathSegment(workflowId) + QStringLiteral("/cancel"),
+                                  m_settings.temporalApiPrefix);
+    req.setAttribute(RestClient::IdempotentAttribute, true); // the same requestId is the same request
+    m_rest.send("POST", req, compactJson(body), context, std::move(handler));
 }
 
 void TemporalClient::describeNamespace(QObject *context, Handler handler)

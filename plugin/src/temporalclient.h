@@ -46,6 +46,8 @@ public:
     TemporalClient(QNetworkAccessManager *nam, const ConnectionSettings &settings);
 
     using Handler = RestClient::Handler;
+    // How failed calls are retried (RetryPolicy's defaults unless set).
+    void setRetryPolicy(const RetryPolicy &policy) { m_rest.setRetryPolicy(policy); }
 
     // StartWorkflowExecution; requestId makes a retried start safe. The
     // answer carries runId.

@@ -25,6 +25,12 @@ WatchJob::WatchJob(QNetworkAccessManager *nam, const ConnectionSettings &setting
 {
     m_timer.setSingleShot(true);
     m_timer.setInterval(std::max(50, options.pollIntervalMs));
+    // A watch outlasts a server's restart: each look is retried for longer.
+    RetryPolicy patient;
+    patient.maxAttempts = 30;
+    patient.budgetMs = 5 * 60 * 1000;
+    m_parse.setRetryPolicy(patient);
+    m_temporal.setRetryPolicy(patient);
     connect(&m_timer, &QTimer::timeout, this, &WatchJob::poll);
     m_status.batchId = batchId;
 }
@@ -124,7 +130,6 @@ void WatchJob::readWorkflow(const ApiResult &r, const WorkflowState &state)
 
 void WatchJob::update()
 {
-    m_failures = 0;
     setBatch(m_status);
     BatchProgress p;
     p.phase = phaseOf(m_status);
@@ -182,14 +187,9 @@ void WatchJob::end()
 
 void WatchJob::lookFailed(const ApiResult &r, const QString &what)
 {
-    const bool hopeless = r.error == AuthenticationError || r.error == NotFoundError || m_options.once;
-    if (hopeless || ++m_failures >= MaxConsecutiveFailures) {
-        setError(r.error, QStringLiteral("%1: %2").arg(what, r.message));
-        end();
-        return;
-    }
-    qCWarning(lcWatch) << what << "failed, will look again:" << r.message;
-    m_timer.start();
+    // Retried already, by the one policy, for as long as it allows.
+    setError(r.error, QStringLiteral("%1: %2").arg(what, r.message));
+    end();
 }
 
 } // namespace membatch

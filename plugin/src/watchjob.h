@@ -23,9 +23,6 @@ public:
     static WatchJob *onSession(QNetworkAccessManager *nam, ConnectionSettings settings, const QString &sessionToken,
                                const QString &batchId, const WatchOptions &options, QObject *parent);
 
-    // Consecutive failed looks (server down, 5xx) tolerated before giving up.
-    static constexpr int MaxConsecutiveFailures = 5;
-
 protected:
     void signedIn() override { poll(); }
     QString purpose() const override { return tr("look at"); }
@@ -39,14 +36,13 @@ private:
     void update();
     // Sets the outcome's error, if any, then finishes.
     void end();
-    // A failed look: give up at once if it cannot get better (not found,
-    // refused), else try again, up to MaxConsecutiveFailures in a row.
+    // A failed look (retried already, for up to five minutes, by the
+    // clients' policy): the watch ends with it.
     void lookFailed(const ApiResult &r, const QString &what);
 
     WatchOptions m_options;
     QTimer m_timer;
     BatchStatus m_status;
-    int m_failures = 0;
     int m_completedLooks = 0;
     bool m_followLatestRun = false;
 };

@@ -193,7 +193,7 @@ private Q_SLOTS:
         job.setAutoDelete(false);
         QVERIFY(run(job));
         QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
-        QCOMPARE(server.requestsTo("POST", startPath()).size(), ChunkSubmitJob::MaxStartAttempts);
+        QCOMPARE(server.requestsTo("POST", startPath()).size(), RetryPolicy().maxAttempts);
         QCOMPARE(job.batch().workflowRunId, QStringLiteral("found-run"));
     }
 
