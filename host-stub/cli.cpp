@@ -88,7 +88,10 @@ const QCommandLineOption optMasterKey(QStringLiteral("master-key"), QStringLiter
 const QCommandLineOption optUsername(QStringLiteral("username"), QStringLiteral("Parse user to submit as ($MEMBATCH_USERNAME; password from $MEMBATCH_PASSWORD)."), QStringLiteral("NAME"));
 const QCommandLineOption optTemporalUrl(QStringLiteral("temporal-url"), QStringLiteral("Temporal HTTP API URL ($MEMBATCH_TEMPORAL_URL)."), QStringLiteral("URL"));
 const QCommandLineOption optTemporalAddress(QStringLiteral("temporal-address"), QStringLiteral("Temporal gRPC frontend HOST:PORT, where the worker polls ($MEMBATCH_TEMPORAL_ADDRESS)."), QStringLiteral("HOST:PORT"));
-const QCommandLineOption optNamespace(QStringLiteral("namespace"), QStringLiteral("Temporal namespace ($MEMBATCH_NAMESPACE)."), QStringLiteral("NS"));
+const QCommandLineOption optNamespace(QStringLiteral("temporal-namespace"), QStringLiteral("Temporal namespace ($MEMBATCH_NAMESPACE)."), QStringLiteral("NS"));
+const QCommandLineOption optOrganization(QStringLiteral("organization"), QStringLiteral("submit: the seeds' Organization (objectId): each request points at it, and its role org_ID may read it (you must be a member)."), QStringLiteral("ID"));
+const QCommandLineOption optTenantNamespace(QStringLiteral("namespace"), QStringLiteral("submit: the seeds' Namespace (objectId) the memories belong to (the Temporal one is --temporal-namespace)."), QStringLiteral("ID"));
+const QCommandLineOption optWorkspace(QStringLiteral("workspace"), QStringLiteral("submit: the seeds' WorkSpace (objectId)."), QStringLiteral("ID"));
 const QCommandLineOption optTaskQueue(QStringLiteral("task-queue"), QStringLiteral("Temporal task queue ($MEMBATCH_TASK_QUEUE)."), QStringLiteral("NAME"));
 
 bool positiveInt(const QString &text, int min, int max, int *value)
@@ -126,7 +129,7 @@ Cli::Cli(QObject *parent)
                                    QStringLiteral("COMMAND [ARGS]"));
     m_parser.addOptions({optJson, optWait, optReason, optFailed, optAfter, optLimit, optWebhookUrl, optWebhookAttempts,
                          optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optIdempotencyKey, optLevel, optChunkSize, optChunkBytes,
-                         optInFlight, optSkipInvalid, optReport, optDedup, optPoll, optMaxTasks, optConcurrency, optPollers,
+                         optInFlight, optSkipInvalid, optReport, optDedup, optOrganization, optTenantNamespace, optWorkspace, optPoll, optMaxTasks, optConcurrency, optPollers,
                          optRetryFor, optGroupSize, optGroupsInFlight, optGrace, optIdentity, optOlderThan, optOrphanGrace, optDryRun, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
                          optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
@@ -186,6 +189,9 @@ int Cli::run(const QStringList &arguments)
     submitOptions.idempotencyKey = m_parser.value(optIdempotencyKey);
     submitOptions.skipInvalid = m_parser.isSet(optSkipInvalid);
     submitOptions.dryRun = m_parser.isSet(optDryRun);
+    submitOptions.organizationId = m_parser.value(optOrganization);
+    submitOptions.namespaceId = m_parser.value(optTenantNamespace);
+    submitOptions.workspaceId = m_parser.value(optWorkspace);
     submitOptions.reportPath = m_parser.isSet(optReport) ? m_parser.value(optReport)
         : submitOptions.skipInvalid                     ? QStringLiteral("-")
                                                         : QString();

@@ -184,6 +184,12 @@ void BatchActivity::fetchRequest()
                           {QStringLiteral("ACL"), acl.isObject() ? acl : QJsonObject()}};
         if (user.isObject())
             memoryFields.insert(QStringLiteral("user"), user);
+        // The request's tenant (seed 000) goes with each of its memories.
+        for (const QLatin1String key : {QLatin1String("organization"), QLatin1String("namespace"), QLatin1String("workspace")}) {
+            const QJsonValue pointer = m_request.value(key);
+            if (pointer.isObject())
+                memoryFields.insert(key, pointer);
+        }
         const QString path = m_parse.batchPath(QStringLiteral("classes/") + BatchRequest::MemoryClassName);
         m_sender.idKey = m_idKey;
         m_sender.requestId = m_requestId;

@@ -127,13 +127,22 @@ void ChunkSubmitJob::create(const QJsonObject &file)
         fields.insert(QStringLiteral("webhookUrl"), m_plan.webhookUrl.toString(QUrl::FullyEncoded));
         fields.insert(QStringLiteral("webhookSecret"), QString::fromLatin1(m_plan.webhookSecret));
     }
+    // Seed 000: the user reads and writes its request, its organization's
+    // role reads it (the worker gives each memory the same ACL).
+    QJsonObject acl;
     if (!m_plan.userId.isEmpty()) {
         fields.insert(QStringLiteral("user"), ParseClient::pointer(QStringLiteral("_User"), m_plan.userId));
-        fields.insert(QStringLiteral("ACL"),
-                      QJsonObject{{m_plan.userId, QJsonObject{{QStringLiteral("read"), true}, {QStringLiteral("write"), true}}}});
-    } else {
-        fields.insert(QStringLiteral("ACL"), QJsonObject()); // submitted with the master key: master only
+        acl.insert(m_plan.userId, QJsonObject{{QStringLiteral("read"), true}, {QStringLiteral("write"), true}});
     }
+    if (!m_plan.organizationId.isEmpty()) {
+        fields.insert(QStringLiteral("organization"), ParseClient::pointer(QStringLiteral("Organization"), m_plan.organizationId));
+        acl.insert(QStringLiteral("role:org_") + m_plan.organizationId, QJsonObject{{QStringLiteral("read"), true}});
+    }
+    if (!m_plan.namespaceId.isEmpty())
+        fields.insert(QStringLiteral("namespace"), ParseClient::pointer(QStringLiteral("Namespace"), m_plan.namespaceId));
+    if (!m_plan.workspaceId.isEmpty())
+        fields.insert(QStringLiteral("workspace"), ParseClient::pointer(QStringLiteral("WorkSpace"), m_plan.workspaceId));
+    fields.insert(QStringLiteral("ACL"), acl); // empty (submitted with the master key): master only
 
     m_parse->createObject(BatchRequest::ClassName, fields, this, [this](ApiResult r) {
         if (r.serviceCode == kDuplicateValue) {

@@ -29,6 +29,9 @@ struct ChunkPlan
     QByteArray gzip;
     QJsonObject batchMetadata; // the seeds' fields
     QString userId;            // empty: submitted with the master key
+    QString organizationId;    // the seeds' tenant pointers, if any
+    QString namespaceId;
+    QString workspaceId;
     QUrl webhookUrl;
     QByteArray webhookSecret;
 };

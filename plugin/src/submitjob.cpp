@@ -158,6 +158,11 @@ QString SubmitJob::checkOptions() const
         return tr("the compression level is 1 to 12, not %1").arg(o.compressionLevel);
     if (!o.idempotencyKey.isEmpty() && o.idempotencyKey.size() > 256)
         return tr("an idempotency key is at most 256 characters");
+    static const QRegularExpression objectId(QStringLiteral("^[A-Za-z0-9_-]{1,64}$"));
+    for (const auto &[what, id] : {std::pair{"organization", o.organizationId}, {"namespace", o.namespaceId}, {"workspace", o.workspaceId}}) {
+        if (!id.isEmpty() && !objectId.match(id).hasMatch())
+            return tr("the %1 '%2' is not a Parse objectId (1 to 64 letters, digits, '-' and '_')").arg(QLatin1String(what), id);
+    }
     return {};
 }
 
@@ -341,7 +346,8 @@ void SubmitJob::plan()
     const QByteArray identity = sha256(QByteArrayLiteral("membatch-submission/1\n") + m_userId.toUtf8() + '\n' + what + '\n'
                                        + m_options.batchId.toUtf8() + '\n' + QByteArray::number(m_options.chunkItems) + '/'
                                        + QByteArray::number(m_options.chunkBytes) + '\n' + dedupName(m_options.dedup).toUtf8()
-                                       + '\n' + m_options.webhookUrl.toEncoded());
+                                       + '\n' + m_options.webhookUrl.toEncoded() + '\n' + m_options.organizationId.toUtf8() + '/'
+                                       + m_options.namespaceId.toUtf8() + '/' + m_options.workspaceId.toUtf8());
     m_identity = QString::fromLatin1(identity.toHex());
     m_status.batchId = m_options.batchId.isEmpty() ? m_identity.left(24) : m_options.batchId;
     const int total = int(m_scan.chunks.size());
@@ -393,6 +399,9 @@ ChunkPlan SubmitJob::chunkPlan(int index) const
     p.count = span.count;
     p.jsonBytes = span.jsonBytes();
     p.userId = m_userId;
+    p.organizationId = m_options.organizationId;
+    p.namespaceId = m_options.namespaceId;
+    p.workspaceId = m_options.workspaceId;
     p.webhookUrl = m_options.webhookUrl;
     p.webhookSecret = m_options.webhookSecret;
     return p;

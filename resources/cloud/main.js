@@ -88,6 +88,30 @@ function checkWebhook(o) {
   }
 }
 
+// The seeds' tenant (seed 000): pointers to objects that exist, a namespace
+// or workspace of the request's own organization, and an organization only
+// its members may name: its role reads the request.
+const TENANT = [['organization', 'Organization'], ['namespace', 'Namespace'], ['workspace', 'WorkSpace']];
+async function checkTenant(o, user) {
+  const org = o.get('organization');
+  for (const [key, cls] of TENANT) {
+    const p = o.get(key);
+    if (p === undefined) continue;
+    if (!(p instanceof Parse.Object) || p.className !== cls || !p.id) refuse(`${key} must be a pointer to ${cls}`);
+    const found = await new Parse.Query(cls).get(p.id, { useMasterKey: true }).catch(() => null);
+    if (!found) refuse(`${key} ${p.id} does not exist`);
+    const owner = key === 'organization' ? null : found.get('organization');
+    if (owner && (!org || owner.id !== org.id)) refuse(`${key} ${p.id} belongs to another organization than the request's`);
+  }
+  if (org) {
+    const member = user && (await new Parse.Query(Parse.Role)
+      .equalTo('name', `org_${org.id}`)
+      .equalTo('users', user)
+      .first({ useMasterKey: true }));
+    if (!member) refuse(`the signed-in user is not a member of organization ${org.id} (role org_${org.id})`);
+  }
+}
+
 Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
   if (request.master) return;
   const o = request.object;
@@ -124,6 +148,7 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
       if (o.get(key) !== undefined && o.get(key) !== 0) refuse(`a new request's ${key} must be 0`);
     }
     await checkFile(o, 'batchDataFile', filesUrl, request.user);
+    await checkTenant(o, request.user);
     const user = o.get('user');
     if (user !== undefined && (!request.user || user.id !== request.user.id)) {
       refuse('user must be the signed-in user who creates the request');

@@ -55,6 +55,10 @@ private:
         options.pollIntervalMs = 100;
         return options;
     }
+    static QJsonObject pointerTo(const QString &cls, const QString &id)
+    {
+        return {{QStringLiteral("__type"), QStringLiteral("Pointer")}, {QStringLiteral("className"), cls}, {QStringLiteral("objectId"), id}};
+    }
     SubmitOptions submitOptions() const
     {
         SubmitOptions options;
@@ -799,6 +803,74 @@ private Q_SLOTS:
                      chunk.value(QStringLiteral("workflowRunId")).toString());
         }
         QCOMPARE(memories, 25);
+    }
+
+    // Seed 000's tenant: the request and its memories point at the
+    // organization, namespace and workspace; the organization's role reads
+    // them; only a member may name it.
+    void aSubmissionBelongsToItsOrganization()
+    {
+        const QString tag = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
+        const QString demoId = m_stack.parseAsUser(m_stack.logIn(), "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!demoId.isEmpty());
+        auto create = [this](const QString &cls, const QJsonObject &fields) {
+            return m_stack.parseAsMaster("POST", QStringLiteral("/classes/") + cls, {}, QJsonDocument(fields).toJson(QJsonDocument::Compact))
+                .json().value(QStringLiteral("objectId")).toString();
+        };
+        const QString org = create(QStringLiteral("Organization"), {{QStringLiteral("name"), QStringLiteral("org ") + tag}});
+        const QString otherOrg = create(QStringLiteral("Organization"), {{QStringLiteral("name"), QStringLiteral("other ") + tag}});
+        const QString ns = create(QStringLiteral("Namespace"), {{QStringLiteral("name"), tag}, {QStringLiteral("organization"), pointerTo(QStringLiteral("Organization"), org)}});
+        const QString foreignNs = create(QStringLiteral("Namespace"), {{QStringLiteral("name"), tag}, {QStringLiteral("organization"), pointerTo(QStringLiteral("Organization"), otherOrg)}});
+        QVERIFY(!org.isEmpty() && !ns.isEmpty() && !foreignNs.isEmpty());
+        // The demo user and a colleague are members; an outsider is not.
+        const QString colleagueName = QStringLiteral("colleague-") + tag;
+        const QByteArray colleague = m_stack.signUp(colleagueName);
+        const QString colleagueId = m_stack.parseAsUser(colleague, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        const QJsonObject role{{QStringLiteral("name"), QStringLiteral("org_") + org},
+                               {QStringLiteral("ACL"), QJsonObject{{QStringLiteral("*"), QJsonObject{{QStringLiteral("read"), true}}}}},
+                               {QStringLiteral("users"), QJsonObject{{QStringLiteral("__op"), QStringLiteral("AddRelation")},
+                                                                     {QStringLiteral("objects"), QJsonArray{pointerTo(QStringLiteral("_User"), demoId),
+                                                                                                            pointerTo(QStringLiteral("_User"), colleagueId)}}}}};
+        QCOMPARE(m_stack.parseAsMaster("POST", QStringLiteral("/roles"), {}, QJsonDocument(role).toJson(QJsonDocument::Compact)).status, 201);
+
+        actAsSubmitter(m_settings);
+        SubmitOptions options = submitOptions();
+        options.waitForCompletion = true;
+        options.organizationId = org;
+        options.namespaceId = ns;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("tenant.jsonl"), 5, QStringLiteral("tenant")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const BatchStatus batch = job->batch();
+        delete job;
+        const QJsonObject request = m_stack.request(batch.requestId);
+        QCOMPARE(request.value(QStringLiteral("organization")).toObject().value(QStringLiteral("objectId")).toString(), org);
+        QCOMPARE(request.value(QStringLiteral("namespace")).toObject().value(QStringLiteral("objectId")).toString(), ns);
+        QCOMPARE(request.value(QStringLiteral("ACL")).toObject().value(QStringLiteral("role:org_") + org).toObject(),
+                 QJsonObject({{QStringLiteral("read"), true}}));
+        // A colleague reads the request and its memories, and cannot change them.
+        QCOMPARE(m_stack.parseAsUser(colleague, "GET", QStringLiteral("/classes/BatchMemoryRequest/") + batch.requestId).status, 200);
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"batchId\":\"%1\"}").arg(batch.batchId));
+        const QJsonArray memories = m_stack.parseAsUser(colleague, "GET", QStringLiteral("/classes/Memory"), {}, "application/json", query).json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(memories.size(), 5);
+        QCOMPARE(memories.first().toObject().value(QStringLiteral("organization")).toObject().value(QStringLiteral("objectId")).toString(), org);
+        QVERIFY(m_stack.parseAsUser(colleague, "PUT", QStringLiteral("/classes/BatchMemoryRequest/") + batch.requestId, "{\"status\":\"failed\"}").status >= 400);
+
+        // A namespace of another organization, or an organization one is
+        // not a member of: refused, nothing stored.
+        options.waitForCompletion = false;
+        options.namespaceId = foreignNs;
+        job = m_processor->submit(writeBatch(QStringLiteral("tenant2.jsonl"), 2, QStringLiteral("tenant")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->errorString().contains(QStringLiteral("belongs to another organization")), qPrintable(job->errorString()));
+        delete job;
+        options.namespaceId.clear();
+        options.organizationId = otherOrg;
+        job = m_processor->submit(writeBatch(QStringLiteral("tenant3.jsonl"), 2, QStringLiteral("tenant")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->errorString().contains(QStringLiteral("is not a member of organization ") + otherOrg), qPrintable(job->errorString()));
+        delete job;
     }
 
     void refusesATakenBatchId()

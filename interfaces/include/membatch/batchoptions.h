@@ -54,6 +54,13 @@ struct SubmitOptions
     // duplicate); empty: nowhere (the counts are still reported).
     QString reportPath;
     bool dryRun = false;         // read, check and compress, report the figures, write nothing
+    // The seeds' multi-tenant context, as Parse objectIds: each request
+    // points at them (Organization, Namespace, WorkSpace), and a request of
+    // an organization is readable by its role, org_<id>, as well as by its
+    // user. Only a member of that role may name the organization.
+    QString organizationId;
+    QString namespaceId;
+    QString workspaceId;
     ValidationLimits limits;
     bool waitForCompletion = false; // follow the batch until it ends
     int pollIntervalMs = 1000;      // ... looking this often
