@@ -28,6 +28,7 @@ const CommandSpec kCommands[] = {
     {"status", "BATCH_ID", "Show a batch's state once."},
     {"cancel", "BATCH_ID", "Cancel a batch: the worker stops within seconds and records 'canceled' (--wait: until it has)."},
     {"results", "BATCH_ID", "Show what became of each item: stored (as which Memory) or refused (why), in file order."},
+    {"migrate", "", "Create or update the Parse classes membatch uses: the seeds' fields, indexes and permissions; only what is missing is added (--dry-run: only say what would change)."},
     {"gc", "", "Delete the batch files of requests that ended over --older-than ago (default 30d) and files no request points to (--dry-run: only say what would go)."},
     {"work", "", "Run a reference worker that processes batches from the task queue."},
     {"plugin", "", "Show which plugin is loaded, from its metadata."},
@@ -77,7 +78,7 @@ const QCommandLineOption optGroupsInFlight(QStringLiteral("groups-in-flight"), Q
 const QCommandLineOption optGrace(QStringLiteral("grace"), QStringLiteral("work: on SIGTERM or SIGINT, let running tasks finish for this long, then hand them back (default 10; a second signal: at once)."), QStringLiteral("SECONDS"), QStringLiteral("10"));
 const QCommandLineOption optOlderThan(QStringLiteral("older-than"), QStringLiteral("gc: remove the batch files of requests that ended longer ago than this: Ns, Nm, Nh or Nd (default 30d)."), QStringLiteral("DURATION"), QStringLiteral("30d"));
 const QCommandLineOption optOrphanGrace(QStringLiteral("orphan-grace"), QStringLiteral("gc: remove files no request points to once uploaded this long ago (default 1d)."), QStringLiteral("DURATION"), QStringLiteral("1d"));
-const QCommandLineOption optDryRun(QStringLiteral("dry-run"), QStringLiteral("submit: read, check and compress, print the figures, send nothing. gc: say what would be removed, remove nothing."));
+const QCommandLineOption optDryRun(QStringLiteral("dry-run"), QStringLiteral("submit: read, check and compress, print the figures, send nothing. gc, migrate: say what would change, change nothing."));
 const QCommandLineOption optIdentity(QStringLiteral("identity"), QStringLiteral("work: worker identity shown in Temporal."), QStringLiteral("NAME"));
 const QCommandLineOption optPlugin(QStringLiteral("plugin"), QStringLiteral("Load this plugin file instead of searching."), QStringLiteral("FILE"));
 const QCommandLineOption optPluginDir(QStringLiteral("plugin-dir"), QStringLiteral("Look for plugins in this directory first."), QStringLiteral("DIR"));
@@ -125,7 +126,7 @@ Cli::Cli(QObject *parent)
         QStringLiteral("membatch: submit memory batches to Parse + Temporal and watch them finish.\n\n") + commandList());
     m_parser.addHelpOption();
     m_parser.addVersionOption();
-    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, gc, work, plugin or plugins"),
+    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, migrate, gc, work, plugin or plugins"),
                                    QStringLiteral("COMMAND [ARGS]"));
     m_parser.addOptions({optJson, optWait, optReason, optFailed, optAfter, optLimit, optWebhookUrl, optWebhookAttempts,
                          optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optIdempotencyKey, optLevel, optChunkSize, optChunkBytes,
@@ -298,6 +299,10 @@ int Cli::run(const QStringList &arguments)
         return -1;
     } else if (m_command == QLatin1String("gc")) {
         job = m_processor->cleanUp(cleanupOptions);
+    } else if (m_command == QLatin1String("migrate")) {
+        MigrateOptions migrateOptions;
+        migrateOptions.dryRun = m_parser.isSet(optDryRun);
+        job = m_processor->migrate(migrateOptions);
     } else {
         job = m_processor->work(workerOptions);
         // A worker asked to stop (systemd, Kubernetes, Ctrl-C) winds down

@@ -261,6 +261,12 @@ void ParseClient::deleteFile(const QString &name, QObject *context, Handler hand
     m_rest.send("DELETE", request(QStringLiteral("/files/") + name), {}, context, std::move(handler));
 }
 
+void ParseClient::changeSchema(const QByteArray &verb, const QString &className, const QJsonObject &body, QObject *context,
+                               Handler handler)
+{
+    m_rest.send(verb, request(QStringLiteral("/schemas/") + className), compactJson(body), context, std::move(handler));
+}
+
 void ParseClient::schemas(QObject *context, Handler handler)
 {
     m_rest.send("GET", request(QStringLiteral("/schemas")), {}, context, std::move(handler));

@@ -81,6 +81,8 @@ public:
     void deleteFile(const QString &name, QObject *context, Handler handler);
     // GET /schemas (the master key only): {"results":[{className, fields}]}.
     void schemas(QObject *context, Handler handler);
+    // POST (a new class) or PUT (more of an existing one) /schemas/CLASS.
+    void changeSchema(const QByteArray &verb, const QString &className, const QJsonObject &body, QObject *context, Handler handler);
 
 private:
     QNetworkRequest request(const QString &path, const QUrlQuery &query = {}) const;

@@ -3,6 +3,7 @@
 #include "canceljob.h"
 #include "cleanupjob.h"
 #include "itemresultsjob.h"
+#include "migratejob.h"
 #include "submitjob.h"
 #include "watchjob.h"
 #include "workerjob.h"
@@ -51,6 +52,11 @@ ResultsJob *ParseTemporalPlugin::results(const QString &batchId, const ResultsOp
 Job *ParseTemporalPlugin::cleanUp(const CleanupOptions &options)
 {
     return new CleanupJob(m_nam, m_settings, options);
+}
+
+Job *ParseTemporalPlugin::migrate(const MigrateOptions &options)
+{
+    return new MigrateJob(m_nam, m_settings, options);
 }
 
 Job *ParseTemporalPlugin::work(const WorkerOptions &options)

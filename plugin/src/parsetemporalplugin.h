@@ -25,6 +25,7 @@ public:
     BatchJob *cancel(const QString &batchId, const WatchOptions &options, const QString &reason) override;
     ResultsJob *results(const QString &batchId, const ResultsOptions &options) override;
     Job *cleanUp(const CleanupOptions &options) override;
+    Job *migrate(const MigrateOptions &options) override;
     Job *work(const WorkerOptions &options) override;
 
 private:

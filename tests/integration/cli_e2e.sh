@@ -65,6 +65,11 @@ check "submit with Temporal unreachable" 1 "checking Temporal namespace default:
     "$membatch" submit "$sample" --batch-id "$failed_id" --temporal-url http://127.0.0.1:1
 check "nothing was created for it" 1 "no batch $failed_id" -- "$membatch" status "$failed_id"
 
+# --- migrate: the stack applied the same schema, so nothing to change -------
+check "migrate --dry-run" 0 "the schema is up to date" -- "$membatch" migrate --dry-run
+check "migrate needs the master key" 1 "migrate needs Parse's url, application id and master key" -- \
+    env MEMBATCH_MASTER_KEY= "$membatch" migrate
+
 # --- what would be sent, sending nothing -------------------------------------
 { cat "$sample"; head -n 3 "$sample"; printf '{"content":"x","metadata":{"$gt":1}}\n'; } >"$work/dirty.jsonl"
 check "a dry run refuses an invalid item" 1 "dirty.jsonl:304: metadata: the key '\\\$gt' starts with" -- \

@@ -873,6 +873,62 @@ private Q_SLOTS:
         delete job;
     }
 
+    // migrate against the stack: a class of its own made, then found up to
+    // date; a field added; a type change refused with nothing changed; and
+    // the built-in schema, which the stack applied at start, is up to date.
+    void migrateAddsOnlyWhatIsMissing()
+    {
+        actAsMaster();
+        const QString cls = QStringLiteral("MigrateProbe") + QUuid::createUuid().toString(QUuid::Id128).left(12);
+        auto schemaFile = [this, &cls](const QString &name, const QString &fields) {
+            QFile f(m_dir.filePath(name));
+            if (!f.open(QIODevice::WriteOnly))
+                return QString();
+            f.write(QStringLiteral("{\"classes\":[{\"className\":\"%1\",\"fields\":{%2},\"indexes\":{\"a_1\":{\"a\":1}}}]}").arg(cls, fields).toUtf8());
+            return f.fileName();
+        };
+        auto migrate = [this](const QString &path, bool dryRun, QStringList *infos) {
+            MigrateOptions options;
+            options.schemaPath = path;
+            options.dryRun = dryRun;
+            Job *job = m_processor->migrate(options);
+            connect(job, &Job::infoMessage, this, [infos](const QString &m) { infos->append(m); });
+            const bool ran = StackClient::runToEnd(job);
+            const int error = ran ? job->error() : -1;
+            const QString text = job->errorString();
+            delete job;
+            if (error && infos)
+                infos->append(text);
+            return error;
+        };
+        QStringList infos;
+        const QString v1 = schemaFile(QStringLiteral("v1.json"), QStringLiteral("\"a\":{\"type\":\"String\"}"));
+        QCOMPARE(migrate(v1, true, &infos), 0);
+        QVERIFY2(infos.join(QLatin1Char('\n')).contains(QStringLiteral("would create class ") + cls), qPrintable(infos.join(QLatin1Char('\n'))));
+        QCOMPARE(m_stack.parseAsMaster("GET", QStringLiteral("/schemas/") + cls).status, 400); // the dry run made nothing
+        infos.clear();
+        QCOMPARE(migrate(v1, false, &infos), 0);
+        QVERIFY2(infos.first().startsWith(QStringLiteral("create class ") + cls), qPrintable(infos.join(QLatin1Char('\n'))));
+        infos.clear();
+        QCOMPARE(migrate(v1, false, &infos), 0);
+        QVERIFY2(infos.join(QLatin1Char('\n')).contains(QStringLiteral("up to date")), qPrintable(infos.join(QLatin1Char('\n'))));
+        infos.clear();
+        QCOMPARE(migrate(schemaFile(QStringLiteral("v2.json"), QStringLiteral("\"a\":{\"type\":\"String\"},\"b\":{\"type\":\"Number\"}")), false, &infos), 0);
+        QVERIFY2(infos.first() == cls + QStringLiteral(": add fields b"), qPrintable(infos.join(QLatin1Char('\n'))));
+        infos.clear();
+        QCOMPARE(migrate(schemaFile(QStringLiteral("v3.json"), QStringLiteral("\"a\":{\"type\":\"Number\"},\"c\":{\"type\":\"Date\"}")), false, &infos),
+                 int(Job::InvalidInputError));
+        QVERIFY2(infos.join(QLatin1Char('\n')).contains(cls + QStringLiteral(".a is String in Parse but Number in the schema"))
+                     && infos.join(QLatin1Char('\n')).contains(QStringLiteral("nothing was changed")),
+                 qPrintable(infos.join(QLatin1Char('\n'))));
+        const QJsonObject fields = m_stack.parseAsMaster("GET", QStringLiteral("/schemas/") + cls).json().value(QStringLiteral("fields")).toObject();
+        QVERIFY(!fields.contains(QStringLiteral("c")));
+        m_stack.parseAsMaster("DELETE", QStringLiteral("/schemas/") + cls);
+        infos.clear();
+        QCOMPARE(migrate({}, false, &infos), 0);
+        QVERIFY2(infos.join(QLatin1Char('\n')).contains(QStringLiteral("up to date")), qPrintable(infos.join(QLatin1Char('\n'))));
+    }
+
     void refusesATakenBatchId()
     {
         SubmitOptions options = submitOptions();

@@ -91,6 +91,13 @@ struct CleanupOptions
     bool dryRun = false; // report what would go, remove nothing
 };
 
+// What `membatch migrate` does. Needs the master key.
+struct MigrateOptions
+{
+    bool dryRun = false;  // say what would change, change nothing
+    QString schemaPath;   // a schema file in Parse's format; empty: the one built in
+};
+
 // How a reference worker runs.
 struct WorkerOptions
 {
@@ -119,3 +126,4 @@ Q_DECLARE_METATYPE(membatch::SubmitOptions)
 Q_DECLARE_METATYPE(membatch::WorkerOptions)
 Q_DECLARE_METATYPE(membatch::ResultsOptions)
 Q_DECLARE_METATYPE(membatch::CleanupOptions)
+Q_DECLARE_METATYPE(membatch::MigrateOptions)

@@ -52,6 +52,13 @@ public:
     // them. An operator's job: needs the master key.
     virtual Job *cleanUp(const CleanupOptions &options = {}) = 0;
 
+    // Creates or updates every class membatch uses (the seeds' fields, their
+    // indexes, the class-level permissions): only what is missing is added,
+    // nothing is changed or dropped, and a field of another type is an
+    // error found before anything is written. Each change is an
+    // infoMessage(). Safe to run twice. An operator's job: the master key.
+    virtual Job *migrate(const MigrateOptions &options = {}) = 0;
+
     // A reference worker: takes activity tasks from the task queue and
     // stores each batch's memories, until killed or options.maxTasks.
     virtual Job *work(const WorkerOptions &options = {}) = 0;
