@@ -9,8 +9,10 @@ before forwarding. At most --max-faults faults are injected; after
 --max-seconds the proxy exits. The Host header is rewritten to the target's,
 so the server builds its urls as if called directly.
 
-It prints the port it listens on as its first line, and its counts as JSON
-on stderr when it ends (SIGTERM, or --max-seconds).
+It prints the port it listens on as its first line, then a JSON line for
+each fault as it injects it (a test can wait for one), and its counts as
+JSON on stderr when it ends (SIGTERM, or --max-seconds). --paths limits the
+faults to the requests whose "METHOD /path" matches.
 
 usage: faultproxy.py --target 127.0.0.1:1337 [--rate 0.2]
                      [--seed 1] [--faults reset,429,503,truncate,stall]
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import signal
 import socket
 import struct
@@ -38,17 +41,24 @@ class Proxy:
         self.faults = args.faults
         self.max_faults = args.max_faults
         self.stall_seconds = args.stall_seconds
+        self.paths = re.compile(args.paths) if args.paths else None
         self.counts = {"requests": 0, **{f: 0 for f in FAULTS}}
         self.injected = 0
         self.log = open(args.log, "a") if args.log else None
 
     def note(self, what, head):
+        first = head.split(b"\r\n", 1)[0].decode("latin-1")
+        line = json.dumps({"t": round(time.time(), 3), "fault": what, "request": first})
+        print(line, flush=True)  # a test may wait for it
         if self.log:
-            first = head.split(b"\r\n", 1)[0].decode("latin-1")
-            self.log.write(json.dumps({"t": round(time.time(), 3), "fault": what, "request": first}) + "\n")
+            self.log.write(line + "\n")
             self.log.flush()
 
-    def pick(self):
+    def pick(self, head):
+        if self.paths:
+            method, path = head.split(b" ", 2)[:2]
+            if not self.paths.search(f"{method.decode()} {path.decode().split('?')[0]}"):
+                return None
         if self.injected >= self.max_faults or self.rng.random() >= self.rate:
             return None
         self.injected += 1
@@ -93,7 +103,7 @@ class Proxy:
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 self.counts["requests"] += 1
-                fault = self.pick()
+                fault = self.pick(head)
                 if fault:
                     self.counts[fault] += 1
                     self.note(fault, head)
@@ -133,6 +143,7 @@ async def main():
     ap.add_argument("--max-faults", type=int, default=200)
     ap.add_argument("--max-seconds", type=float, default=600)
     ap.add_argument("--stall-seconds", type=float, default=2.0)
+    ap.add_argument("--paths", help="only requests whose 'METHOD /path' matches this regex get faults")
     ap.add_argument("--log")
     args = ap.parse_args()
     args.faults = [f for f in args.faults.split(",") if f]

@@ -715,14 +715,30 @@ private Q_SLOTS:
     void aSplitSubmissionIsFollowedByItsParentId()
     {
         actAsSubmitter(m_settings);
+        const QString path = writeBatch(QStringLiteral("split.jsonl"), 45, QStringLiteral("split"));
         SubmitOptions options = submitOptions();
         options.chunkItems = 10;
+        options.dryRun = true;
+        BatchJob *dry = m_processor->submit(path, options);
+        QVERIFY(StackClient::runToEnd(dry));
+        QVERIFY2(dry->error() == Job::NoError, qPrintable(dry->errorString()));
+        const BatchStatus figures = dry->batch();
+        delete dry;
+        options.dryRun = false;
         options.waitForCompletion = true;
-        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("split.jsonl"), 45, QStringLiteral("split")), options);
+        BatchJob *job = m_processor->submit(path, options);
         QVERIFY(StackClient::runToEnd(job));
         QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
         const BatchStatus batch = job->batch();
         delete job;
+        // The dry run's figures are the real run's.
+        QCOMPARE(figures.inputItems, batch.inputItems);
+        QCOMPARE(figures.invalidItems, batch.invalidItems);
+        QCOMPARE(figures.duplicateItems, batch.duplicateItems);
+        QCOMPARE(figures.totalMemories, batch.totalMemories);
+        QCOMPARE(figures.chunkCount, batch.chunkCount);
+        QCOMPARE(figures.rawBytes, batch.rawBytes);
+        QCOMPARE(figures.compressedBytes, batch.compressedBytes);
         QCOMPARE(batch.status, QStringLiteral("completed"));
         QCOMPARE(batch.chunkCount, 5);
         QCOMPARE(batch.chunksFinal, 5);
