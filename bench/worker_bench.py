@@ -197,7 +197,10 @@ def finish(proc):
 
 
 def submit(stack, path, batch_id, env):
-    subprocess.run([stack.membatch, "submit", path, "--batch-id", batch_id], env=env, check=True,
+    # One request for the whole file, as large as a worker may take, however
+    # submit would cut it by default; and every item kept (no dedup).
+    subprocess.run([stack.membatch, "submit", path, "--batch-id", batch_id, "--chunk-size", "100000",
+                    "--chunk-bytes", str(256 * 1024 * 1024), "--dedup", "off"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
 
 

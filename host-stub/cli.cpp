@@ -56,7 +56,7 @@ const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("
 const QCommandLineOption optIdempotencyKey(QStringLiteral("idempotency-key"), QStringLiteral("submit: the submission's identity instead of its content: the same key again resumes it, with another input is refused."), QStringLiteral("KEY"));
 const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-12 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
 const QCommandLineOption optChunkSize(QStringLiteral("chunk-size"), QStringLiteral("submit: memories per chunk at most (default 1000)."), QStringLiteral("N"), QStringLiteral("1000"));
-const QCommandLineOption optChunkBytes(QStringLiteral("chunk-bytes"), QStringLiteral("submit: JSON bytes per chunk at most (default 16777216); its gzip is never larger."), QStringLiteral("BYTES"), QStringLiteral("16777216"));
+const QCommandLineOption optChunkBytes(QStringLiteral("chunk-bytes"), QStringLiteral("submit: JSON bytes per chunk at most (default 16777216, at most 268435456); at the default its gzip always fits a Parse file."), QStringLiteral("BYTES"), QStringLiteral("16777216"));
 const QCommandLineOption optInFlight(QStringLiteral("in-flight"), QStringLiteral("submit: chunks uploaded, created and started at once (default 4)."), QStringLiteral("N"), QStringLiteral("4"));
 const QCommandLineOption optSkipInvalid(QStringLiteral("skip-invalid"), QStringLiteral("submit: leave invalid items out (each reported as a JSON line) instead of sending nothing."));
 const QCommandLineOption optReport(QStringLiteral("report"), QStringLiteral("submit: write a JSON line for each item left out (invalid or duplicate) to FILE (default with --skip-invalid: stderr)."), QStringLiteral("FILE"));

@@ -206,8 +206,12 @@ void BatchActivity::fetchRequest()
 
 void BatchActivity::markProcessing()
 {
-    const QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Processing)},
-                             {QStringLiteral("startedAt"), ParseClient::date(m_startedAt)}};
+    QJsonObject fields{{QStringLiteral("status"), QLatin1String(BatchStatus::Processing)},
+                       {QStringLiteral("startedAt"), ParseClient::date(m_startedAt)}};
+    // The run that processes it, for cross-reference (the submitter does not
+    // wait to write it).
+    if (!m_task.runId.isEmpty())
+        fields.insert(QStringLiteral("workflowRunId"), m_task.runId);
     retrying([this, fields](RestClient::Handler h) {
         m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, std::move(h));
     },

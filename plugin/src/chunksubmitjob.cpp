@@ -36,7 +36,10 @@ QString ChunkSubmitJob::name() const
 
 void ChunkSubmitJob::doStart()
 {
-    lookUp(false);
+    if (m_plan.existing.isEmpty())
+        upload();
+    else
+        found(m_plan.existing);
 }
 
 bool ChunkSubmitJob::doKill()
@@ -45,19 +48,15 @@ bool ChunkSubmitJob::doKill()
     return true;
 }
 
-void ChunkSubmitJob::lookUp(bool afterClash)
+void ChunkSubmitJob::lookUp()
 {
-    m_parse->getObject(BatchRequest::ClassName, m_plan.objectId, this, [this, afterClash](const ApiResult &r) {
-        if (r.ok()) {
+    m_parse->getObject(BatchRequest::ClassName, m_plan.objectId, this, [this](const ApiResult &r) {
+        if (r.ok())
             found(r.json);
-        } else if (r.error == NotFoundError && !afterClash) {
-            upload();
-        } else if (r.error == NotFoundError) {
-            // Taken, yet not ours to see: another user holds this id.
+        else if (r.error == NotFoundError) // taken, yet not ours to see: another user holds this id
             fail(InvalidInputError, tr("%1: request id %2 is taken by a request this user cannot see").arg(name(), m_plan.objectId));
-        } else {
+        else
             fail(r, tr("looking for %1").arg(name()));
-        }
     });
 }
 
@@ -149,7 +148,7 @@ void ChunkSubmitJob::create(const QJsonObject &file)
             // The same submission, sent at the same time, created it first:
             // go on with theirs. (Our upload is left to membatch gc.)
             qCDebug(lcSubmit) << name() << "was created meanwhile by another run of the same submission";
-            lookUp(true);
+            lookUp();
             return;
         }
         if (!r.expectFields({"objectId"})) {
@@ -169,7 +168,7 @@ void ChunkSubmitJob::findRun()
     // again after it ended would run the batch twice.
     m_temporal->describeWorkflow(m_status.workflowId, {}, this, [this](const ApiResult &r, const WorkflowState &state) {
         if (r.ok() && !state.runId.isEmpty())
-            recordRunId(state.runId);
+            started(state.runId);
         else if (r.error == NotFoundError)
             startWorkflow();
         else
@@ -183,7 +182,7 @@ void ChunkSubmitJob::startWorkflow()
     m_temporal->startWorkflow(m_status.workflowId, BatchRequest::WorkflowType, input, m_plan.requestUuid,
                               processIdentity(QStringLiteral("membatch")), this, [this](ApiResult r) {
                                   if (r.expectFields({"runId"}))
-                                      recordRunId(r.json.value(QStringLiteral("runId")).toString());
+                                      started(r.json.value(QStringLiteral("runId")).toString());
                                   else
                                       startFailed(r);
                               });
@@ -203,7 +202,7 @@ void ChunkSubmitJob::startFailed(const ApiResult &r)
     // Still unknown: look before declaring the batch failed.
     m_temporal->describeWorkflow(m_status.workflowId, {}, this, [this, r](const ApiResult &described, const WorkflowState &state) {
         if (described.ok() && !state.runId.isEmpty())
-            recordRunId(state.runId); // it did start
+            started(state.runId); // it did start
         else if (described.error == NotFoundError)
             markFailed(r);
         else
@@ -213,16 +212,10 @@ void ChunkSubmitJob::startFailed(const ApiResult &r)
     });
 }
 
-void ChunkSubmitJob::recordRunId(const QString &runId)
+void ChunkSubmitJob::started(const QString &runId)
 {
     m_status.workflowRunId = runId;
-    m_parse->updateObject(BatchRequest::ClassName, m_plan.objectId, {{QStringLiteral("workflowRunId"), runId}}, this,
-                          [this](const ApiResult &r) {
-                              // The workflow runs either way; the run id is for cross-reference only.
-                              if (!r.ok())
-                                  qCWarning(lcSubmit) << "could not record the workflow run id:" << r.message;
-                              emitResult();
-                          });
+    emitResult();
 }
 
 void ChunkSubmitJob::markFailed(const ApiResult &r)

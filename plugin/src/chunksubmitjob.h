@@ -28,6 +28,9 @@ struct ChunkPlan
     qint64 jsonBytes = 0;
     QByteArray gzip;
     QJsonObject batchMetadata; // the seeds' fields
+    // The chunk's request as the submission found it already there (a
+    // resubmission); empty: not there, or not looked for.
+    QJsonObject existing;
     QString userId;            // empty: submitted with the master key
     QString organizationId;    // the seeds' tenant pointers, if any
     QString namespaceId;
@@ -36,10 +39,12 @@ struct ChunkPlan
     QByteArray webhookSecret;
 };
 
-// Sends one chunk: looks for its request (a resubmission finds it and only
-// makes sure its workflow runs), else uploads the gzip file, creates the
-// BatchMemoryRequest under the chunk's own id and starts its workflow with
-// only {request_id, batch_id}. Runs on the submission's Parse session.
+// Sends one chunk: a request that is there already (a resubmission found
+// it) only has its workflow made sure of; else it uploads the gzip file,
+// creates the BatchMemoryRequest under the chunk's own id (a clash with the
+// same submission sent at the same time goes on with theirs) and starts its
+// workflow with only {request_id, batch_id}. The worker records the run id
+// when it takes the batch. Runs on the submission's Parse session.
 class ChunkSubmitJob : public Job
 {
     Q_OBJECT
@@ -58,14 +63,15 @@ protected:
     bool doKill() override;
 
 private:
-    void lookUp(bool afterClash);
+    // The create clashed: the request is there, made by another run.
+    void lookUp();
     void found(const QJsonObject &request);
     void upload();
     void create(const QJsonObject &file);
     void findRun();
     void startWorkflow();
     void startFailed(const ApiResult &r);
-    void recordRunId(const QString &runId);
+    void started(const QString &runId);
     void markFailed(const ApiResult &r);
     void fail(int error, const QString &message);
     void fail(const ApiResult &r, const QString &what);

@@ -1,5 +1,6 @@
 #include "submitjob.h"
 
+#include "batchcodec.h"
 #include "batchrequest.h"
 #include "gzipcodec.h"
 #include "logging.h"
@@ -12,6 +13,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QRegularExpression>
+#include <QSet>
 #include <QTemporaryFile>
 #include <QThread>
 #include <QUuid>
@@ -150,8 +152,10 @@ QString SubmitJob::checkOptions() const
             .arg(o.batchId);
     if (o.chunkItems < 1 || o.chunkItems > 100000)
         return tr("a chunk holds 1 to 100000 memories, not %1").arg(o.chunkItems);
-    if (o.chunkBytes < 4096 || o.chunkBytes > BatchRequest::MaxFileBytes - 4096)
-        return tr("a chunk holds 4 KiB to %1 bytes of JSON, not %2").arg(BatchRequest::MaxFileBytes - 4096).arg(o.chunkBytes);
+    // Up to what a worker inflates (a chunk whose gzip then passes 20 MiB is
+    // refused before it is sent).
+    if (o.chunkBytes < 4096 || o.chunkBytes > BatchCodec::MaxJsonBytes)
+        return tr("a chunk holds 4 KiB to %1 bytes of JSON, not %2").arg(BatchCodec::MaxJsonBytes).arg(o.chunkBytes);
     if (o.inFlight < 1 || o.inFlight > 32)
         return tr("1 to 32 chunks may be in flight, not %1").arg(o.inFlight);
     if (o.compressionLevel < 1 || o.compressionLevel > 12)
@@ -376,10 +380,10 @@ void SubmitJob::plan()
         m_status.batchId.clear(); // the real one depends on the user
     m_progress.batchId = m_status.batchId;
     setBatch(m_status);
-    if (!m_options.batchId.isEmpty() && !m_options.dryRun)
-        checkBatchIdIsFree();
-    else
+    if (m_options.dryRun)
         pump();
+    else
+        findSent();
 }
 
 ChunkPlan SubmitJob::chunkPlan(int index) const
@@ -407,32 +411,48 @@ ChunkPlan SubmitJob::chunkPlan(int index) const
     return p;
 }
 
-void SubmitJob::checkBatchIdIsFree()
+void SubmitJob::findSent()
 {
-    // An explicit id names one submission: another input under it is refused.
+    // What an earlier run of this submission (or another input under an
+    // explicit id, which is refused) has sent: one query for every chunk.
     const QJsonObject where{{QStringLiteral("$or"),
                              QJsonArray{QJsonObject{{QStringLiteral("batchId"), m_status.batchId}},
                                         QJsonObject{{QStringLiteral("parentBatchId"), m_status.batchId}}}}};
     m_parse.findKeys(
-        BatchRequest::ClassName, where, {QStringLiteral("inputSha256"), QStringLiteral("status"), QStringLiteral("batchId")}, this,
+        BatchRequest::ClassName, where,
+        {QStringLiteral("inputSha256"), QStringLiteral("status"), QStringLiteral("batchId"), QStringLiteral("workflowRunId"),
+         QStringLiteral("workflowId"), QStringLiteral("totalMemories"), QStringLiteral("batchDataFile"), QStringLiteral("errors")},
+        this,
         [this](const ApiResult &r) {
             if (!r.ok()) {
-                fail(r, tr("checking that batch id %1 is free").arg(m_status.batchId));
+                fail(r, tr("looking for what batch %1 has sent already").arg(m_status.batchId));
                 return;
             }
             const QString ours = QString::fromLatin1(m_scan.inputSha256.toHex());
+            QSet<QString> chunkIds;
+            for (int i = 0; i < m_scan.chunks.size(); ++i)
+                chunkIds.insert(chunkPlan(i).objectId);
             for (const QJsonValue &v : r.json.value(QStringLiteral("results")).toArray()) {
                 const QJsonObject o = v.toObject();
+                const QString id = o.value(QStringLiteral("objectId")).toString();
                 if (o.value(QStringLiteral("inputSha256")).toString() != ours) {
                     fail(InvalidInputError, tr("batch id %1 is already taken by another input (request %2, status %3); choose another")
-                                                .arg(m_status.batchId, o.value(QStringLiteral("objectId")).toString(),
-                                                     o.value(QStringLiteral("status")).toString()));
+                                                .arg(m_status.batchId, id, o.value(QStringLiteral("status")).toString()));
                     return;
                 }
+                if (!chunkIds.contains(id)) {
+                    // The same input under this id, cut otherwise: its chunks
+                    // would clash with ours.
+                    fail(InvalidInputError, tr("batch id %1 was submitted before with other options (request %2): send it with the "
+                                               "same chunk size, dedup and webhook, or choose another batch id")
+                                                .arg(m_status.batchId, id));
+                    return;
+                }
+                m_sentBefore.insert(id, o);
             }
             pump();
         },
-        10);
+        BatchRequest::MaxChunks, QStringLiteral("batchId"));
 }
 
 void SubmitJob::pump()
@@ -455,11 +475,27 @@ void SubmitJob::pump()
                                   .arg(m_status.batchId));
         return;
     }
+    // Encode ahead as far as there are send slots to take the results, and
+    // pool threads to do it (two, or more with more cores).
+    const int encoders = std::max(2, QThread::idealThreadCount());
+    const int ahead = m_options.dryRun ? 0 : m_options.inFlight;
+    while (m_nextChunk < chunks && m_encoding < encoders
+           && int(m_encoded.size()) + m_encoding + int(m_sending.size()) < ahead + encoders) {
+        const int index = m_nextChunk++;
+        if (m_sentBefore.contains(chunkPlan(index).objectId)) {
+            m_encoded.append(qMakePair(index, QByteArray())); // sent before: nothing to encode
+            continue;
+        }
+        ++m_encoding;
+        QtConcurrent::run(encodeChunk, m_shared->spool.fileName(), m_scan.chunks.at(index), m_options.compressionLevel)
+            .then(this, [this, index, keep = m_shared](const Encoded &e) { chunkEncoded(index, e.gzip, e.error); });
+    }
     if (!m_options.dryRun) {
         while (int(m_sending.size()) < m_options.inFlight && !m_encoded.isEmpty()) {
             const auto [index, gzip] = m_encoded.takeFirst();
             ChunkPlan plan = chunkPlan(index);
             plan.gzip = gzip;
+            plan.existing = m_sentBefore.value(plan.objectId);
             plan.batchMetadata = QJsonObject{
                 {QStringLiteral("memory_count"), plan.count},
                 {QStringLiteral("total_size_bytes"), plan.jsonBytes},
@@ -488,17 +524,6 @@ void SubmitJob::pump()
             m_sending.append(job);
             job->start();
         }
-    }
-    // Encode ahead as far as there are send slots to take the results, and
-    // pool threads to do it (two, or more with more cores).
-    const int encoders = std::max(2, QThread::idealThreadCount());
-    const int ahead = m_options.dryRun ? 0 : m_options.inFlight;
-    while (m_nextChunk < chunks && m_encoding < encoders
-           && int(m_encoded.size()) + m_encoding + int(m_sending.size()) < ahead + encoders) {
-        const int index = m_nextChunk++;
-        ++m_encoding;
-        QtConcurrent::run(encodeChunk, m_shared->spool.fileName(), m_scan.chunks.at(index), m_options.compressionLevel)
-            .then(this, [this, index, keep = m_shared](const Encoded &e) { chunkEncoded(index, e.gzip, e.error); });
     }
     if (m_progress.phase == BatchProgress::Phase::Reading)
         enter(m_options.dryRun ? BatchProgress::Phase::Encoding : BatchProgress::Phase::Uploading);

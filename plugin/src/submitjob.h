@@ -9,6 +9,7 @@
 #include <membatch/job.h>
 
 #include <QFutureWatcher>
+#include <QHash>
 #include <QPointer>
 #include <QTimer>
 
@@ -63,7 +64,7 @@ private:
     void signIn();
     void checkNamespace();
     void plan();
-    void checkBatchIdIsFree();
+    void findSent();
     void pump();
     void chunkEncoded(int index, const QByteArray &gzip, const QString &error);
     void chunkSent(ChunkSubmitJob *job);
@@ -101,6 +102,7 @@ private:
     QList<ChunkSubmitJob *> m_sending;
     int m_sent = 0;
     int m_resumed = 0;
+    QHash<QString, QJsonObject> m_sentBefore; // objectId -> the chunk's request, sent by an earlier run
     qint64 m_compressedBytes = 0;
     qint64 m_uploadedBytes = 0;
     QString m_firstError;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A submit killed (SIGKILL) in each phase of sending a chunk (uploading its
-# file, creating its request, starting its workflow, recording the run),
+# A submit killed (SIGKILL) in each phase of sending (looking for what was
+# sent before, uploading a chunk's file, creating its request, starting its
+# workflow),
 # then the same command run again: one set of chunks, each started once,
 # every memory stored exactly once. The proxy holds the chosen request so
 # that the kill lands in that phase.
@@ -50,12 +51,13 @@ parse_target=${parse_target%%/*}
 temporal_target=${MEMBATCH_TEMPORAL_URL#http://}
 temporal_target=${temporal_target%%/*}
 
-for phase in upload create start record; do
+for phase in find upload create start; do
     case $phase in
+        find) service=parse paths='^GET /parse/classes/BatchMemoryRequest$' ;;
         upload) service=parse paths='^POST /parse/files/' ;;
         create) service=parse paths='^POST /parse/classes/BatchMemoryRequest$' ;;
         start) service=temporal paths='^POST /api/v1/namespaces/[^/]+/workflows/' ;;
-        record) service=parse paths='^PUT /parse/classes/BatchMemoryRequest/' ;;
+
     esac
     # Holds the first request of that kind for a minute (before it reaches
     # the server): the kill lands while it is held.

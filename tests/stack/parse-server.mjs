@@ -212,6 +212,9 @@ const parseOptions = {
   appId: args['app-id'],
   masterKey: args['master-key'],
   restAPIKey: args['rest-key'],
+  // The same key for the Parse JS SDK (bench/peers/parse_sdk_submit.mjs),
+  // which sends it as its JavaScript key.
+  javascriptKey: args['rest-key'],
   databaseURI,
   serverURL,
   logLevel: args['log-level'],

@@ -42,9 +42,11 @@ struct SubmitOptions
     QString idempotencyKey;
     int compressionLevel = 6;    // gzip level, 1..12 (libdeflate)
     int chunkItems = 1000;       // memories per chunk at most (the seeds' MAX_BATCH_SIZE)
-    // JSON bytes per chunk at most, decided before compression so that the
-    // chunks (and their count) are known before anything is written; a
-    // chunk's gzip is never larger than this plus a few bytes.
+    // JSON bytes per chunk at most (4 KiB to 256 MiB), decided before
+    // compression so that the chunks (and their count) are known before
+    // anything is written. At the default a chunk's gzip always fits a Parse
+    // file (20 MiB); above it, a chunk whose gzip does not stops the
+    // submission there, with the chunks before it sent.
     qint64 chunkBytes = 16 * 1024 * 1024;
     int inFlight = 4;            // chunks being uploaded, created and started at once (1..32)
     bool skipInvalid = false;    // leave invalid items out (reported) instead of refusing the input
