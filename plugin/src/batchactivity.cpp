@@ -1,5 +1,7 @@
 #include "batchactivity.h"
 
+#include "inputscanner.h"
+
 #include "batchcodec.h"
 #include "batchfilestream.h"
 #include "batchrequest.h"
@@ -193,6 +195,8 @@ void BatchActivity::fetchRequest()
         const QString path = m_parse.batchPath(QStringLiteral("classes/") + BatchRequest::MemoryClassName);
         m_sender.idKey = m_idKey;
         m_sender.requestId = m_requestId;
+        m_sender.hashMetadata = m_request.value(QStringLiteral("batchMetadata")).toObject().value(QStringLiteral("dedup")).toString()
+            == QLatin1String("content+metadata");
         m_sender.prefix = "{\"method\":\"POST\",\"path\":" + QJsonDocument(QJsonArray{path}).toJson(QJsonDocument::Compact).mid(1).chopped(1)
             + ",\"body\":";
         m_sender.suffix = ',' + compactJson(memoryFields).mid(1) + '}';
@@ -343,9 +347,16 @@ BatchActivity::Prepared BatchActivity::prepare(const std::vector<BatchFileStream
             continue;
         }
         // The sub-request as text: the item (valid, so only a memory's own
-        // fields) with its id and index, then what every item of the request
+        // fields) with its contentHash (computed here: no client's is
+        // trusted), its id and index, then what every item of the request
         // carries, written once.
-        const QByteArray itemJson = QJsonDocument(doc.object()).toJson(QJsonDocument::Compact);
+        QJsonObject object = doc.object();
+        object.insert(QStringLiteral("contentHash"),
+                      QString::fromLatin1(InputScanner::contentDigest(memory.content, memory.metadata,
+                                                                      sender.hashMetadata ? SubmitOptions::Dedup::ContentAndMetadata
+                                                                                          : SubmitOptions::Dedup::Content)
+                                              .toHex()));
+        const QByteArray itemJson = QJsonDocument(object).toJson(QJsonDocument::Compact);
         QByteArray request;
         request.reserve(sender.prefix.size() + itemJson.size() + 64 + sender.suffix.size());
         request.append(sender.prefix)

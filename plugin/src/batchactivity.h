@@ -85,6 +85,7 @@ private:
         QString requestId;
         QByteArray prefix; // a sub-request up to its body
         QByteArray suffix; // what every Memory of the request carries (batchId, request, user, ACL), and the closing braces
+        bool hashMetadata = false; // the submission deduplicated by content and metadata: so is contentHash
     };
     struct Prepared
     {

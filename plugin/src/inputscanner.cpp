@@ -9,6 +9,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QtConcurrent>
 
 #include <optional>
 
@@ -17,6 +18,9 @@ namespace membatch::InputScanner {
 namespace {
 
 constexpr qint64 kReadBytes = 1 << 20;
+// Items checked together on the pool, and batches in flight at most.
+constexpr qsizetype kBatchItems = 256;
+constexpr qsizetype kBatchesAhead = 4;
 constexpr int kReportedErrors = 10;
 // However far a gzip input inflates, it is read as a stream; this only
 // bounds the time a bomb of whitespace can take.
@@ -92,6 +96,7 @@ public:
             else if (m_mode == Mode::Lines && (!m_line.isEmpty() || m_lineTooLong))
                 line(); // the last line, without its newline
         }
+        drain();
         if (m_result.error.isEmpty() && m_result.invalid && !m_options.skipInvalid) {
             m_result.error = m_errors.join(QLatin1Char('\n'));
             if (m_result.invalid > m_errors.size())
@@ -120,6 +125,7 @@ public:
     }
 
     qint64 itemsRead() const { return m_result.items; }
+    ~Scanner() { drain(); } // no check left running on what is gone
     QString error() const { return m_result.error; }
 
 private:
@@ -166,58 +172,132 @@ private:
         element(text, text.size());
     }
 
-    QString label() const
-    {
-        return m_mode == Mode::Lines ? QStringLiteral("line %1").arg(m_lineNo) : QStringLiteral("item %1").arg(m_result.items);
-    }
-
+    // An item read: checked on the pool with the ones around it, then taken
+    // in order by commit().
     void element(const QByteArray &text, qint64 bytes)
     {
-        const qint64 index = m_result.items++;
-        ItemValidator::Checked checked;
-        QString why;
-        if (text.isEmpty())
-            why = QStringLiteral("the memory is %1 bytes, more than the %2 a memory may be").arg(bytes).arg(m_options.limits.maxItemBytes);
-        else if (m_validator.check(text, label(), &checked, &why) && !checked.item.customId.isEmpty()) {
-            const qint64 first = m_customIds.findOrInsert(sha256(checked.item.customId.toUtf8()), index);
+        m_batch.append({text, bytes, m_result.items++, m_lineNo});
+        if (m_batch.size() >= kBatchItems)
+            dispatch();
+    }
+
+    struct Raw
+    {
+        QByteArray text;
+        qint64 bytes = 0;
+        qint64 index = 0;
+        qint64 line = 0;
+    };
+    // What the pool found of an item: all a commit needs, and no more.
+    struct Checked
+    {
+        qint64 index = 0;
+        qint64 line = 0;
+        QString why; // empty: valid
+        QByteArray compact;
+        QString customId;
+        qsizetype dimension = 0;
+        QByteArray digest; // of its normalised content (SHA-256)
+    };
+
+    static QList<Checked> checkBatch(const ItemValidator &validator, const QList<Raw> &batch, qint64 maxItemBytes,
+                                     SubmitOptions::Dedup dedup)
+    {
+        QList<Checked> out;
+        out.reserve(batch.size());
+        for (const Raw &raw : batch) {
+            Checked c;
+            c.index = raw.index;
+            c.line = raw.line;
+            ItemValidator::Checked item;
+            if (raw.text.isEmpty())
+                c.why = QStringLiteral("the memory is %1 bytes, more than the %2 a memory may be").arg(raw.bytes).arg(maxItemBytes);
+            else if (validator.checkItem(raw.text, &item, &c.why)) {
+                c.compact = std::move(item.compact);
+                c.customId = item.item.customId;
+                c.dimension = item.item.embedding.size();
+                c.digest = contentDigest(item.item.content, item.item.metadata, dedup);
+            }
+            out.append(std::move(c));
+        }
+        return out;
+    }
+
+    void dispatch()
+    {
+        if (m_batch.isEmpty())
+            return;
+        // Checking is most of the work: a few batches at once on the pool,
+        // and this thread helps with the oldest when it waits for it.
+        m_checking.append(QtConcurrent::run(checkBatch, m_validator, std::exchange(m_batch, {}),
+                                            m_options.limits.maxItemBytes, m_options.dedup));
+        while (m_checking.size() > kBatchesAhead)
+            commitOldest();
+    }
+
+    void commitOldest()
+    {
+        QFuture<QList<Checked>> oldest = m_checking.takeFirst();
+        for (const Checked &c : oldest.result())
+            commit(c);
+    }
+
+    void drain()
+    {
+        dispatch();
+        while (!m_checking.isEmpty())
+            commitOldest();
+    }
+
+    QString label(const Checked &c) const
+    {
+        return m_mode == Mode::Lines ? QStringLiteral("line %1").arg(c.line) : QStringLiteral("item %1").arg(c.index + 1);
+    }
+
+    void commit(const Checked &c)
+    {
+        QString why = c.why;
+        if (why.isEmpty())
+            m_validator.checkDimension(c.dimension, label(c), &why);
+        if (why.isEmpty() && !c.customId.isEmpty()) {
+            const qint64 first = m_customIds.findOrInsert(sha256(c.customId.toUtf8()), c.index);
             if (first >= 0)
-                why = QStringLiteral("customId '%1' is item %2's already").arg(checked.item.customId).arg(first + 1);
+                why = QStringLiteral("customId '%1' is item %2's already").arg(c.customId).arg(first + 1);
         }
         if (!why.isEmpty()) {
-            invalid(index, why);
+            invalid(c.index, c.line, why);
             return;
         }
-        const QByteArray digest = contentDigest(checked.item.content, checked.item.metadata, m_options.dedup);
         if (m_options.dedup != SubmitOptions::Dedup::Off) {
-            const qint64 first = m_contents.findOrInsert(digest, index);
+            const qint64 first = m_contents.findOrInsert(c.digest, c.index);
             if (first >= 0) {
                 ++m_result.duplicates;
                 QJsonObject entry{{QStringLiteral("kind"), QStringLiteral("duplicate")},
-                                  {QStringLiteral("index"), index},
+                                  {QStringLiteral("index"), c.index},
                                   {QStringLiteral("duplicateOf"), first}};
-                if (!checked.item.customId.isEmpty())
-                    entry.insert(QStringLiteral("customId"), checked.item.customId);
+                if (!c.customId.isEmpty())
+                    entry.insert(QStringLiteral("customId"), c.customId);
                 report(entry);
                 return;
             }
         }
         if (m_result.invalid && !m_options.skipInvalid)
             return; // nothing will be sent: no need to keep it
-        keep(checked.compact, digest.toHex());
+        keep(c.compact);
     }
 
-    void invalid(qint64 index, const QString &why)
+    void invalid(qint64 index, qint64 line, const QString &why)
     {
         ++m_result.invalid;
         if (m_errors.size() < kReportedErrors) {
-            m_errors << (m_mode == Mode::Lines ? QStringLiteral("%1:%2: %3").arg(m_source).arg(m_lineNo).arg(why)
+            m_errors << (m_mode == Mode::Lines ? QStringLiteral("%1:%2: %3").arg(m_source).arg(line).arg(why)
                                                : QStringLiteral("%1: item %2: %3").arg(m_source).arg(index + 1).arg(why));
         }
         QJsonObject entry{{QStringLiteral("kind"), QStringLiteral("invalid")},
                           {QStringLiteral("index"), index},
                           {QStringLiteral("reason"), why}};
         if (m_mode == Mode::Lines)
-            entry.insert(QStringLiteral("line"), m_lineNo);
+            entry.insert(QStringLiteral("line"), line);
         report(entry);
     }
 
@@ -227,15 +307,14 @@ private:
             m_report->write(QJsonDocument(entry).toJson(QJsonDocument::Compact).append('\n'));
     }
 
-    void keep(const QByteArray &compact, const QByteArray &hashHex)
+    void keep(const QByteArray &compact)
     {
-        // The item as validated, with its hash: no second JSON round trip.
+        // The item as validated: no second JSON round trip. (Its hash is not
+        // sent: 64 hex digits an item would grow the gzip by half, and the
+        // worker computes it from what it stores, trusting no client's.)
         QByteArray line;
-        line.reserve(compact.size() + 84);
-        line.append(QByteArrayView(compact).chopped(1));
-        if (compact.size() > 2)
-            line.append(',');
-        line.append("\"contentHash\":\"").append(hashHex).append("\"}\n");
+        line.reserve(compact.size() + 1);
+        line.append(compact).append('\n');
 
         const qint64 bytes = line.size(); // the newline stands for the comma (or a bracket)
         if (m_chunk.count && (m_chunk.count >= m_options.chunkItems || m_chunk.jsonBytes() + bytes > m_options.chunkBytes)) {
@@ -264,6 +343,8 @@ private:
     bool m_lineTooLong = false;
     qint64 m_lineBytes = 0;
     qint64 m_lineNo = 0;
+    QList<Raw> m_batch;
+    QList<QFuture<QList<Checked>>> m_checking;
     DigestMap m_contents;
     DigestMap m_customIds;
     ChunkSpan m_chunk;

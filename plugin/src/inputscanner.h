@@ -13,8 +13,8 @@ namespace membatch {
 
 // The first pass of a submission, run on a pool thread: reads the input as
 // it comes (a JSON array or JSON lines, gzipped or not), checks every item
-// (ItemValidator), drops duplicates, and writes the items it keeps, compact
-// and with their contentHash, one per line to a spool file. It also cuts
+// (ItemValidator), drops duplicates (by contentDigest), and writes the items
+// it keeps, compact, one per line to a spool file. It also cuts
 // them into chunks, so that how many there are is known before the first
 // is sent, and takes the SHA-256 of what it kept: the submission's identity.
 //
@@ -61,8 +61,10 @@ struct Result
 Result scan(QIODevice *input, const QString &sourceName, const Options &options, QIODevice *spool,
             const std::function<bool(qint64)> &progress = {});
 
-// The normalised content a duplicate is found by: NFC, whitespace trimmed
-// and runs of it made one space.
+// The SHA-256 a duplicate is found by, and the Memory's contentHash: of the
+// content normalised (NFC, whitespace trimmed and runs of it made one
+// space), and with ContentAndMetadata of the metadata too. The worker
+// computes the same from what it stores.
 QByteArray contentDigest(const QString &content, const QJsonObject &metadata, SubmitOptions::Dedup dedup);
 
 } // namespace InputScanner

@@ -445,6 +445,30 @@ bool ItemValidator::lint(QByteArrayView text, QByteArray *compact, QString *erro
 
 bool ItemValidator::check(QByteArrayView text, const QString &label, Checked *out, QString *error)
 {
+    return checkItem(text, out, error) && checkDimension(out->item.embedding.size(), label, error);
+}
+
+bool ItemValidator::checkDimension(qsizetype n, const QString &label, QString *error)
+{
+    if (n == 0)
+        return true;
+    if (m_dimension < 0) {
+        m_dimension = n;
+        m_dimensionLabel = label;
+        return true;
+    }
+    if (n == m_dimension)
+        return true;
+    if (error)
+        *error = QStringLiteral("'embedding' has %1 numbers, but %2's has %3: every embedding of a batch must have the same dimension")
+                     .arg(n)
+                     .arg(m_dimensionLabel)
+                     .arg(m_dimension);
+    return false;
+}
+
+bool ItemValidator::checkItem(QByteArrayView text, Checked *out, QString *error) const
+{
     auto fail = [error](const QString &why) {
         if (error)
             *error = why;
@@ -488,15 +512,6 @@ bool ItemValidator::check(QByteArrayView text, const QString &label, Checked *ou
         const qsizetype n = item.embedding.size();
         if (n > m_limits.maxEmbeddingDimension)
             return fail(QStringLiteral("'embedding' has %1 numbers, more than the %2 allowed").arg(n).arg(m_limits.maxEmbeddingDimension));
-        if (m_dimension < 0) {
-            m_dimension = n;
-            m_dimensionLabel = label;
-        } else if (n != m_dimension) {
-            return fail(QStringLiteral("'embedding' has %1 numbers, but %2's has %3: every embedding of a batch must have the same dimension")
-                            .arg(n)
-                            .arg(m_dimensionLabel)
-                            .arg(m_dimension));
-        }
     }
     return true;
 }

@@ -31,6 +31,11 @@ public:
 
     // label names the item in an error about another one ("item 3", "line 7").
     bool check(QByteArrayView text, const QString &label, Checked *out, QString *error);
+    // The item alone, without the dimension check that needs the items
+    // before it: safe to run on many threads at once (it changes nothing).
+    bool checkItem(QByteArrayView text, Checked *out, QString *error) const;
+    // The dimension check, item after item, in order.
+    bool checkDimension(qsizetype dimension, const QString &label, QString *error);
 
     // The strict JSON check alone: compacts text into *compact. Public for
     // its tests.

@@ -207,6 +207,10 @@ private Q_SLOTS:
             QCOMPARE(m.value(QStringLiteral("tags")).toArray(), (QJsonArray{QStringLiteral("e2e"), QStringLiteral("n%1").arg(i % 7)}));
             QCOMPARE(m.value(QStringLiteral("metadata")).toObject().value(QStringLiteral("i")).toInt(), i);
             QCOMPARE(m.value(QStringLiteral("source")).toString(), QStringLiteral("membatch tests"));
+            // The worker's hash of the normalised content (not the client's).
+            QCOMPARE(m.value(QStringLiteral("contentHash")).toString(),
+                     QString::fromLatin1(QCryptographicHash::hash(m.value(QStringLiteral("content")).toString().simplified().toUtf8(),
+                                                                  QCryptographicHash::Sha256).toHex()));
             QCOMPARE(m.value(QStringLiteral("embedding")).toArray().size(), i % 10 == 0 ? 3 : 0);
             QCOMPARE(m.value(QStringLiteral("request")).toObject().value(QStringLiteral("objectId")).toString(), batch.requestId);
             QCOMPARE(m.value(QStringLiteral("ACL")).toObject().keys(), QStringList{userId});
