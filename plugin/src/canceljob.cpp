@@ -35,7 +35,10 @@ void CancelJob::lookUp(bool afterCancel)
         }
         const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
         if (results.isEmpty()) {
-            notFound(); // nobody cancels another user's batch through membatch
+            if (afterCancel)
+                finish();
+            else
+                findChunks();
             return;
         }
         const BatchStatus status = BatchRequest::statusFromObject(results.first().toObject());
@@ -82,6 +85,68 @@ void CancelJob::requestCancel()
             follow();
         else
             finish();
+    });
+}
+
+void CancelJob::findChunks()
+{
+    m_parse.find(
+        BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this,
+        [this](const ApiResult &r) {
+            if (!r.ok()) {
+                setError(r.error, tr("reading the chunks of batch %1 from Parse: %2").arg(m_batchId, r.message));
+                finish();
+                return;
+            }
+            const QJsonArray chunks = r.json.value(QStringLiteral("results")).toArray();
+            if (chunks.isEmpty()) {
+                notFound(); // nobody cancels another user's batch through membatch
+                return;
+            }
+            cancelChunks(chunks);
+        },
+        BatchRequest::MaxChunks, QStringLiteral("batchId"));
+}
+
+void CancelJob::cancelChunks(const QJsonArray &chunks)
+{
+    setBatch(BatchRequest::aggregate(m_batchId, chunks));
+    for (const QJsonValue &v : chunks) {
+        const BatchStatus chunk = BatchRequest::statusFromObject(v.toObject());
+        if (!chunk.isFinal() && !chunk.workflowId.isEmpty())
+            m_toCancel << chunk.workflowId;
+    }
+    if (m_toCancel.isEmpty()) {
+        emitInfo(tr("batch %1 has already ended (%2): nothing to cancel").arg(m_batchId, batch().status));
+        finish();
+        return;
+    }
+    nextChunk();
+}
+
+void CancelJob::nextChunk()
+{
+    if (m_toCancel.isEmpty()) {
+        emitInfo(tr("batch %1: cancel requested for %2 chunk(s); their workers stop at their next heartbeat").arg(m_batchId).arg(m_canceled));
+        if (isFinished())
+            return;
+        if (m_options.waitForCompletion)
+            follow();
+        else
+            finish();
+        return;
+    }
+    const QString workflowId = m_toCancel.takeFirst();
+    m_temporal.cancelWorkflow(workflowId, m_reason, QStringLiteral("membatch-cancel-") + workflowId,
+                              processIdentity(QStringLiteral("membatch")), this, [this, workflowId](const ApiResult &r) {
+        if (r.ok())
+            ++m_canceled;
+        else if (r.error != NotFoundError) { // not found: it ended meanwhile
+            setError(r.error, tr("canceling workflow %1 of batch %2: %3").arg(workflowId, m_batchId, r.message));
+            finish();
+            return;
+        }
+        nextChunk();
     });
 }
 

@@ -28,10 +28,16 @@ protected:
 private:
     void lookUp(bool afterCancel);
     void requestCancel();
+    // The id is a parent's: every chunk that has not ended is canceled.
+    void findChunks();
+    void cancelChunks(const QJsonArray &chunks);
+    void nextChunk();
     void follow();
 
     WatchOptions m_options;
     QString m_reason;
+    QStringList m_toCancel; // chunks' workflow ids, one cancel at a time
+    int m_canceled = 0;
     WatchJob *m_watch = nullptr;
 };
 

@@ -487,8 +487,13 @@ void SubmitJob::pump()
             continue;
         }
         ++m_encoding;
+        // The result is taken out of the future: a future holds its result
+        // for as long as it lives, and this one outlives the upload.
         QtConcurrent::run(encodeChunk, m_shared->spool.fileName(), m_scan.chunks.at(index), m_options.compressionLevel)
-            .then(this, [this, index, keep = m_shared](const Encoded &e) { chunkEncoded(index, e.gzip, e.error); });
+            .then(this, [this, index, keep = m_shared](QFuture<Encoded> done) {
+                const Encoded e = done.takeResult();
+                chunkEncoded(index, e.gzip, e.error);
+            });
     }
     if (!m_options.dryRun) {
         while (int(m_sending.size()) < m_options.inFlight && !m_encoded.isEmpty()) {

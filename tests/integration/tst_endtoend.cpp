@@ -949,6 +949,38 @@ private Q_SLOTS:
         QVERIFY2(infos.join(QLatin1Char('\n')).contains(QStringLiteral("up to date")), qPrintable(infos.join(QLatin1Char('\n'))));
     }
 
+    // Cancel on a parent id asks every chunk's workflow to stop. (Nobody
+    // polls their task queue: they stay open, so each shows the request.)
+    void cancelOnAParentCancelsEveryChunk()
+    {
+        ConnectionSettings idle = m_settings;
+        idle.taskQueue = QStringLiteral("nobody-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        actAsSubmitter(idle);
+        SubmitOptions options = submitOptions();
+        options.chunkItems = 10;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("cancel-parent.jsonl"), 25, QStringLiteral("cp")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const QString parent = job->batch().batchId;
+        delete job;
+
+        BatchJob *cancel = m_processor->cancel(parent, watchOptions(), QStringLiteral("test"));
+        QStringList infos;
+        connect(cancel, &Job::infoMessage, this, [&infos](const QString &m) { infos << m; });
+        QVERIFY(StackClient::runToEnd(cancel));
+        QVERIFY2(cancel->error() == Job::NoError, qPrintable(cancel->errorString()));
+        QCOMPARE(cancel->batch().chunkCount, 3);
+        delete cancel;
+        QVERIFY2(infos.join(QLatin1Char('\n')).contains(QStringLiteral("cancel requested for 3 chunk(s)")), qPrintable(infos.join(QLatin1Char('\n'))));
+        for (int n = 1; n <= 3; ++n) {
+            bool requested = false;
+            for (const QJsonValue &e : m_stack.history(QStringLiteral("batch-%1-00%2").arg(parent).arg(n)))
+                requested |= e.toObject().value(QStringLiteral("eventType")).toString() == QLatin1String("EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED");
+            QVERIFY2(requested, qPrintable(QStringLiteral("chunk %1 of %2: no cancel request in its history").arg(n).arg(parent)));
+        }
+        actAsSubmitter(m_settings);
+    }
+
     void refusesATakenBatchId()
     {
         SubmitOptions options = submitOptions();
