@@ -54,29 +54,23 @@ def seed_like(n, path):
 
 
 def run(cmd, stdout=subprocess.DEVNULL):
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    err = proc.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{cmd[0]} failed: {err}")
-    return elapsed, usage.ru_maxrss / 1024  # MiB
+    elapsed, rss, _ = timed(cmd, stdout=stdout)
+    return elapsed, rss
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def timed(cmd, env=None, stdout=subprocess.DEVNULL):
+    """Wall time, peak RSS (MiB, as /usr/bin/time -f %M reports it) and stdout."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
-    out = proc.stdout.read() if stdout == subprocess.PIPE else b""
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M"] + cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
+    out, err = proc.communicate()
     elapsed = time.perf_counter() - start
-    err = proc.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
+    err = err.decode()
+    if proc.returncode != 0:
         sys.exit(f"{cmd[0]} failed: {err[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, out
+    return elapsed, int(err.strip().splitlines()[-1]) / 1024, out or b""
 
 
 def floor(stack, chunks, prefix, tmp):

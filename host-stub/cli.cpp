@@ -26,7 +26,7 @@ const CommandSpec kCommands[] = {
     {"submit", "FILE", "Submit a JSON array or JSON lines file of memories (gzipped or not; - reads stdin), in chunks under one batch id. Sent again, the same submission finishes the first instead of doubling it."},
     {"watch", "BATCH_ID", "Follow a batch until it ends."},
     {"status", "BATCH_ID", "Show a batch's state once."},
-    {"cancel", "BATCH_ID", "Cancel a batch: the worker stops within seconds and records 'canceled' (--wait: until it has)."},
+    {"cancel", "BATCH_ID", "Cancel a batch, or every chunk of a parent id: the worker stops within seconds and records 'canceled' (--wait: until it has)."},
     {"results", "BATCH_ID", "Show what became of each item: stored (as which Memory) or refused (why), in file order."},
     {"migrate", "", "Create or update the Parse classes membatch uses: the seeds' fields, indexes and permissions; only what is missing is added (--dry-run: only say what would change)."},
     {"gc", "", "Delete the batch files of requests that ended over --older-than ago (default 30d) and files no request points to (--dry-run: only say what would go)."},

@@ -6,49 +6,13 @@
 # usage: fault_submit.sh MEMBATCH PYTHON WORKFLOW_WORKER
 set -uo pipefail
 membatch=$1 python=$2 workflow_worker=$3
-proxy="$(dirname "$0")/faultproxy.py"
-work=$(mktemp -d)
 queue="faults-$$"
-pids=()
-failures=0
+source "$(dirname "$0")/common.sh"
 
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# Starts a program whose first stdout line is what we wait for; sets $started.
-start() {
-    local name=$1
-    shift
-    mkfifo "$work/$name.fifo"
-    "$@" >"$work/$name.fifo" 2>"$work/$name.err" &
-    pids+=($!)
-    exec {fd}<"$work/$name.fifo"
-    if ! read -t 30 -r started <&"$fd"; then
-        echo "FAIL: $name did not start: $(cat "$work/$name.err")" >&2
-        exit 1
-    fi
-}
-
-start workflow "$workflow_worker" --task-queue "$queue"
-[[ $started == *polling* ]] || { echo "FAIL: the workflow worker says: $started" >&2; exit 1; }
-
-parse_target=${MEMBATCH_PARSE_URL#http://}
-parse_path=/${parse_target#*/}
-parse_target=${parse_target%%/*}
-temporal_target=${MEMBATCH_TEMPORAL_URL#http://}
-temporal_target=${temporal_target%%/*}
-start parse-proxy "$python" "$proxy" --target "$parse_target" --rate 0.2 --seed 7 --max-seconds 600 --stall-seconds 1 --log "$work/parse-faults.jsonl"
-parse_proxy="http://127.0.0.1:$started$parse_path"
-start temporal-proxy "$python" "$proxy" --target "$temporal_target" --rate 0.2 --seed 8 --max-seconds 600 --stall-seconds 1 --log "$work/temporal-faults.jsonl"
-temporal_proxy="http://127.0.0.1:$started"
+spawn parse-proxy "$python" "$proxy" --target "$parse_target" --rate 0.2 --seed 7 --max-seconds 600 --stall-seconds 1 --log "$work/parse-faults.jsonl"
+parse_proxy="http://127.0.0.1:$line$parse_path"
+spawn temporal-proxy "$python" "$proxy" --target "$temporal_target" --rate 0.2 --seed 8 --max-seconds 600 --stall-seconds 1 --log "$work/temporal-faults.jsonl"
+temporal_proxy="http://127.0.0.1:$line"
 
 "$python" - "$work/batch.jsonl" <<'PY'
 import json, sys, uuid
@@ -71,15 +35,9 @@ batch_id=$(sed -n 's/.*"batchId":"\([0-9a-f]\{24\}\)".*/\1/p' <<<"$last" | head 
 [[ -n $batch_id ]] || fail "no batch id in: $last"
 
 # Exactly once, as Parse itself counts, without the proxy.
-count=$(curl -sf -G "$MEMBATCH_PARSE_URL/classes/Memory" \
-    -H "X-Parse-Application-Id: $MEMBATCH_APP_ID" -H "X-Parse-Master-Key: $MEMBATCH_MASTER_KEY" \
-    --data-urlencode "where={\"batchId\":{\"\$regex\":\"^$batch_id-\"}}" --data-urlencode count=1 --data-urlencode limit=0 |
-    "$python" -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+count=$(parse_count Memory "{\"batchId\":{\"\$regex\":\"^$batch_id-\"}}")
 [[ $count == 2000 ]] || fail "Parse holds $count memories of batch $batch_id, not 2000"
-chunks=$(curl -sf -G "$MEMBATCH_PARSE_URL/classes/BatchMemoryRequest" \
-    -H "X-Parse-Application-Id: $MEMBATCH_APP_ID" -H "X-Parse-Master-Key: $MEMBATCH_MASTER_KEY" \
-    --data-urlencode "where={\"parentBatchId\":\"$batch_id\"}" --data-urlencode count=1 --data-urlencode limit=0 |
-    "$python" -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+chunks=$(parse_count BatchMemoryRequest "{\"parentBatchId\":\"$batch_id\"}")
 [[ $chunks == 10 ]] || fail "batch $batch_id has $chunks chunk requests, not 10"
 
 again=$("$membatch" submit "$work/batch.jsonl" --chunk-size 200 --task-queue "$queue" \

@@ -1,55 +1,21 @@
 #!/usr/bin/env bash
 # A submit killed (SIGKILL) in each phase of sending (looking for what was
 # sent before, uploading a chunk's file, creating its request, starting its
-# workflow),
-# then the same command run again: one set of chunks, each started once,
+# workflow), then the same command run again: one set of chunks, each started once,
 # every memory stored exactly once. The proxy holds the chosen request so
 # that the kill lands in that phase.
 # usage: kill_resubmit.sh MEMBATCH PYTHON WORKFLOW_WORKER
 set -uo pipefail
 membatch=$1 python=$2 workflow_worker=$3
-proxy="$(dirname "$0")/faultproxy.py"
-work=$(mktemp -d)
 queue="kill-$$"
-pids=()
-failures=0
-
-cleanup() {
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-# Runs a program in the background, its stdout on fd $out_fd; waits for its
-# first line, into $line.
-spawn() {
-    local name=$1
-    shift
-    mkfifo "$work/$name.fifo"
-    "$@" >"$work/$name.fifo" 2>"$work/$name.err" &
-    spawned=$!
-    pids+=("$spawned")
-    exec {out_fd}<"$work/$name.fifo"
-    read -t 30 -r line <&"$out_fd" || { echo "FAIL: $name did not start: $(cat "$work/$name.err")" >&2; exit 1; }
-}
+source "$(dirname "$0")/common.sh"
 master_get() {
     curl -sf -G "$MEMBATCH_PARSE_URL$1" -H "X-Parse-Application-Id: $MEMBATCH_APP_ID" \
         -H "X-Parse-Master-Key: $MEMBATCH_MASTER_KEY" "${@:2}"
 }
 
-spawn workflow "$workflow_worker" --task-queue "$queue"
 "$membatch" work --task-queue "$queue" >"$work/worker.log" 2>&1 &
 pids+=($!)
-
-parse_target=${MEMBATCH_PARSE_URL#http://}
-parse_path=/${parse_target#*/}
-parse_target=${parse_target%%/*}
-temporal_target=${MEMBATCH_TEMPORAL_URL#http://}
-temporal_target=${temporal_target%%/*}
 
 for phase in find upload create start; do
     case $phase in
@@ -57,7 +23,6 @@ for phase in find upload create start; do
         upload) service=parse paths='^POST /parse/files/' ;;
         create) service=parse paths='^POST /parse/classes/BatchMemoryRequest$' ;;
         start) service=temporal paths='^POST /api/v1/namespaces/[^/]+/workflows/' ;;
-
     esac
     # Holds the first request of that kind for a minute (before it reaches
     # the server): the kill lands while it is held.
@@ -94,8 +59,7 @@ PY
     [[ $rc -eq 0 ]] || { fail "$phase: the second run exited $rc: $(cat "$work/$phase.again.err") $last"; continue; }
     grep -q '"successCount":500' <<<"$last" || fail "$phase: not 500 stored: $last"
     batch_id=$(sed -n 's/.*"batchId":"\([0-9a-f]\{24\}\)".*/\1/p' <<<"$last" | head -n 1)
-    count=$(master_get /classes/Memory --data-urlencode "where={\"batchId\":{\"\$regex\":\"^$batch_id-\"}}" \
-        --data-urlencode count=1 --data-urlencode limit=0 | "$python" -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+    count=$(parse_count Memory "{\"batchId\":{\"\$regex\":\"^$batch_id-\"}}")
     [[ $count == 500 ]] || fail "$phase: Parse holds $count memories of $batch_id, not 500"
     chunks=$(master_get /classes/BatchMemoryRequest --data-urlencode "where={\"parentBatchId\":\"$batch_id\"}" \
         --data-urlencode 'keys=batchId,workflowRunId' --data-urlencode limit=100)

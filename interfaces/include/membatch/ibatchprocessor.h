@@ -36,7 +36,8 @@ public:
     // the id of a submission of several chunks adds up its chunks.
     virtual BatchJob *watch(const QString &batchId, const WatchOptions &options = {}) = 0;
 
-    // Asks Temporal to cancel a batch's workflow; the worker holding it stops
+    // Asks Temporal to cancel a batch's workflow (or, for a parent id, the
+    // workflow of every chunk that has not ended); the worker holding it stops
     // at its next heartbeat and records "canceled" with the counts so far.
     // With options.waitForCompletion it follows the batch until then. Only
     // a batch the user can see in Parse is canceled.
