@@ -50,8 +50,19 @@ QString ProgressPrinter::line(const BatchProgress &p) const
     const QLocale c = QLocale::c();
     QString text = QStringLiteral("%1 %2").arg(printable(p.batchId.left(8))).arg(BatchProgress::phaseName(p.phase), -11);
     switch (p.phase) {
+    case BatchProgress::Phase::Reading:
+        if (p.processed > 0)
+            text += QStringLiteral(" %1 items").arg(p.processed);
+        break;
     case BatchProgress::Phase::Uploading:
-        text += QStringLiteral(" %1 / %2").arg(c.formattedDataSize(p.bytesDone), c.formattedDataSize(p.bytesTotal));
+        // A submission's chunks: how many are sent, and the bytes so far
+        // (the total is not known before the last is compressed).
+        if (p.chunks > 0)
+            text += QStringLiteral(" %1/%2 chunks").arg(p.chunksDone).arg(p.chunks);
+        if (p.bytesTotal > 0)
+            text += QStringLiteral(" %1 / %2").arg(c.formattedDataSize(p.bytesDone), c.formattedDataSize(p.bytesTotal));
+        else if (p.bytesDone > 0)
+            text += QStringLiteral(" %1 uploaded").arg(c.formattedDataSize(p.bytesDone));
         break;
     case BatchProgress::Phase::Encoding:
     case BatchProgress::Phase::Creating:
@@ -66,6 +77,8 @@ QString ProgressPrinter::line(const BatchProgress &p) const
         if (p.percent() >= 0)
             text += QStringLiteral(" (%1%)").arg(p.percent());
         text += QStringLiteral("  stored %1  failed %2").arg(p.succeeded).arg(p.failed);
+        if (p.chunks > 1)
+            text += QStringLiteral("  chunks %1/%2 ended").arg(p.chunksDone).arg(p.chunks);
         const qint64 ms = m_processingClock.isValid() ? m_processingClock.elapsed() : 0;
         const qint64 done = p.processed - m_processedAtClockStart;
         if (p.phase == BatchProgress::Phase::Processing && ms > 500 && done > 0) {

@@ -1,5 +1,7 @@
 #include "itemresultsjob.h"
 
+#include "submitjob.h"
+
 #include "batchrequest.h"
 #include "resultsrecorder.h"
 
@@ -49,7 +51,20 @@ void ItemResultsJob::readRequest(const ApiResult &r)
     }
     const QJsonArray found = r.json.value(QStringLiteral("results")).toArray();
     if (found.isEmpty()) {
-        notFound();
+        // A parent's id? Its results are its chunks'.
+        m_parse.count(BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this, [this](const ApiResult &counted) {
+            const qint64 chunks = counted.json.value(QStringLiteral("count")).toInteger();
+            if (!counted.ok() || chunks == 0) {
+                notFound();
+                return;
+            }
+            failed(InvalidInputError, tr("batch %1 was sent in %2 chunks, each with results of its own: ask for those of %3 ... %4 "
+                                         "(its items are numbered within each chunk; customId names them across)")
+                                          .arg(m_batchId)
+                                          .arg(chunks)
+                                          .arg(SubmitJob::chunkBatchId(m_batchId, 1, int(chunks)),
+                                               SubmitJob::chunkBatchId(m_batchId, int(chunks), int(chunks))));
+        });
         return;
     }
     const QJsonObject request = found.first().toObject();

@@ -763,6 +763,12 @@ private Q_SLOTS:
         for (int n = 1; n <= 5; ++n)
             memories += m_stack.memoryCount(batch.batchId + QStringLiteral("-00%1").arg(n));
         QCOMPARE(memories, 45);
+
+        // Results are a chunk's: the parent's id says where they are.
+        int error = 0;
+        QCOMPARE(readResults(batch.batchId, {}, &error).size(), 0);
+        QCOMPARE(error, int(Job::InvalidInputError));
+        QCOMPARE(readResults(batch.batchId + QStringLiteral("-005"), {}).size(), 5);
     }
 
     // The same submission five times at once, then again: one set of
