@@ -1,6 +1,6 @@
 #include "itemresultsjob.h"
 
-#include "submitjob.h"
+#include <limits>
 
 #include "batchrequest.h"
 #include "resultsrecorder.h"
@@ -51,20 +51,18 @@ void ItemResultsJob::readRequest(const ApiResult &r)
     }
     const QJsonArray found = r.json.value(QStringLiteral("results")).toArray();
     if (found.isEmpty()) {
-        // A parent's id? Its results are its chunks'.
-        m_parse.count(BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this, [this](const ApiResult &counted) {
-            const qint64 chunks = counted.json.value(QStringLiteral("count")).toInteger();
-            if (!counted.ok() || chunks == 0) {
-                notFound();
-                return;
-            }
-            failed(InvalidInputError, tr("batch %1 was sent in %2 chunks, each with results of its own: ask for those of %3 ... %4 "
-                                         "(its items are numbered within each chunk; customId names them across)")
-                                          .arg(m_batchId)
-                                          .arg(chunks)
-                                          .arg(SubmitJob::chunkBatchId(m_batchId, 1, int(chunks)),
-                                               SubmitJob::chunkBatchId(m_batchId, int(chunks), int(chunks))));
-        });
+        // A parent's id? Its results are its chunks', in their order.
+        m_parse.find(
+            BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this,
+            [this](const ApiResult &chunks) {
+                const QJsonArray list = chunks.json.value(QStringLiteral("results")).toArray();
+                if (!chunks.ok() || list.isEmpty()) {
+                    notFound();
+                    return;
+                }
+                readChunks(list);
+            },
+            BatchRequest::MaxChunks, QStringLiteral("batchId"));
         return;
     }
     const QJsonObject request = found.first().toObject();
@@ -98,6 +96,57 @@ bool ItemResultsJob::take(const ItemResult &result)
     if (m_page.size() >= PageSize)
         flush();
     return m_options.limit <= 0 || m_taken < m_options.limit;
+}
+
+void ItemResultsJob::readChunks(const QJsonArray &chunks)
+{
+    setBatch(BatchRequest::aggregate(m_batchId, chunks));
+    qint64 offset = 0;
+    for (const QJsonValue &v : chunks) {
+        const BatchStatus chunk = BatchRequest::statusFromObject(v.toObject());
+        m_chunks.append({chunk.batchId, offset});
+        offset += chunk.totalMemories;
+    }
+    nextChunk();
+}
+
+void ItemResultsJob::nextChunk()
+{
+    // Each chunk's results with the parent's numbering: a chunk's item i is
+    // the submission's item offset + i. after and limit count across.
+    while (!m_chunks.isEmpty()) {
+        const auto [batchId, offset] = m_chunks.takeFirst();
+        const qint64 end = m_chunks.isEmpty() ? std::numeric_limits<qint64>::max() : m_chunks.first().second;
+        if (m_options.after >= end - 1)
+            continue; // wholly before where the reader starts
+        if (m_options.limit > 0 && m_taken >= m_options.limit)
+            break;
+        ResultsOptions options = m_options;
+        options.after = m_options.after >= offset ? m_options.after - offset : -1;
+        options.limit = m_options.limit > 0 ? m_options.limit - m_taken : 0;
+        ConnectionSettings settings = m_settings;
+        settings.sessionToken = m_parse.sessionToken();
+        auto *chunk = new ItemResultsJob(m_nam, settings, batchId, options, this);
+        chunk->setAutoDelete(false);
+        connect(chunk, &ResultsJob::itemsReady, this, [this, offset](const QList<ItemResult> &items) {
+            QList<ItemResult> shifted = items;
+            for (ItemResult &item : shifted)
+                item.index += offset;
+            m_taken += shifted.size();
+            emitItems(shifted);
+        });
+        connect(chunk, &Job::result, this, [this, chunk] {
+            chunk->deleteLater();
+            if (chunk->error()) {
+                failed(chunk->error(), chunk->errorString());
+                return;
+            }
+            nextChunk();
+        });
+        chunk->start();
+        return;
+    }
+    finish();
 }
 
 void ItemResultsJob::flush()

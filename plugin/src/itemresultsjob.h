@@ -14,7 +14,8 @@ namespace membatch {
 // Reads a batch's item results as its user sees them, in file order: from
 // its results file once it has ended (streamed: download, gunzip, JSON
 // lines), else from the result pages the worker writes as it goes, up to
-// the counts recorded so far. Emits them a page at a time.
+// the counts recorded so far. Emits them a page at a time. For a parent
+// id, its chunks' results in chunk order, numbered across the submission.
 class ItemResultsJob : public ClientResultsJob
 {
     Q_OBJECT
@@ -33,6 +34,9 @@ protected:
 
 private:
     void readRequest(const ApiResult &r);
+    // The id is a parent's: its chunks' results, one chunk after another.
+    void readChunks(const QJsonArray &chunks);
+    void nextChunk();
     void readPages(qint64 afterFirst);
     void readFile(const QUrl &url);
     void readFileData();
@@ -57,6 +61,7 @@ private:
     QByteArray m_line; // the part of a line read so far
     qint64 m_lineNo = 0;
     bool m_done = false;
+    QList<QPair<QString, qint64>> m_chunks; // a parent's chunks still to read: batch id, offset of their first item
 };
 
 } // namespace membatch

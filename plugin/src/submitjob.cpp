@@ -317,7 +317,13 @@ void SubmitJob::scanned()
 
 void SubmitJob::signIn()
 {
+    m_signingIn = true;
     m_parse.signIn(this, [this](const ApiResult &r, const QString &userId) {
+        m_signingIn = false;
+        if (m_finishing) { // failed or stopped meanwhile: end the session it opened
+            m_parse.signOut(this, [this] { emitResult(); });
+            return;
+        }
         if (!r.ok()) {
             fail(r, tr("signing in to Parse"));
             return;
@@ -676,9 +682,17 @@ void SubmitJob::fail(int error, const QString &message)
 
 void SubmitJob::finish()
 {
-    if (isFinished())
+    if (isFinished() || m_finishing)
         return;
+    m_finishing = true;
     m_readingTimer.stop();
+    m_shared->cancel = true;
+    m_scanWatcher.disconnect(this);
+    // Nothing is left in flight when the result comes (a host may exit on
+    // it): a sign-in on its way is waited for, so its session is ended too.
+    if (m_signingIn)
+        return;
+    RestClient::abortAll(this);
     m_parse.signOut(this, [this] { emitResult(); });
 }
 

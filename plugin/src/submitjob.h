@@ -94,6 +94,8 @@ private:
     bool m_ready = false; // signed in and the namespace checked
     bool m_planned = false;
     bool m_stopping = false;
+    bool m_signingIn = false;
+    bool m_finishing = false;
     QString m_userId;
     QString m_identity; // hex
     int m_nextChunk = 0;  // the next to encode

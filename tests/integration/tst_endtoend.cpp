@@ -764,10 +764,20 @@ private Q_SLOTS:
             memories += m_stack.memoryCount(batch.batchId + QStringLiteral("-00%1").arg(n));
         QCOMPARE(memories, 45);
 
-        // Results are a chunk's: the parent's id says where they are.
-        int error = 0;
-        QCOMPARE(readResults(batch.batchId, {}, &error).size(), 0);
-        QCOMPARE(error, int(Job::InvalidInputError));
+        // The parent's results are its chunks', numbered across them.
+        const QList<ItemResult> all = readResults(batch.batchId, {});
+        QCOMPARE(all.size(), 45);
+        for (int i = 0; i < all.size(); ++i) {
+            QCOMPARE(all.at(i).index, i);
+            QVERIFY(all.at(i).isStored());
+        }
+        ResultsOptions page;
+        page.after = 18; // across the second and the third chunk
+        page.limit = 3;
+        const QList<ItemResult> three = readResults(batch.batchId, page);
+        QCOMPARE(three.size(), 3);
+        QCOMPARE(three.first(), all.at(19));
+        QCOMPARE(three.last(), all.at(21));
         QCOMPARE(readResults(batch.batchId + QStringLiteral("-005"), {}).size(), 5);
     }
 
