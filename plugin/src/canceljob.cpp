@@ -38,7 +38,7 @@ void CancelJob::lookUp(bool afterCancel)
             if (afterCancel)
                 finish();
             else
-                findChunks();
+                cancelParent();
             return;
         }
         const BatchStatus status = BatchRequest::statusFromObject(results.first().toObject());
@@ -88,10 +88,9 @@ void CancelJob::requestCancel()
     });
 }
 
-void CancelJob::findChunks()
+void CancelJob::cancelParent()
 {
-    m_parse.find(
-        BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this,
+    findChunks(
         [this](const ApiResult &r) {
             if (!r.ok()) {
                 setError(r.error, tr("reading the chunks of batch %1 from Parse: %2").arg(m_batchId, r.message));
@@ -104,8 +103,7 @@ void CancelJob::findChunks()
                 return;
             }
             cancelChunks(chunks);
-        },
-        BatchRequest::MaxChunks, QStringLiteral("batchId"));
+        });
 }
 
 void CancelJob::cancelChunks(const QJsonArray &chunks)

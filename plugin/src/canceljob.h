@@ -29,7 +29,7 @@ private:
     void lookUp(bool afterCancel);
     void requestCancel();
     // The id is a parent's: every chunk that has not ended is canceled.
-    void findChunks();
+    void cancelParent();
     void cancelChunks(const QJsonArray &chunks);
     void nextChunk();
     void follow();

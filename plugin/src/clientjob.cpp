@@ -48,6 +48,13 @@ void ClientJobBase<JobType>::findRequest(RestClient::Handler handler)
 }
 
 template <class JobType>
+void ClientJobBase<JobType>::findChunks(RestClient::Handler handler)
+{
+    m_parse.find(BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this, std::move(handler),
+                 BatchRequest::MaxChunks, QStringLiteral("batchId"));
+}
+
+template <class JobType>
 void ClientJobBase<JobType>::notFound()
 {
     this->setError(Job::NotFoundError, JobType::tr("no batch %1 in Parse (or it is not visible to %2)")

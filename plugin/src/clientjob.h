@@ -27,6 +27,9 @@ protected:
     // Looks the batch's BatchMemoryRequest up as this user sees it (answer
     // {"results":[...]}, at most one).
     void findRequest(RestClient::Handler handler);
+    // The chunks of a submission whose parent id is the batch's, in chunk
+    // order (answer {"results":[...]}, every one).
+    void findChunks(RestClient::Handler handler);
     // Fails the job: no such batch, or not this user's to see.
     void notFound();
     // What to say a batch is being looked at for ("look at", "cancel").

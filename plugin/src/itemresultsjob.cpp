@@ -52,8 +52,7 @@ void ItemResultsJob::readRequest(const ApiResult &r)
     const QJsonArray found = r.json.value(QStringLiteral("results")).toArray();
     if (found.isEmpty()) {
         // A parent's id? Its results are its chunks', in their order.
-        m_parse.find(
-            BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this,
+        findChunks(
             [this](const ApiResult &chunks) {
                 const QJsonArray list = chunks.json.value(QStringLiteral("results")).toArray();
                 if (!chunks.ok() || list.isEmpty()) {
@@ -61,8 +60,7 @@ void ItemResultsJob::readRequest(const ApiResult &r)
                     return;
                 }
                 readChunks(list);
-            },
-            BatchRequest::MaxChunks, QStringLiteral("batchId"));
+            });
         return;
     }
     const QJsonObject request = found.first().toObject();

@@ -64,7 +64,7 @@ void WatchJob::readRequest(const ApiResult &r)
     }
     const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
     if (results.isEmpty()) {
-        findChunks();
+        lookAtChunks();
         return;
     }
     BatchStatus fresh = BatchRequest::statusFromObject(results.first().toObject());
@@ -79,11 +79,10 @@ void WatchJob::readRequest(const ApiResult &r)
                                 [this](const ApiResult &wr, const WorkflowState &state) { readWorkflow(wr, state); });
 }
 
-void WatchJob::findChunks()
+void WatchJob::lookAtChunks()
 {
     // No request of that id: the parent of a submission of several chunks?
-    m_parse.find(
-        BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this,
+    findChunks(
         [this](const ApiResult &r) {
             if (!r.ok()) {
                 lookFailed(r, tr("reading the chunks of batch %1 from Parse").arg(m_batchId));
@@ -96,8 +95,7 @@ void WatchJob::findChunks()
             }
             m_status = BatchRequest::aggregate(m_batchId, chunks);
             update();
-        },
-        BatchRequest::MaxChunks, QStringLiteral("batchId"));
+        });
 }
 
 void WatchJob::readWorkflow(const ApiResult &r, const WorkflowState &state)

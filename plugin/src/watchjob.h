@@ -31,7 +31,7 @@ protected:
 private:
     void poll();
     void readRequest(const ApiResult &r);
-    void findChunks();
+    void lookAtChunks();
     void readWorkflow(const ApiResult &r, const WorkflowState &state);
     void update();
     // Sets the outcome's error, if any, then finishes.
