@@ -57,6 +57,18 @@ QJsonObject BatchProgress::toJson() const
         json.insert(QStringLiteral("chunks"), chunks);
         json.insert(QStringLiteral("chunksDone"), chunksDone);
     }
+    if (rate > 0)
+        json.insert(QStringLiteral("rate"), rate);
+    if (elapsedMs >= 0)
+        json.insert(QStringLiteral("elapsedMs"), elapsedMs);
+    if (etaMs >= 0)
+        json.insert(QStringLiteral("etaMs"), etaMs);
+    if (estimatedCompletion.isValid())
+        json.insert(QStringLiteral("estimatedCompletion"), estimatedCompletion.toUTC().toString(Qt::ISODateWithMs));
+    if (stalled)
+        json.insert(QStringLiteral("stalled"), true);
+    if (!reason.isEmpty())
+        json.insert(QStringLiteral("reason"), reason);
     return json;
 }
 
@@ -74,6 +86,12 @@ BatchProgress BatchProgress::fromJson(const QJsonObject &json)
     p.bytesTotal = json.value(QStringLiteral("bytesTotal")).toInteger();
     p.chunks = json.value(QStringLiteral("chunks")).toInt();
     p.chunksDone = json.value(QStringLiteral("chunksDone")).toInt();
+    p.rate = json.value(QStringLiteral("rate")).toDouble();
+    p.elapsedMs = json.value(QStringLiteral("elapsedMs")).toInteger(-1);
+    p.etaMs = json.value(QStringLiteral("etaMs")).toInteger(-1);
+    p.estimatedCompletion = QDateTime::fromString(json.value(QStringLiteral("estimatedCompletion")).toString(), Qt::ISODateWithMs);
+    p.stalled = json.value(QStringLiteral("stalled")).toBool();
+    p.reason = json.value(QStringLiteral("reason")).toString();
     return p;
 }
 

@@ -143,4 +143,25 @@ void ResultsJob::emitItems(const QList<ItemResult> &items)
         Q_EMIT itemsReady(items, QPrivateSignal());
 }
 
+void MonitorJob::addBatch(const QString &batchId)
+{
+    if (isFinished() || batchId.isEmpty() || m_order.contains(batchId))
+        return;
+    m_order.append(batchId);
+    doAddBatch(batchId);
+}
+
+void MonitorJob::updateBatch(const BatchStatus &batch, const BatchProgress &progress)
+{
+    if (isFinished() || !m_order.contains(batch.batchId))
+        return;
+    const auto known = m_progress.constFind(batch.batchId);
+    const bool changed = known == m_progress.cend() || *known != progress
+        || m_batches.value(batch.batchId).toJson() != batch.toJson();
+    m_batches.insert(batch.batchId, batch);
+    m_progress.insert(batch.batchId, progress);
+    if (changed)
+        Q_EMIT batchChanged(batch, progress, QPrivateSignal());
+}
+
 } // namespace membatch

@@ -39,6 +39,24 @@ BatchJob *ParseTemporalPlugin::watch(const QString &batchId, const WatchOptions 
     return new WatchJob(m_nam, m_settings, batchId, options);
 }
 
+// PLACEHOLDER until the monitor lands (this session's branch work).
+MonitorJob *ParseTemporalPlugin::monitor(const QStringList &, const WatchOptions &)
+{
+    return nullptr;
+}
+
+// PLACEHOLDER until list lands.
+ListJob *ParseTemporalPlugin::list(const ListOptions &)
+{
+    return nullptr;
+}
+
+// PLACEHOLDER until retry-failed lands.
+BatchJob *ParseTemporalPlugin::retryFailed(const QString &, const SubmitOptions &)
+{
+    return nullptr;
+}
+
 BatchJob *ParseTemporalPlugin::cancel(const QString &batchId, const WatchOptions &options, const QString &reason)
 {
     return new CancelJob(m_nam, m_settings, batchId, options, reason);

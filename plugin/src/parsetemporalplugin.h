@@ -22,6 +22,9 @@ public:
     BatchJob *submit(const QString &path, const SubmitOptions &options) override;
     BatchJob *submit(QIODevice *input, const QString &sourceName, const SubmitOptions &options) override;
     BatchJob *watch(const QString &batchId, const WatchOptions &options) override;
+    MonitorJob *monitor(const QStringList &batchIds, const WatchOptions &options) override;
+    ListJob *list(const ListOptions &options) override;
+    BatchJob *retryFailed(const QString &batchId, const SubmitOptions &options) override;
     BatchJob *cancel(const QString &batchId, const WatchOptions &options, const QString &reason) override;
     ResultsJob *results(const QString &batchId, const ResultsOptions &options) override;
     Job *cleanUp(const CleanupOptions &options) override;

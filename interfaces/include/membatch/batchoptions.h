@@ -1,8 +1,10 @@
 #pragma once
 
 #include <QByteArray>
+#include <QDateTime>
 #include <QMetaType>
 #include <QString>
+#include <QStringList>
 #include <QUrl>
 
 namespace membatch {
@@ -11,8 +13,31 @@ namespace membatch {
 struct WatchOptions
 {
     bool waitForCompletion = false; // cancel: follow the batch until it ends
-    int pollIntervalMs = 1000;  // how often to look at Parse and Temporal
+    // How often to look at Parse and Temporal: with push (LiveQuery) this
+    // is how often the workflow is looked at; without it, Parse too.
+    int pollIntervalMs = 1000;
     bool once = false;          // report the current state and stop
+    // Push: follow the requests through Parse LiveQuery (one WebSocket for
+    // every batch watched), looking again at each reconnect; off, or when
+    // LiveQuery cannot be reached, poll.
+    bool push = true;
+    // A batch that is not final and has not moved for this long is reported
+    // stalled (it keeps being watched); 0: never.
+    qint64 stalledAfterMs = 5 * 60 * 1000;
+    // A monitor: keep running when every batch watched has ended, for
+    // batches added later (a dashboard); off, it ends with the last.
+    bool follow = false;
+};
+
+// Which batches `list` shows: newest first (createdAt, then objectId), a
+// page at a time. A submission of several chunks is one row (its parent).
+struct ListOptions
+{
+    QStringList statuses; // only these outcomes ("processing", "failed", ...); empty: all
+    QDateTime since;      // created at or after this; invalid: any time
+    int limit = 50;       // rows a page (1..1000)
+    // The page after the one that ended with this cursor (ListJob::nextCursor()).
+    QString cursor;
 };
 
 // What an item may be. The defaults are the PRD's (10 MiB of content) and
@@ -124,6 +149,7 @@ struct WorkerOptions
 } // namespace membatch
 
 Q_DECLARE_METATYPE(membatch::WatchOptions)
+Q_DECLARE_METATYPE(membatch::ListOptions)
 Q_DECLARE_METATYPE(membatch::SubmitOptions)
 Q_DECLARE_METATYPE(membatch::WorkerOptions)
 Q_DECLARE_METATYPE(membatch::ResultsOptions)

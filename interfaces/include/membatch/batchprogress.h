@@ -2,6 +2,7 @@
 
 #include <membatch/membatch_export.h>
 
+#include <QDateTime>
 #include <QJsonObject>
 #include <QMetaType>
 #include <QObject>
@@ -40,6 +41,20 @@ public:
     int chunks = 0;        // a submission of several chunks: how many
     int chunksDone = 0;    // ... sent (Uploading), or ended (Processing)
 
+    // Timing, computed in the plugin so that every host shows the same
+    // numbers. rate is in the current phase's unit a second (items while
+    // reading or processing, bytes while uploading), smoothed; 0: unknown.
+    double rate = 0;
+    qint64 elapsedMs = -1; // since the batch was created (or the job began); -1: unknown
+    qint64 etaMs = -1;     // until the current phase ends at this rate; -1: unknown
+    QDateTime estimatedCompletion; // when processing should end (UTC); invalid: unknown
+    // No progress for WatchOptions::stalledAfterMs while a batch is not
+    // final (a worker gone, a queue nobody polls): reason says since when.
+    bool stalled = false;
+    // Why the batch ended badly (the workflow's failure, the first error) or
+    // is stalled; empty otherwise.
+    QString reason;
+
     static QString phaseName(Phase phase); // "uploading"
     static bool phaseFromName(const QString &name, Phase *phase);
 
@@ -54,7 +69,8 @@ public:
         return a.phase == b.phase && a.batchId == b.batchId && a.status == b.status && a.total == b.total
             && a.processed == b.processed && a.succeeded == b.succeeded && a.failed == b.failed
             && a.bytesDone == b.bytesDone && a.bytesTotal == b.bytesTotal && a.chunks == b.chunks
-            && a.chunksDone == b.chunksDone;
+            && a.chunksDone == b.chunksDone && a.rate == b.rate && a.elapsedMs == b.elapsedMs && a.etaMs == b.etaMs
+            && a.estimatedCompletion == b.estimatedCompletion && a.stalled == b.stalled && a.reason == b.reason;
     }
     friend bool operator!=(const BatchProgress &a, const BatchProgress &b) { return !(a == b); }
 };

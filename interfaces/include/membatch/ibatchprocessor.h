@@ -35,6 +35,17 @@ public:
     // Follows a batch until it ends (or, with options.once, reports it once);
     // the id of a submission of several chunks adds up its chunks.
     virtual BatchJob *watch(const QString &batchId, const WatchOptions &options = {}) = 0;
+    // Follows several batches at once over one session and one push
+    // connection (see MonitorJob); more may be added while it runs.
+    virtual MonitorJob *monitor(const QStringList &batchIds, const WatchOptions &options = {}) = 0;
+    // A page of the user's batches, newest first: submissions, not chunks.
+    virtual ListJob *list(const ListOptions &options = {}) = 0;
+    // Submits, as a new batch linked to it (retryOf), the items of a batch
+    // (or of a parent's chunks) that failed or were never stored, read from
+    // the batch's own stored file, not the user's input. Asking twice gives
+    // the same batch: the retry's id follows from the batch and its failures.
+    // A batch that has not ended, or has nothing to retry, is an error.
+    virtual BatchJob *retryFailed(const QString &batchId, const SubmitOptions &options = {}) = 0;
 
     // Asks Temporal to cancel a batch's workflow (or, for a parent id, the
     // workflow of every chunk that has not ended); the worker holding it stops
@@ -68,5 +79,5 @@ public:
 } // namespace membatch
 
 // Bump on any change of the interface above (and of the types it uses).
-#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/4.0"
+#define MEMBATCH_IBATCHPROCESSOR_IID "org.membatch.IBatchProcessor/5.0"
 Q_DECLARE_INTERFACE(membatch::IBatchProcessor, MEMBATCH_IBATCHPROCESSOR_IID)

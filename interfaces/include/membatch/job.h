@@ -5,8 +5,11 @@
 #include <membatch/itemresult.h>
 #include <membatch/membatch_export.h>
 
+#include <QHash>
+#include <QList>
 #include <QObject>
 #include <QScopedPointer>
+#include <QStringList>
 
 namespace membatch {
 
@@ -116,6 +119,65 @@ Q_SIGNALS:
 protected:
     // Does nothing once the job has finished.
     void emitItems(const QList<ItemResult> &items);
+};
+
+// Follows several batches at once, over one session and one push
+// connection: `watch ID...`, `watch --all`, a dashboard. batchChanged() for
+// every change of any of them; progressChanged() carries their sum (batchId
+// empty). It ends when every batch has ended (with BatchFailedError if one
+// did not complete), unless WatchOptions::follow.
+class MEMBATCH_EXPORT MonitorJob : public Job
+{
+    Q_OBJECT
+public:
+    using Job::Job;
+
+    // Starts watching one more batch (its first state comes as a
+    // batchChanged()); a batch already watched is left as it is.
+    void addBatch(const QString &batchId);
+    // The batches watched, in the order they were added.
+    QStringList batchIds() const { return m_order; }
+    // What is known of one (a default BatchStatus if none is watched).
+    BatchStatus batch(const QString &batchId) const { return m_batches.value(batchId); }
+    BatchProgress batchProgress(const QString &batchId) const { return m_progress.value(batchId); }
+
+Q_SIGNALS:
+    void batchChanged(const membatch::BatchStatus &batch, const membatch::BatchProgress &progress, QPrivateSignal);
+
+protected:
+    virtual void doAddBatch(const QString &batchId) = 0;
+    // Records one batch's state and emits batchChanged() (if it changed).
+    // Does nothing once the job has finished.
+    void updateBatch(const BatchStatus &batch, const BatchProgress &progress);
+
+private:
+    QStringList m_order;
+    QHash<QString, BatchStatus> m_batches;
+    QHash<QString, BatchProgress> m_progress;
+};
+
+// Lists a page of the user's batches (ListOptions): batches() once the job
+// has ended, newest first, and the cursor of the next page.
+class MEMBATCH_EXPORT ListJob : public Job
+{
+    Q_OBJECT
+public:
+    using Job::Job;
+
+    QList<BatchStatus> batches() const { return m_batches; }
+    // Pass as ListOptions::cursor for the next page; empty: this was the last.
+    QString nextCursor() const { return m_nextCursor; }
+
+protected:
+    void setBatches(const QList<BatchStatus> &batches, const QString &nextCursor)
+    {
+        m_batches = batches;
+        m_nextCursor = nextCursor;
+    }
+
+private:
+    QList<BatchStatus> m_batches;
+    QString m_nextCursor;
 };
 
 } // namespace membatch
