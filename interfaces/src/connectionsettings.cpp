@@ -68,6 +68,18 @@ QStringList ConnectionSettings::missingForWorker() const
     return missing;
 }
 
+QStringList ConnectionSettings::missingForOperator() const
+{
+    QStringList missing;
+    if (!parseUrl.isValid() || parseUrl.isEmpty())
+        missing << QStringLiteral("MEMBATCH_PARSE_URL");
+    if (appId.isEmpty())
+        missing << QStringLiteral("MEMBATCH_APP_ID");
+    if (masterKey.isEmpty())
+        missing << QStringLiteral("MEMBATCH_MASTER_KEY");
+    return missing;
+}
+
 QString ConnectionSettings::describe() const
 {
     QString who;

@@ -84,18 +84,9 @@ CleanupJob::CleanupJob(QNetworkAccessManager *nam, const ConnectionSettings &set
 void CleanupJob::doStart()
 {
     // Files can be deleted, and the registry read, with the master key only.
-    if (m_settings.masterKey.isEmpty()) {
-        setError(ConfigurationError, tr("gc needs the master key: set MEMBATCH_MASTER_KEY"));
-        emitResult();
-        return;
-    }
-    QStringList missing;
-    if (!m_settings.parseUrl.isValid() || m_settings.parseUrl.isEmpty())
-        missing << QStringLiteral("MEMBATCH_PARSE_URL");
-    if (m_settings.appId.isEmpty())
-        missing << QStringLiteral("MEMBATCH_APP_ID");
-    if (!missing.isEmpty()) {
-        setError(ConfigurationError, tr("cannot run gc: set %1").arg(missing.join(QStringLiteral(", "))));
+    if (const QStringList missing = m_settings.missingForOperator(); !missing.isEmpty()) {
+        setError(ConfigurationError, tr("gc needs Parse's url, application id and master key: set %1")
+                                         .arg(missing.join(QStringLiteral(", "))));
         emitResult();
         return;
     }

@@ -99,9 +99,9 @@ QList<MigrateJob::Step> MigrateJob::plan(const QJsonArray &wanted, const QJsonAr
 
 void MigrateJob::doStart()
 {
-    if (m_settings.masterKey.isEmpty() || m_settings.appId.isEmpty() || !m_settings.parseUrl.isValid() || m_settings.parseUrl.isEmpty()) {
-        setError(ConfigurationError, tr("migrate needs Parse's url, application id and master key: set MEMBATCH_PARSE_URL, "
-                                        "MEMBATCH_APP_ID and MEMBATCH_MASTER_KEY"));
+    if (const QStringList missing = m_settings.missingForOperator(); !missing.isEmpty()) {
+        setError(ConfigurationError, tr("migrate needs Parse's url, application id and master key: set %1")
+                                         .arg(missing.join(QStringLiteral(", "))));
         emitResult();
         return;
     }

@@ -42,6 +42,9 @@ struct MEMBATCH_EXPORT ConnectionSettings
     // What is missing for a worker (Parse with the master key, and Temporal's
     // HTTP API and gRPC frontend).
     QStringList missingForWorker() const;
+    // What is missing for an operator's job on Parse alone (migrate, gc):
+    // its url, the application id and the master key.
+    QStringList missingForOperator() const;
 
     // Human-readable summary without any secret.
     QString describe() const;
