@@ -290,6 +290,7 @@ void ProgressPrinter::eraseBlock()
     if (m_drawnLines > 0)
         m_out << "\x1b[" << m_drawnLines << "A\r\x1b[J";
     m_drawnLines = 0;
+    m_drawn.clear();
 }
 
 void ProgressPrinter::drawBlock()
@@ -311,8 +312,6 @@ void ProgressPrinter::drawBlock()
         for (const QString &id : rest)
             hiddenEnded += m_rows.value(id).batch.isFinal() ? 1 : 0;
     }
-    if (m_drawnLines > 0)
-        m_out << "\x1b[" << m_drawnLines << 'A';
     QStringList lines;
     for (const QString &id : std::as_const(shown))
         lines << rowLine(m_rows.value(id));
@@ -322,8 +321,15 @@ void ProgressPrinter::drawBlock()
         // One screen line each, or the cursor moves above miscount.
         if (width > 1 && text.size() >= width)
             text = text.left(width - 2) + QChar(0x2026);
-        m_out << "\r\x1b[2K" << text << '\n';
     }
+    // A change the lines do not show: nothing to draw.
+    if (m_drawnLines > 0 && lines == m_drawn)
+        return;
+    if (m_drawnLines > 0)
+        m_out << "\x1b[" << m_drawnLines << 'A';
+    for (const QString &text : std::as_const(lines))
+        m_out << "\r\x1b[2K" << text << '\n';
+    m_drawn = lines;
     // A shorter block than the last: clear what is below it.
     if (lines.size() < m_drawnLines)
         m_out << "\x1b[J";

@@ -100,6 +100,7 @@ private:
     QHash<QString, Row> m_rows;
     int m_idWidth = 8;
     int m_drawnLines = 0;
+    QStringList m_drawn; // the lines on screen
     QTimer m_redraw; // Terminal: at most ten redraws a second
     QTimer m_flush;  // Lines: the states held back by the once-a-second rule
 };

@@ -36,10 +36,11 @@ fail() {
 # shellcheck source=expect.sh
 source "$(dirname "$0")/expect.sh"
 check() { expect "$@" || failures=$((failures + 1)); }
-entries() { grep -c '"batchId"' "$MEMBATCH_JOURNAL" 2>/dev/null || echo 0; }
+entries() { cat "$MEMBATCH_JOURNAL" 2>/dev/null | grep -c '"batchId"'; }
 unfinished_in_journal() {
-    # Entries without finishedAt (the file is indented JSON, one field a line).
-    awk '/^ *\{/{n++; f[n]=0} /"finishedAt"/{f[n]=1} END{c=0; for(i=1;i<=n;i++) if(!f[i]) c++; print c}' "$MEMBATCH_JOURNAL"
+    # Entries without finishedAt: indented JSON, a field a line, keys sorted
+    # (batchId first).
+    awk '/"batchId"/{n++; f[n]=0} /"finishedAt"/{f[n]=1} END{c=0; for(i=1;i<=n;i++) if(!f[i]) c++; print c}' "$MEMBATCH_JOURNAL"
 }
 
 # --- nothing sent yet ---------------------------------------------------------
@@ -79,6 +80,7 @@ for id in "${ids[@]}"; do
     [[ $(grep -Ec "^$id .*  completed$" <<<"$LAST_OUTPUT") -eq 1 ]] || fail "not exactly one final line for $id: $LAST_OUTPUT"
 done
 if grep -q $'\x1b' <<<"$LAST_OUTPUT"; then fail "escape codes in piped output"; fi
+echo "$LAST_OUTPUT" | tail -n 4
 [[ $(unfinished_in_journal) -eq 0 ]] || fail "the journal still has unfinished entries: $(cat "$MEMBATCH_JOURNAL")"
 grep -q '"status": "completed"' "$MEMBATCH_JOURNAL" || fail "the journal does not say completed"
 check "nothing left to watch" 0 "no batch in the journal .* has not ended" -- "$membatch" watch --all

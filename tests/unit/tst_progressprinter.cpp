@@ -5,6 +5,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSignalSpy>
 #include <QTest>
 
 using namespace membatch;
@@ -207,6 +208,27 @@ private Q_SLOTS:
         t.monitor.end(Job::BatchFailedError, QStringLiteral("not all completed"));
         QVERIFY2(out.contains(QStringLiteral("\r\x1b[2Kbatch-two   done        100/100 (100%)  stored 9\u2026\n")), qPrintable(out));
         QVERIFY(out.endsWith(QLatin1String("3 batches: 2 completed, 1 partial_failure\n")));
+    }
+
+    void terminal_aChangeTheLinesDoNotShowDrawsNothing()
+    {
+        QString out, err;
+        ProgressPrinter printer(ProgressPrinter::Mode::Terminal, &out, &err);
+        printer.setWidth(200);
+        Three t;
+        printer.registerJob(&t.monitor);
+        t.report("batch-one", "processing", 5, Phase::Processing);
+        t.report("batch-two", "processing", 5, Phase::Processing);
+        t.report("batch-three", "processing", 5, Phase::Processing);
+        QTRY_VERIFY(out.count(QLatin1Char('\n')) == 3);
+        out.clear();
+        BatchStatus same = fake::batch(QStringLiteral("batch-one"), QStringLiteral("processing"), 100, 5);
+        same.workflowStatus = QStringLiteral("running"); // not on the line
+        QSignalSpy changed(&t.monitor, &MonitorJob::batchChanged);
+        t.monitor.report(same, fake::progress(same, Phase::Processing));
+        QCOMPARE(changed.count(), 1);
+        t.monitor.end(); // draws at once what is left to draw
+        QCOMPARE(out, QStringLiteral("3 batches: 3 not ended (processing)\n"));
     }
 
     void terminal_moreBatchesThanFitShowTheRunningFirst()
