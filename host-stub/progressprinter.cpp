@@ -129,12 +129,14 @@ QString ProgressPrinter::line(const BatchProgress &p, int idWidth)
         if (p.etaMs >= 0)
             text += QStringLiteral("  ETA %1").arg(duration(p.etaMs));
     }
-    if (p.phase == BatchProgress::Phase::Done && !p.status.isEmpty())
+    const QString reason = printable(p.reason).replace(QLatin1Char('\n'), QLatin1Char(' '));
+    const bool done = p.phase == BatchProgress::Phase::Done;
+    if (done && !p.status.isEmpty())
         text += QStringLiteral("  %1").arg(printable(p.status));
-    if (p.stalled)
+    if (p.stalled && !done)
         text += QStringLiteral("  STALLED");
-    if (!p.reason.isEmpty())
-        text += QStringLiteral(": %1").arg(printable(p.reason).replace(QLatin1Char('\n'), QLatin1Char(' ')));
+    if (!reason.isEmpty())
+        text += (done || p.stalled) ? QStringLiteral(": %1").arg(reason) : QStringLiteral("  (%1)").arg(reason);
     while (text.endsWith(QLatin1Char(' ')))
         text.chop(1);
     return text;
@@ -195,8 +197,10 @@ void ProgressPrinter::batchChanged(Job *job, const BatchStatus &batch, const Bat
         progress.batchId = batch.batchId;
     if (progress.batchId.isEmpty())
         return;
-    if (progress.status.isEmpty())
-        progress.status = batch.outcome();
+    // The batch's one state: a request that says processing while its
+    // workflow failed has failed.
+    if (progress.status.isEmpty() || batch.isFinal())
+        progress.status = batch.outcome().isEmpty() ? progress.status : batch.outcome();
     if (m_mode == Mode::Json) {
         QJsonObject event = progress.toJson();
         event.insert(QStringLiteral("event"), QStringLiteral("progress"));
@@ -234,12 +238,16 @@ void ProgressPrinter::batchChanged(Job *job, const BatchStatus &batch, const Bat
 
 QString ProgressPrinter::rowLine(const Row &row) const
 {
-    QString text = line(row.progress, m_idWidth);
     // A batch that ended without its Done phase (its workflow failed before
-    // the worker said so): the outcome, not the phase it was in.
-    if (row.batch.isFinal() && row.progress.phase != BatchProgress::Phase::Done)
-        text += QStringLiteral("  %1").arg(printable(row.batch.outcome()));
-    return text;
+    // the worker said so) has ended all the same: shown with its outcome.
+    if (row.batch.isFinal() && row.progress.phase != BatchProgress::Phase::Done) {
+        BatchProgress ended = row.progress;
+        ended.phase = BatchProgress::Phase::Done;
+        ended.status = row.batch.outcome();
+        ended.stalled = false;
+        return line(ended, m_idWidth);
+    }
+    return line(row.progress, m_idWidth);
 }
 
 void ProgressPrinter::flushPendingLines(bool all)

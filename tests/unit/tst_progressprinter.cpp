@@ -75,6 +75,10 @@ private Q_SLOTS:
         stalled.reason = QStringLiteral("no progress since 10:04:00");
         QTest::newRow("stalled")
             << stalled << QStringLiteral("01234567 processing  50/200 (25%)  stored 48  failed 2  STALLED: no progress since 10:04:00");
+        BatchProgress retrying = p;
+        retrying.reason = QStringLiteral("worker retrying after a 503");
+        QTest::newRow("a reason while running")
+            << retrying << QStringLiteral("01234567 processing  50/200 (25%)  stored 48  failed 2  (worker retrying after a 503)");
         BatchProgress upload;
         upload.batchId = QStringLiteral("b1");
         upload.phase = Phase::Uploading;
@@ -172,6 +176,28 @@ private Q_SLOTS:
         QCOMPARE(lines.size(), 3);
         QVERIFY2(lines.at(1).startsWith(QLatin1String("batch-one   processing  2/100")), qPrintable(out));
         QCOMPARE(lines.at(2), QStringLiteral("3 batches: 1 not ended (processing), 2 not ended (unknown)"));
+    }
+
+    void piped_aFailedWorkflowEndsTheBatch()
+    {
+        QString out, err;
+        ProgressPrinter printer(ProgressPrinter::Mode::Lines, &out, &err);
+        fake::MonitorJob monitor;
+        monitor.setAutoDelete(false);
+        monitor.addBatch(QStringLiteral("b1"));
+        printer.registerJob(&monitor);
+        // Parse still says processing; the workflow was terminated.
+        BatchStatus b = fake::batch(QStringLiteral("b1"), QStringLiteral("processing"), 100, 40, 1);
+        b.workflowStatus = QStringLiteral("terminated");
+        BatchProgress p = fake::progress(b, Phase::Processing);
+        p.reason = QStringLiteral("workflow terminated by an operator");
+        p.rate = 9;
+        monitor.report(b, p);
+        monitor.end(Job::BatchFailedError, QStringLiteral("batch b1 failed"));
+        const QStringList lines = linesOf(out);
+        QCOMPARE(lines.size(), 2);
+        QCOMPARE(lines.at(0), QStringLiteral("b1       done        40/100 (40%)  stored 39  failed 1  failed: workflow terminated by an operator"));
+        QCOMPARE(lines.at(1), QStringLiteral("1 batch: 1 failed"));
     }
 
     void terminal_redrawnInPlace()
