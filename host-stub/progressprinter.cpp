@@ -457,9 +457,18 @@ void ProgressPrinter::info(const QString &message)
 
 void ProgressPrinter::warning(const QString &message)
 {
+    // stderr shares the terminal: off the lines being redrawn, and they
+    // come again below it.
+    const bool redraw = m_mode == Mode::Terminal && m_drawnLines > 0;
+    if (m_mode == Mode::Terminal)
+        endTerminalLine();
+    if (redraw)
+        eraseBlock();
     m_out.flush();
     m_err << "membatch: warning: " << printable(message) << '\n';
     m_err.flush();
+    if (redraw)
+        drawBlock();
 }
 
 void ProgressPrinter::items(const QList<membatch::ItemResult> &items)

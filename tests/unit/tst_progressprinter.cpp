@@ -229,6 +229,14 @@ private Q_SLOTS:
         QVERIFY2(out.startsWith(QLatin1String("\x1b[3A\r\x1b[Jworker gone\n\r\x1b[2Kbatch-one")), qPrintable(out));
         QCOMPARE(out.count(QLatin1Char('\n')), 4);
 
+        // So does a warning on stderr, which shares the terminal.
+        out.clear();
+        printer.warning(QStringLiteral("journal /x/journal.json: cannot write it"));
+        QCOMPARE(err, QStringLiteral("membatch: warning: journal /x/journal.json: cannot write it\n"));
+        QVERIFY2(out.startsWith(QLatin1String("\x1b[3A\r\x1b[J\r\x1b[2Kbatch-one")), qPrintable(out));
+        QCOMPARE(out.count(QLatin1Char('\n')), 3);
+        err.clear();
+
         out.clear();
         t.endAll();
         t.monitor.end(Job::BatchFailedError, QStringLiteral("not all completed"));
