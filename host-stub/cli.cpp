@@ -1,9 +1,11 @@
 #include "cli.h"
 
 #include <membatch/ibatchprocessor.h>
+#include <membatch/journal.h>
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
 #include <QTextStream>
@@ -24,7 +26,7 @@ struct CommandSpec
 
 const CommandSpec kCommands[] = {
     {"submit", "FILE", "Submit a JSON array or JSON lines file of memories (gzipped or not; - reads stdin), in chunks under one batch id. Sent again, the same submission finishes the first instead of doubling it."},
-    {"watch", "BATCH_ID", "Follow a batch until it ends."},
+    {"watch", "BATCH_ID...", "Follow batches until they end: one line each; --all: every batch of this server and user in the journal that has not ended (after a restart too)."},
     {"status", "BATCH_ID", "Show a batch's state once."},
     {"cancel", "BATCH_ID", "Cancel a batch, or every chunk of a parent id: the worker stops within seconds and records 'canceled' (--wait: until it has)."},
     {"results", "BATCH_ID", "Show what became of each item: stored (as which Memory) or refused (why), in file order."},
@@ -50,6 +52,9 @@ QString commandList()
 }
 
 const QCommandLineOption optJson(QStringLiteral("json"), QStringLiteral("Print JSON lines instead of text."));
+const QCommandLineOption optAll(QStringLiteral("all"), QStringLiteral("watch: every batch this host submitted to this server as this user that has not ended, from the journal."));
+const QCommandLineOption optJournal(QStringLiteral("journal"), QStringLiteral("The journal of submitted batches ($MEMBATCH_JOURNAL; default: journal.json in the application data directory)."), QStringLiteral("FILE"));
+const QCommandLineOption optKeepFinished(QStringLiteral("keep-finished"), QStringLiteral("Drop batches from the journal once they ended this long ago: Ns, Nm, Nh or Nd (default 7d)."), QStringLiteral("DURATION"), QStringLiteral("7d"));
 const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit, cancel: follow the batch until it ends."));
 const QCommandLineOption optReason(QStringLiteral("reason"), QStringLiteral("cancel: why, as Temporal records it."), QStringLiteral("TEXT"));
 const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: derived from the input and options, so the same submission gets the same id); another input under a used id is refused."), QStringLiteral("ID"));
@@ -128,7 +133,7 @@ Cli::Cli(QObject *parent)
     m_parser.addVersionOption();
     m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, migrate, gc, work, plugin or plugins"),
                                    QStringLiteral("COMMAND [ARGS]"));
-    m_parser.addOptions({optJson, optWait, optReason, optFailed, optAfter, optLimit, optWebhookUrl, optWebhookAttempts,
+    m_parser.addOptions({optJson, optAll, optJournal, optKeepFinished, optWait, optReason, optFailed, optAfter, optLimit, optWebhookUrl, optWebhookAttempts,
                          optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optIdempotencyKey, optLevel, optChunkSize, optChunkBytes,
                          optInFlight, optSkipInvalid, optReport, optDedup, optOrganization, optTenantNamespace, optWorkspace, optPoll, optMaxTasks, optConcurrency, optPollers,
                          optRetryFor, optGroupSize, optGroupsInFlight, optGrace, optIdentity, optOlderThan, optOrphanGrace, optDryRun, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
@@ -175,11 +180,18 @@ int Cli::run(const QStringList &arguments)
                                    [this](const CommandSpec &c) { return m_command == QLatin1String(c.name); });
     if (!known)
         return usageError(QStringLiteral("unknown command '%1'.\n%2").arg(m_command, commandList()));
-    const bool needsArgument = m_command == QLatin1String("submit") || m_command == QLatin1String("watch")
-        || m_command == QLatin1String("status") || m_command == QLatin1String("cancel") || m_command == QLatin1String("results");
+    const bool watch = m_command == QLatin1String("watch");
+    const bool needsArgument = m_command == QLatin1String("submit") || m_command == QLatin1String("status")
+        || m_command == QLatin1String("cancel") || m_command == QLatin1String("results");
+    if (m_parser.isSet(optAll) && !watch)
+        return usageError(QStringLiteral("--all is for watch"));
+    if (watch && m_parser.isSet(optAll) && args.size() != 1)
+        return usageError(QStringLiteral("'watch --all' takes no batch ids"));
+    if (watch && !m_parser.isSet(optAll) && args.size() < 2)
+        return usageError(QStringLiteral("'watch' takes one or more batch ids, or --all"));
     if (needsArgument && args.size() != 2)
         return usageError(QStringLiteral("'%1' takes exactly one argument").arg(m_command));
-    if (!needsArgument && args.size() != 1)
+    if (!needsArgument && !watch && args.size() != 1)
         return usageError(QStringLiteral("'%1' takes no arguments").arg(m_command));
 
     WatchOptions options;
@@ -271,6 +283,9 @@ int Cli::run(const QStringList &arguments)
     if (!duration(m_parser.value(optOrphanGrace), &cleanupOptions.orphanGraceMs))
         return usageError(QStringLiteral("--orphan-grace must be a duration like 1d, 12h, 90m or 45s"));
 
+    if (!duration(m_parser.value(optKeepFinished), &m_keepFinishedMs))
+        return usageError(QStringLiteral("--keep-finished must be a duration like 7d, 12h, 90m or 45s"));
+
     if (m_command == QLatin1String("plugins"))
         return listPlugins();
     if (!loadPlugin())
@@ -284,14 +299,35 @@ int Cli::run(const QStringList &arguments)
     Job *job = nullptr;
     if (m_command == QLatin1String("submit")) {
         job = m_processor->submit(args.at(1), submitOptions);
+        // A dry run sends nothing: nothing to record.
+        if (!submitOptions.dryRun)
+            track(job, args.at(1));
         // Ctrl-C finishes what is being sent (no file without its request),
         // then stops: the same command again sends the rest.
         stopOnSignals(job, QStringLiteral("finishing the chunks in flight, then stopping"));
-    } else if (m_command == QLatin1String("watch")) {
-        job = m_processor->watch(args.at(1), options);
+    } else if (watch) {
+        QStringList ids = args.mid(1);
+        if (m_parser.isSet(optAll)) {
+            const int code = unfinishedInJournal(&ids);
+            if (code >= 0)
+                return code;
+        }
+        ids.removeDuplicates();
+        if (ids.size() == 1 && !m_parser.isSet(optAll)) {
+            job = m_processor->watch(ids.first(), options);
+        } else {
+            job = m_processor->monitor(ids, options);
+            if (!job) {
+                QTextStream(stderr) << "membatch: the plugin " << m_loader.info().fileName
+                                    << " cannot watch several batches at once (it has no monitor)\n";
+                return ExitError;
+            }
+        }
+        track(job, QString());
     } else if (m_command == QLatin1String("status")) {
         options.once = true;
         job = m_processor->watch(args.at(1), options);
+        track(job, QString());
     } else if (m_command == QLatin1String("cancel")) {
         job = m_processor->cancel(args.at(1), options, m_parser.value(optReason));
     } else if (m_command == QLatin1String("results")) {
@@ -414,15 +450,79 @@ ConnectionSettings Cli::settings() const
 
 void Cli::startJob(Job *job, const QString &command)
 {
-    connect(job, &Job::progressChanged, this, [this](const BatchProgress &p) { m_printer->progress(p); });
-    connect(job, &Job::infoMessage, this, [this](const QString &message) { m_printer->info(message); });
-    connect(job, &Job::result, this, [this, command](Job *finishedJob) {
-        const auto *batchJob = qobject_cast<const BatchJob *>(finishedJob);
-        const BatchStatus batch = batchJob ? batchJob->batch() : BatchStatus();
-        m_printer->result(*finishedJob, batchJob ? &batch : nullptr, command);
-        Q_EMIT finished(exitCodeFor(*finishedJob, command));
-    });
+    // The printer shows the job's end (connected first, so before the exit).
+    m_printer->setCommand(command);
+    m_printer->registerJob(job);
+    connect(job, &Job::result, this, [this, command](Job *finishedJob) { Q_EMIT finished(exitCodeFor(*finishedJob, command)); });
     job->start();
+}
+
+QString Cli::journalPath() const
+{
+    if (m_parser.isSet(optJournal))
+        return m_parser.value(optJournal);
+    return qEnvironmentVariable("MEMBATCH_JOURNAL"); // empty: the default
+}
+
+QString Cli::journalServer() const
+{
+    const ConnectionSettings s = settings();
+    return JournalEntry::serverKey(s.parseUrl.toString(), s.appId);
+}
+
+void Cli::track(Job *job, const QString &source)
+{
+    if (!m_journal) {
+        m_journal = std::make_unique<Journal>(journalPath());
+        m_journalTracker = std::make_unique<JournalTracker>(m_journal.get(), journalServer(), settings().username);
+        m_journalTracker->setKeepFinished(m_keepFinishedMs);
+        // The journal is the host's memory, not the batch: a failure to
+        // write it is said once, and the command goes on.
+        connect(m_journalTracker.get(), &JournalTracker::journalFailed, this, [this](const QString &message) {
+            if (m_journalWarned.contains(message))
+                return;
+            m_journalWarned.insert(message);
+            m_printer->warning(message + QStringLiteral(" (the batch itself is not affected)"));
+        });
+    }
+    m_journalTracker->setSource(source);
+    m_journalTracker->registerJob(job);
+}
+
+int Cli::unfinishedInJournal(QStringList *ids)
+{
+    Journal journal(journalPath());
+    QTextStream err(stderr);
+    if (journal.prune(QDateTime::currentDateTimeUtc().addMSecs(-m_keepFinishedMs)) < 0) {
+        err << "membatch: " << journal.errorString() << '\n';
+        return ExitError;
+    }
+    bool ok = false;
+    const ConnectionSettings s = settings();
+    const QList<JournalEntry> entries = journal.unfinished(journalServer(), s.username, &ok);
+    if (!ok) {
+        err << "membatch: " << journal.errorString() << '\n';
+        return ExitError;
+    }
+    if (entries.isEmpty()) {
+        QTextStream out(stdout);
+        if (m_parser.isSet(optJson)) {
+            out << QJsonDocument(QJsonObject{{QStringLiteral("event"), QStringLiteral("result")},
+                                             {QStringLiteral("command"), m_command},
+                                             {QStringLiteral("ok"), true},
+                                             {QStringLiteral("batches"), QJsonArray()}})
+                       .toJson(QJsonDocument::Compact)
+                << '\n';
+            return ExitOk;
+        }
+        out << "no batch in the journal " << journal.path() << " has not ended, of "
+            << (s.username.isEmpty() ? QStringLiteral("no named user") : QStringLiteral("user ") + s.username) << " at "
+            << s.parseUrl.adjusted(QUrl::RemoveUserInfo | QUrl::RemoveQuery | QUrl::RemoveFragment).toString() << '\n';
+        return ExitOk;
+    }
+    for (const JournalEntry &e : entries)
+        ids->append(e.batchId);
+    return -1;
 }
 
 void Cli::showResults(ResultsJob *job)
@@ -449,5 +549,13 @@ int Cli::exitCodeFor(const Job &job, const QString &command) const
     // find one that has not ended yet.
     if (command == QLatin1String("status") && !static_cast<const BatchJob &>(job).batch().isFinal())
         return ExitBatchInProgress;
+    // A monitor: every batch must have completed (whatever the plugin's
+    // error says).
+    if (const auto *monitor = qobject_cast<const MonitorJob *>(&job)) {
+        const QStringList ids = monitor->batchIds();
+        for (const QString &id : ids)
+            if (!monitor->batch(id).isCompleted())
+                return ExitBatchNotCompleted;
+    }
     return ExitOk;
 }

@@ -11,9 +11,13 @@
 
 #include <memory>
 
+#include <QSet>
+
 namespace membatch {
 class IBatchProcessor;
 class Job;
+class Journal;
+class JournalTracker;
 class ResultsJob;
 }
 
@@ -49,6 +53,14 @@ private:
     int listPlugins();
     membatch::ConnectionSettings settings() const;
     void startJob(membatch::Job *job, const QString &command);
+    // The journal: where, which server, and recording or updating a job's
+    // batches (source: the input of a submission; empty: only updates).
+    QString journalPath() const;
+    QString journalServer() const;
+    void track(membatch::Job *job, const QString &source);
+    // watch --all: the ids of the batches that have not ended, or an exit
+    // code (none, or a journal that cannot be read).
+    int unfinishedInJournal(QStringList *ids);
     void showResults(membatch::ResultsJob *job);
     // SIGINT and SIGTERM ask the job to stop (a second one: at once).
     void stopOnSignals(membatch::Job *job, const QString &firstMessage);
@@ -60,5 +72,9 @@ private:
     membatch::IBatchProcessor *m_processor = nullptr;
     std::unique_ptr<ProgressPrinter> m_printer;
     std::unique_ptr<StopSignals> m_stopSignals;
+    std::unique_ptr<membatch::Journal> m_journal;
+    std::unique_ptr<membatch::JournalTracker> m_journalTracker;
+    QSet<QString> m_journalWarned;
+    qint64 m_keepFinishedMs = 7LL * 24 * 3600 * 1000;
     QString m_command;
 };

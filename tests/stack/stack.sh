@@ -17,6 +17,8 @@
 #   temporal.pid temporal.ports ("GRPC HTTP UI METRICS") temporal.log
 #   temporal.db     Temporal's SQLite database: a restart keeps every workflow
 #   workflow.pid workflow.log  the supervised workflow worker (Python SDK)
+#   journal.json    membatch's journal of what was submitted to this stack
+#                   (MEMBATCH_JOURNAL in env, so that no test writes the home one)
 # Several stacks (e.g. .stack and build/test-stack) run side by side.
 # The Temporal CLI and the SDK come from the project's .venv (./dev deps).
 set -euo pipefail
@@ -470,6 +472,7 @@ export MEMBATCH_TEMPORAL_UI_URL=$(temporal_ui_url)
 export MEMBATCH_NAMESPACE=$NAMESPACE
 export MEMBATCH_TASK_QUEUE=$TASK_QUEUE
 export MEMBATCH_STACK_DIR=$DIR
+export MEMBATCH_JOURNAL=$DIR/journal.json
 "
   trap - EXIT INT TERM
   log "up in $(($(now_ms) - t0)) ms ($DIR); Temporal answered after $t_temporal ms"

@@ -4,6 +4,7 @@
 #include <membatch/membatch_export.h>
 
 #include <QDateTime>
+#include <QHash>
 #include <QJsonObject>
 #include <QList>
 #include <QString>
@@ -48,10 +49,12 @@ public:
     static QString defaultPath();
     QString path() const { return m_path; }
 
-    // Adds the entry, or updates the one with the same server and batch id
-    // (keeping its submittedAt). False on failure, with errorString().
+    // Adds the entry, or updates the one with the same server, user and
+    // batch id (keeping its submittedAt). False on failure, with errorString().
     bool record(const JournalEntry &entry);
-    // Sets an entry's status, and finishedAt when the status is final.
+    // Sets the status of the entries of that server and batch id, and
+    // finishedAt when the status is final (a status is the batch's, whoever
+    // recorded it). A batch the journal does not hold is left out: true.
     bool update(const QString &server, const QString &batchId, const QString &status, bool final,
                 const QDateTime &at = QDateTime::currentDateTimeUtc());
     // Every entry, oldest first. A missing journal is empty; an unreadable
@@ -89,7 +92,15 @@ public:
     // The last failure to write the journal (a host says so, and goes on).
     QString errorString() const { return m_journal->errorString(); }
 
+Q_SIGNALS:
+    // The journal could not be read or written (what, and which file).
+    void journalFailed(const QString &message);
+
 protected:
+    // A job registered while a source is set is a submission: its batch is
+    // recorded; any other job's batches are only updated. A host registers
+    // no dry run.
+    void jobRegistered(Job *job) override;
     void batchChanged(Job *job, const BatchStatus &batch, const BatchProgress &progress) override;
     void finished(Job *job) override;
 
@@ -100,6 +111,12 @@ private:
     QString m_source;
     qint64 m_keepFinishedMs = 7LL * 24 * 3600 * 1000;
     QHash<QString, QString> m_lastStatus; // batch id -> status written
+    struct Submission
+    {
+        QString source;
+        QString batchId; // once recorded
+    };
+    QHash<Job *, Submission> m_submissions;
 };
 
 } // namespace membatch
