@@ -15,6 +15,7 @@ namespace membatch {
 class IBatchProcessor;
 class Job;
 class ResultsJob;
+class ListJob;
 }
 
 // Exit codes of the membatch command.
@@ -50,6 +51,7 @@ private:
     membatch::ConnectionSettings settings() const;
     void startJob(membatch::Job *job, const QString &command);
     void showResults(membatch::ResultsJob *job);
+    void showList(membatch::ListJob *job);
     // SIGINT and SIGTERM ask the job to stop (a second one: at once).
     void stopOnSignals(membatch::Job *job, const QString &firstMessage);
     int exitCodeFor(const membatch::Job &job, const QString &command) const;
