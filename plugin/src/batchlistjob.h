@@ -34,8 +34,9 @@ public:
     // one chunk; parents are filtered once added up). Public for the tests.
     static QJsonObject rowQuery(const ListCursor &after, const QDateTime &since, const QStringList &statuses);
     // A chunk's batch id is its parent's, "-" and its number: the first's
-    // ends in "-0...01" (chunkBatchId pads to at least three digits).
-    static QString firstChunkPattern() { return QStringLiteral("-0+1$"); }
+    // ends in "-0...01" (chunkBatchId pads to at least three digits). No
+    // "+" in it: in a query string a "+" reaches Parse as a space.
+    static QString firstChunkPattern() { return QStringLiteral("-00*1$"); }
 
 protected:
     void doStart() override;
