@@ -62,7 +62,7 @@ const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submi
 const QCommandLineOption optChunkSize(QStringLiteral("chunk-size"), QStringLiteral("submit: memories per chunk at most (default 1000)."), QStringLiteral("N"), QStringLiteral("1000"));
 const QCommandLineOption optChunkBytes(QStringLiteral("chunk-bytes"), QStringLiteral("submit: JSON bytes per chunk at most (default 16777216, at most 268435456); at the default its gzip always fits a Parse file."), QStringLiteral("BYTES"), QStringLiteral("16777216"));
 const QCommandLineOption optInFlight(QStringLiteral("in-flight"), QStringLiteral("submit: chunks uploaded, created and started at once (default 4)."), QStringLiteral("N"), QStringLiteral("4"));
-const QCommandLineOption optSkipInvalid(QStringLiteral("skip-invalid"), QStringLiteral("submit: leave invalid items out (each reported as a JSON line) instead of sending nothing."));
+const QCommandLineOption optSkipInvalid(QStringLiteral("skip-invalid"), QStringLiteral("submit, retry-failed: leave invalid items out (each reported as a JSON line) instead of sending nothing."));
 const QCommandLineOption optReport(QStringLiteral("report"), QStringLiteral("submit: write a JSON line for each item left out (invalid or duplicate) to FILE (default with --skip-invalid: stderr)."), QStringLiteral("FILE"));
 const QCommandLineOption optDedup(QStringLiteral("dedup"), QStringLiteral("submit: drop items whose normalised content repeats an earlier one's: content (default), content+metadata, or off."), QStringLiteral("MODE"), QStringLiteral("content"));
 const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watch: milliseconds between looks (default 1000)."), QStringLiteral("MS"), QStringLiteral("1000"));
