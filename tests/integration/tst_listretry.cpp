@@ -287,6 +287,47 @@ private Q_SLOTS:
         QCOMPARE(seen, 1);
     }
 
+    void retryFailedTakesWhatWasNeverStored()
+    {
+        // A batch that ended failed before the worker took it (its submitter
+        // marked it so: its workflow waits on a queue nobody polls), with one
+        // item stored after all (as a group stored, then not counted, would
+        // be): the retry sends the other three.
+        ConnectionSettings idle = asUser();
+        idle.taskQueue = QStringLiteral("tst-listretry-nobody");
+        const BatchStatus sent = submit(idle, 4, QStringLiteral("never"), submitOptions(false));
+        QVERIFY(!sent.requestId.isEmpty());
+        const QJsonObject request = m_stack.request(sent.requestId);
+        const QByteArray token = m_stack.logIn();
+        QVERIFY(!token.isEmpty());
+        const Http marked = m_stack.parseAsUser(token, "PUT", QStringLiteral("/classes/BatchMemoryRequest/") + sent.requestId,
+                                                R"({"status":"failed","errors":[{"error":"given up by hand","stage":"start"}]})");
+        QCOMPARE(marked.status, 200);
+        const QString id = BatchActivity::memoryObjectId(BatchActivity::memoryIdKey(m_settings.masterKey), sent.requestId, 1);
+        const QJsonObject stored{{QStringLiteral("objectId"), id},
+                                 {QStringLiteral("content"), QStringLiteral("never memory #1: the quick brown fox")},
+                                 {QStringLiteral("batchId"), sent.batchId},
+                                 {QStringLiteral("index"), 1},
+                                 {QStringLiteral("request"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("Pointer")},
+                                                                         {QStringLiteral("className"), QStringLiteral("BatchMemoryRequest")},
+                                                                         {QStringLiteral("objectId"), sent.requestId}}},
+                                 {QStringLiteral("ACL"), request.value(QStringLiteral("ACL"))}};
+        QCOMPARE(m_stack.parseAsMaster("POST", QStringLiteral("/classes/Memory"), {}, QJsonDocument(stored).toJson()).status, 201);
+
+        startWorker();
+        QStringList infos;
+        BatchJob *job = retry(asUser(), sent.batchId, true, &infos);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const QString retryId = job->batch().batchId;
+        QCOMPARE(job->batch().status, QStringLiteral("completed"));
+        delete job;
+        QVERIFY2(infos.join(QLatin1Char('\n')).contains(QStringLiteral("3 item(s) to retry (0 refused by the worker, 3 never stored)")),
+                 qPrintable(infos.join(QLatin1Char('\n'))));
+        const QString tag = QStringLiteral("never memory #%1: the quick brown fox");
+        QCOMPARE(memoryContents(retryId), (QStringList{tag.arg(0), tag.arg(2), tag.arg(3)}));
+    }
+
     void anotherUserCanNeitherListNorRetryTheFirstsBatches()
     {
         QVERIFY(!m_partial.isEmpty());
