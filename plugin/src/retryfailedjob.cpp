@@ -302,6 +302,11 @@ void RetryFailedJob::submit()
 
 void RetryFailedJob::failed(int error, const QString &message)
 {
+    // A file being read is read no further (this may run in its own signal).
+    if (BatchFileStream *stream = std::exchange(m_stream, nullptr)) {
+        disconnect(stream, nullptr, this, nullptr);
+        stream->deleteLater();
+    }
     setError(error, message);
     finish();
 }
