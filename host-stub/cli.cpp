@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "batchtable.h"
+
 #include <membatch/ibatchprocessor.h>
 #include <membatch/journal.h>
 
@@ -30,6 +32,8 @@ const CommandSpec kCommands[] = {
     {"status", "BATCH_ID", "Show a batch's state once."},
     {"cancel", "BATCH_ID", "Cancel a batch, or every chunk of a parent id: the worker stops within seconds and records 'canceled' (--wait: until it has)."},
     {"results", "BATCH_ID", "Show what became of each item: stored (as which Memory) or refused (why), in file order."},
+    {"list", "", "List your batches, newest first, a page at a time (--limit, --cursor): a submission of several chunks is one row; --status and --since filter."},
+    {"retry-failed", "BATCH_ID", "Submit, as a new batch linked to it (retryOf), the items of an ended batch that failed or were never stored, read from its own stored file(s). Asked again, gives the same batch."},
     {"migrate", "", "Create or update the Parse classes membatch uses: the seeds' fields, indexes and permissions; only what is missing is added (--dry-run: only say what would change)."},
     {"gc", "", "Delete the batch files of requests that ended over --older-than ago (default 30d) and files no request points to (--dry-run: only say what would go)."},
     {"work", "", "Run a reference worker that processes batches from the task queue."},
@@ -55,7 +59,7 @@ const QCommandLineOption optJson(QStringLiteral("json"), QStringLiteral("Print J
 const QCommandLineOption optAll(QStringLiteral("all"), QStringLiteral("watch: every batch this host submitted to this server as this user that has not ended, from the journal."));
 const QCommandLineOption optJournal(QStringLiteral("journal"), QStringLiteral("The journal of submitted batches ($MEMBATCH_JOURNAL; default: journal.json in the application data directory)."), QStringLiteral("FILE"));
 const QCommandLineOption optKeepFinished(QStringLiteral("keep-finished"), QStringLiteral("Drop batches from the journal once they ended this long ago: Ns, Nm, Nh or Nd (default 7d)."), QStringLiteral("DURATION"), QStringLiteral("7d"));
-const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit, cancel: follow the batch until it ends."));
+const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit, cancel, retry-failed: follow the batch until it ends."));
 const QCommandLineOption optReason(QStringLiteral("reason"), QStringLiteral("cancel: why, as Temporal records it."), QStringLiteral("TEXT"));
 const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: derived from the input and options, so the same submission gets the same id); another input under a used id is refused."), QStringLiteral("ID"));
 const QCommandLineOption optIdempotencyKey(QStringLiteral("idempotency-key"), QStringLiteral("submit: the submission's identity instead of its content: the same key again resumes it, with another input is refused."), QStringLiteral("KEY"));
@@ -63,13 +67,16 @@ const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submi
 const QCommandLineOption optChunkSize(QStringLiteral("chunk-size"), QStringLiteral("submit: memories per chunk at most (default 1000)."), QStringLiteral("N"), QStringLiteral("1000"));
 const QCommandLineOption optChunkBytes(QStringLiteral("chunk-bytes"), QStringLiteral("submit: JSON bytes per chunk at most (default 16777216, at most 268435456); at the default its gzip always fits a Parse file."), QStringLiteral("BYTES"), QStringLiteral("16777216"));
 const QCommandLineOption optInFlight(QStringLiteral("in-flight"), QStringLiteral("submit: chunks uploaded, created and started at once (default 4)."), QStringLiteral("N"), QStringLiteral("4"));
-const QCommandLineOption optSkipInvalid(QStringLiteral("skip-invalid"), QStringLiteral("submit: leave invalid items out (each reported as a JSON line) instead of sending nothing."));
+const QCommandLineOption optSkipInvalid(QStringLiteral("skip-invalid"), QStringLiteral("submit, retry-failed: leave invalid items out (each reported as a JSON line) instead of sending nothing."));
 const QCommandLineOption optReport(QStringLiteral("report"), QStringLiteral("submit: write a JSON line for each item left out (invalid or duplicate) to FILE (default with --skip-invalid: stderr)."), QStringLiteral("FILE"));
 const QCommandLineOption optDedup(QStringLiteral("dedup"), QStringLiteral("submit: drop items whose normalised content repeats an earlier one's: content (default), content+metadata, or off."), QStringLiteral("MODE"), QStringLiteral("content"));
 const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watch: milliseconds between looks (default 1000)."), QStringLiteral("MS"), QStringLiteral("1000"));
 const QCommandLineOption optFailed(QStringLiteral("failed"), QStringLiteral("results: only the items that were refused."));
 const QCommandLineOption optAfter(QStringLiteral("after"), QStringLiteral("results: start after this item index (the last one of a page seen)."), QStringLiteral("INDEX"));
-const QCommandLineOption optLimit(QStringLiteral("limit"), QStringLiteral("results: show at most N (default: all)."), QStringLiteral("N"), QStringLiteral("0"));
+const QCommandLineOption optLimit(QStringLiteral("limit"), QStringLiteral("results: show at most N (default: all). list: rows a page (default 50, at most 1000)."), QStringLiteral("N"), QStringLiteral("0"));
+const QCommandLineOption optStatus(QStringLiteral("status"), QStringLiteral("list: only batches in these states, comma-separated: pending, processing, completed, partial_failure, failed, canceled."), QStringLiteral("S[,S...]"));
+const QCommandLineOption optSince(QStringLiteral("since"), QStringLiteral("list: only batches created at or after TIME: an ISO date or date-time (UTC unless it says), or a duration ago like 2h or 7d."), QStringLiteral("TIME"));
+const QCommandLineOption optCursor(QStringLiteral("cursor"), QStringLiteral("list: the page after the one that printed this cursor."), QStringLiteral("C"));
 const QCommandLineOption optWebhookUrl(QStringLiteral("webhook-url"), QStringLiteral("submit: POST a signed summary here when the batch has ended (Standard Webhooks; the secret comes from $MEMBATCH_WEBHOOK_SECRET, whsec_ + base64)."), QStringLiteral("URL"));
 const QCommandLineOption optWebhookAttempts(QStringLiteral("webhook-attempts"), QStringLiteral("work: deliveries of a webhook tried in all (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
 const QCommandLineOption optWebhookBackoff(QStringLiteral("webhook-backoff-ms"), QStringLiteral("work: wait before a webhook's second delivery, four times longer before each next (default 5000)."), QStringLiteral("MS"), QStringLiteral("5000"));
@@ -100,6 +107,9 @@ const QCommandLineOption optTenantNamespace(QStringLiteral("namespace"), QString
 const QCommandLineOption optWorkspace(QStringLiteral("workspace"), QStringLiteral("submit: the seeds' WorkSpace (objectId)."), QStringLiteral("ID"));
 const QCommandLineOption optTaskQueue(QStringLiteral("task-queue"), QStringLiteral("Temporal task queue ($MEMBATCH_TASK_QUEUE)."), QStringLiteral("NAME"));
 
+// What the plugin takes as a page of list (BatchListJob::MaxLimit).
+constexpr qint64 BatchListLimit = 1000;
+
 bool positiveInt(const QString &text, int min, int max, int *value)
 {
     bool ok = false;
@@ -122,6 +132,27 @@ bool duration(const QString &text, qint64 *ms)
     return true;
 }
 
+// --since: an ISO date or date-time (UTC unless it carries an offset), or
+// a duration (as for gc) before now.
+bool sinceTime(const QString &text, QDateTime *time)
+{
+    qint64 ms = 0;
+    if (duration(text, &ms)) {
+        *time = QDateTime::currentDateTimeUtc().addMSecs(-ms);
+        return true;
+    }
+    QDateTime parsed = QDateTime::fromString(text, Qt::ISODateWithMs);
+    if (!parsed.isValid()) {
+        const QDate date = QDate::fromString(text, Qt::ISODate);
+        if (date.isValid())
+            parsed = date.startOfDay(Qt::UTC);
+    } else if (parsed.timeSpec() == Qt::LocalTime) {
+        parsed.setTimeSpec(Qt::UTC);
+    }
+    *time = parsed;
+    return parsed.isValid();
+}
+
 } // namespace
 
 Cli::Cli(QObject *parent)
@@ -131,9 +162,9 @@ Cli::Cli(QObject *parent)
         QStringLiteral("membatch: submit memory batches to Parse + Temporal and watch them finish.\n\n") + commandList());
     m_parser.addHelpOption();
     m_parser.addVersionOption();
-    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, migrate, gc, work, plugin or plugins"),
+    m_parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("submit, watch, status, cancel, results, list, retry-failed, migrate, gc, work, plugin or plugins"),
                                    QStringLiteral("COMMAND [ARGS]"));
-    m_parser.addOptions({optJson, optAll, optJournal, optKeepFinished, optWait, optReason, optFailed, optAfter, optLimit, optWebhookUrl, optWebhookAttempts,
+    m_parser.addOptions({optJson, optAll, optJournal, optKeepFinished, optWait, optReason, optFailed, optAfter, optLimit, optStatus, optSince, optCursor, optWebhookUrl, optWebhookAttempts,
                          optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optIdempotencyKey, optLevel, optChunkSize, optChunkBytes,
                          optInFlight, optSkipInvalid, optReport, optDedup, optOrganization, optTenantNamespace, optWorkspace, optPoll, optMaxTasks, optConcurrency, optPollers,
                          optRetryFor, optGroupSize, optGroupsInFlight, optGrace, optIdentity, optOlderThan, optOrphanGrace, optDryRun, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
@@ -182,7 +213,8 @@ int Cli::run(const QStringList &arguments)
         return usageError(QStringLiteral("unknown command '%1'.\n%2").arg(m_command, commandList()));
     const bool watch = m_command == QLatin1String("watch");
     const bool needsArgument = m_command == QLatin1String("submit") || m_command == QLatin1String("status")
-        || m_command == QLatin1String("cancel") || m_command == QLatin1String("results");
+        || m_command == QLatin1String("cancel") || m_command == QLatin1String("results")
+        || m_command == QLatin1String("retry-failed");
     if (m_parser.isSet(optAll) && !watch)
         return usageError(QStringLiteral("--all is for watch"));
     if (watch && m_parser.isSet(optAll) && args.size() != 1)
@@ -249,6 +281,16 @@ int Cli::run(const QStringList &arguments)
     resultsOptions.limit = m_parser.value(optLimit).toLongLong(&limitOk);
     if (!limitOk || resultsOptions.limit < 0)
         return usageError(QStringLiteral("--limit must be 0 (all) or more"));
+    ListOptions listOptions;
+    if (resultsOptions.limit > BatchListLimit && m_command == QLatin1String("list"))
+        return usageError(QStringLiteral("--limit of list must be 1 to %1").arg(BatchListLimit));
+    if (resultsOptions.limit > 0)
+        listOptions.limit = int(resultsOptions.limit);
+    if (m_parser.isSet(optStatus))
+        listOptions.statuses = m_parser.value(optStatus).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    if (m_parser.isSet(optSince) && !sinceTime(m_parser.value(optSince), &listOptions.since))
+        return usageError(QStringLiteral("--since must be an ISO date or date-time (2026-12-01, 2026-12-01T08:00:00Z) or a duration ago like 2h or 7d"));
+    listOptions.cursor = m_parser.value(optCursor);
     WorkerOptions workerOptions;
     workerOptions.identity = m_parser.value(optIdentity);
     if (!positiveInt(m_parser.value(optMaxTasks), 0, 1 << 30, &workerOptions.maxTasks))
@@ -333,6 +375,12 @@ int Cli::run(const QStringList &arguments)
     } else if (m_command == QLatin1String("results")) {
         showResults(m_processor->results(args.at(1), resultsOptions));
         return -1;
+    } else if (m_command == QLatin1String("list")) {
+        showList(m_processor->list(listOptions));
+        return -1;
+    } else if (m_command == QLatin1String("retry-failed")) {
+        job = m_processor->retryFailed(args.at(1), submitOptions);
+        track(job, QStringLiteral("retry-failed %1").arg(args.at(1)));
     } else if (m_command == QLatin1String("gc")) {
         job = m_processor->cleanUp(cleanupOptions);
     } else if (m_command == QLatin1String("migrate")) {
@@ -535,6 +583,30 @@ void Cli::showResults(ResultsJob *job)
     connect(job, &Job::result, this, [this, job, shown](Job *) {
         m_printer->resultsEnded(*job, job->batch(), *shown);
         Q_EMIT finished(job->error() ? ExitError : ExitOk);
+    });
+    job->start();
+}
+
+void Cli::showList(ListJob *job)
+{
+    const bool json = m_parser.isSet(optJson);
+    connect(job, &Job::result, this, [this, job, json](Job *) {
+        QTextStream out(stdout);
+        QTextStream err(stderr);
+        if (job->error()) {
+            err << "membatch: " << job->errorString() << '\n';
+            Q_EMIT finished(job->error() == Job::InvalidInputError ? ExitUsage : ExitError);
+            return;
+        }
+        if (json) {
+            out << BatchTable::jsonLines(job->batches(), job->nextCursor());
+        } else {
+            out << BatchTable::table(job->batches());
+            out.flush();
+            if (!job->nextCursor().isEmpty())
+                err << "membatch: more: membatch list --cursor " << job->nextCursor() << '\n';
+        }
+        Q_EMIT finished(ExitOk);
     });
     job->start();
 }

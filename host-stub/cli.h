@@ -19,6 +19,7 @@ class Job;
 class Journal;
 class JournalTracker;
 class ResultsJob;
+class ListJob;
 }
 
 // Exit codes of the membatch command.
@@ -62,6 +63,7 @@ private:
     // code (none, or a journal that cannot be read).
     int unfinishedInJournal(QStringList *ids);
     void showResults(membatch::ResultsJob *job);
+    void showList(membatch::ListJob *job);
     // SIGINT and SIGTERM ask the job to stop (a second one: at once).
     void stopOnSignals(membatch::Job *job, const QString &firstMessage);
     int exitCodeFor(const membatch::Job &job, const QString &command) const;

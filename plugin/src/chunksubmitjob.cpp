@@ -121,6 +121,8 @@ void ChunkSubmitJob::create(const QJsonObject &file)
     };
     if (!m_plan.parentBatchId.isEmpty())
         fields.insert(QStringLiteral("parentBatchId"), m_plan.parentBatchId);
+    if (!m_plan.retryOf.isEmpty())
+        fields.insert(QStringLiteral("retryOf"), m_plan.retryOf);
     if (!m_plan.webhookUrl.isEmpty()) {
         // The secret is a protected field: no client reads it back.
         fields.insert(QStringLiteral("webhookUrl"), m_plan.webhookUrl.toString(QUrl::FullyEncoded));

@@ -37,6 +37,7 @@ struct ChunkPlan
     QString workspaceId;
     QUrl webhookUrl;
     QByteArray webhookSecret;
+    QString retryOf;           // the batch whose failed items this submission retries
 };
 
 // Sends one chunk: a request that is there already (a resubmission found

@@ -44,5 +44,6 @@ protected:
 
 using ClientJob = ClientJobBase<BatchJob>;
 using ClientResultsJob = ClientJobBase<ResultsJob>;
+using ClientListJob = ClientJobBase<ListJob>;
 
 } // namespace membatch

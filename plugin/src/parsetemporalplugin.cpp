@@ -1,9 +1,11 @@
 #include "parsetemporalplugin.h"
 
+#include "batchlistjob.h"
 #include "canceljob.h"
 #include "cleanupjob.h"
 #include "itemresultsjob.h"
 #include "migratejob.h"
+#include "retryfailedjob.h"
 #include "submitjob.h"
 #include "watchjob.h"
 #include "workerjob.h"
@@ -45,16 +47,14 @@ MonitorJob *ParseTemporalPlugin::monitor(const QStringList &, const WatchOptions
     return nullptr;
 }
 
-// PLACEHOLDER until list lands.
-ListJob *ParseTemporalPlugin::list(const ListOptions &)
+ListJob *ParseTemporalPlugin::list(const ListOptions &options)
 {
-    return nullptr;
+    return new BatchListJob(m_nam, m_settings, options);
 }
 
-// PLACEHOLDER until retry-failed lands.
-BatchJob *ParseTemporalPlugin::retryFailed(const QString &, const SubmitOptions &)
+BatchJob *ParseTemporalPlugin::retryFailed(const QString &batchId, const SubmitOptions &options)
 {
-    return nullptr;
+    return new RetryFailedJob(m_nam, m_settings, batchId, options);
 }
 
 BatchJob *ParseTemporalPlugin::cancel(const QString &batchId, const WatchOptions &options, const QString &reason)

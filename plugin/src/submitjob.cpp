@@ -414,6 +414,7 @@ ChunkPlan SubmitJob::chunkPlan(int index) const
     p.workspaceId = m_options.workspaceId;
     p.webhookUrl = m_options.webhookUrl;
     p.webhookSecret = m_options.webhookSecret;
+    p.retryOf = m_retryOf;
     return p;
 }
 

@@ -44,6 +44,10 @@ public:
               const SubmitOptions &options, QObject *parent = nullptr);
     ~SubmitJob() override;
 
+    // The submission retries the failed items of this batch (retry-failed):
+    // each request records it as retryOf. Before start().
+    void setRetryOf(const QString &batchId) { m_retryOf = batchId; }
+
     // What a batch id may be: it names the Parse file and the workflow.
     static bool isValidBatchId(const QString &batchId);
 
@@ -82,6 +86,7 @@ private:
     ConnectionSettings m_settings;
     QString m_source;
     SubmitOptions m_options;
+    QString m_retryOf;
     ParseClient m_parse;
     TemporalClient m_temporal;
     std::shared_ptr<Shared> m_shared;

@@ -133,6 +133,18 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
     if (parent !== undefined && (typeof parent !== 'string' || !BATCH_ID.test(parent) || !batchId.startsWith(`${parent}-`))) {
       refuse('parentBatchId must be a batch id, and the chunk\'s batchId must be it, "-" and the chunk\'s number');
     }
+    // A retry (membatch retry-failed) names the batch it retries: one of
+    // the same user's, so nobody links their batch to another's, nor learns
+    // from the answer which batch ids another user has.
+    const retryOf = o.get('retryOf');
+    if (retryOf !== undefined) {
+      if (typeof retryOf !== 'string' || !BATCH_ID.test(retryOf)) refuse('retryOf must be a batch id');
+      const mine = request.user && (await Parse.Query.or(
+        new Parse.Query('BatchMemoryRequest').equalTo('batchId', retryOf),
+        new Parse.Query('BatchMemoryRequest').equalTo('parentBatchId', retryOf),
+      ).equalTo('user', request.user).first({ useMasterKey: true }));
+      if (!mine) refuse('retryOf must name a batch of the signed-in user');
+    }
     const sha = o.get('inputSha256');
     if (sha !== undefined && (typeof sha !== 'string' || !SHA256_HEX.test(sha))) refuse('inputSha256 must be 64 hex digits');
     // What status and watch follow: this batch's own workflow, no other's.
