@@ -64,5 +64,6 @@ void ClientJobBase<JobType>::notFound()
 
 template class ClientJobBase<BatchJob>;
 template class ClientJobBase<ResultsJob>;
+template class ClientJobBase<MonitorJob>;
 
 } // namespace membatch

@@ -4,6 +4,7 @@
 #include "cleanupjob.h"
 #include "itemresultsjob.h"
 #include "migratejob.h"
+#include "monitorjob.h"
 #include "submitjob.h"
 #include "watchjob.h"
 #include "workerjob.h"
@@ -39,10 +40,9 @@ BatchJob *ParseTemporalPlugin::watch(const QString &batchId, const WatchOptions 
     return new WatchJob(m_nam, m_settings, batchId, options);
 }
 
-// PLACEHOLDER until the monitor lands (this session's branch work).
-MonitorJob *ParseTemporalPlugin::monitor(const QStringList &, const WatchOptions &)
+MonitorJob *ParseTemporalPlugin::monitor(const QStringList &batchIds, const WatchOptions &options)
 {
-    return nullptr;
+    return new ParseMonitorJob(m_nam, m_settings, batchIds, options);
 }
 
 // PLACEHOLDER until list lands.
