@@ -165,8 +165,10 @@ void ParseMonitorJob::onPushEvent(const QString &op, const QJsonObject &object)
     const QString requestBatchId = object.value(QStringLiteral("batchId")).toString();
     if (op == QLatin1String("leave") || op == QLatin1String("delete"))
         m_requests.remove(requestBatchId);
-    else
+    else if (m_requests.contains(requestBatchId) || m_requests.size() < maxRequests())
         m_requests.insert(requestBatchId, object);
+    else
+        return; // more chunks than a submission can have: a server making them up
     if (!m_queried)
         return; // the first answer shows it all
     const QString watched = m_watched.contains(requestBatchId) ? requestBatchId : object.value(QStringLiteral("parentBatchId")).toString();
@@ -179,6 +181,12 @@ void ParseMonitorJob::onPushEvent(const QString &op, const QJsonObject &object)
         return;
     emitSum();
     checkEnd();
+}
+
+int ParseMonitorJob::maxRequests() const
+{
+    // One query, one page: the chunks of one submission at most, and every id.
+    return BatchRequest::MaxChunks + int(m_ids.size());
 }
 
 void ParseMonitorJob::tick()
@@ -205,8 +213,7 @@ void ParseMonitorJob::refresh()
     m_querying = true;
     ++m_parseQueries;
     m_lastQuery.start();
-    m_parse.find(BatchRequest::ClassName, whereFor(m_ids), this, [this](const ApiResult &r) { readRequests(r); },
-                 BatchRequest::MaxChunks + int(m_ids.size()));
+    m_parse.find(BatchRequest::ClassName, whereFor(m_ids), this, [this](const ApiResult &r) { readRequests(r); }, maxRequests());
 }
 
 void ParseMonitorJob::readRequests(const ApiResult &r)
@@ -251,7 +258,7 @@ void ParseMonitorJob::readRequests(const ApiResult &r)
         const QString who = m_settings.username.isEmpty() ? tr("this key") : m_settings.username;
         if (!m_options.follow) {
             setError(NotFoundError, tr("no batch %1 in Parse (or it is not visible to %2)").arg(id, who));
-            finish();
+            end();
             return;
         }
         w.notFound = true;
@@ -271,8 +278,14 @@ void ParseMonitorJob::describeWorkflows()
     }
     for (auto it = m_requests.cbegin(); it != m_requests.cend(); ++it) {
         const QString workflowId = it->value(QStringLiteral("workflowId")).toString();
-        if (workflowId.isEmpty() || isFinalParseStatus(it->value(QStringLiteral("status")).toString()))
-            continue; // never started, or ended: Parse has the last word
+        if (workflowId.isEmpty())
+            continue; // never started
+        // Ended: Parse has the last word. A batch watched by its own id has
+        // its workflow looked at once even so, to show how that ended; the
+        // chunks of a parent (thousands, maybe) do not.
+        if (isFinalParseStatus(it->value(QStringLiteral("status")).toString())
+            && (m_flows.contains(it.key()) || !m_watched.contains(it.key())))
+            continue;
         const Flow flow = m_flows.value(it.key());
         if (BatchStatus::workflowEndedBadly(flow.status) && flow.failureAsked)
             continue; // closed for good, and we know why
@@ -326,6 +339,7 @@ void ParseMonitorJob::readWorkflow(const QString &key, const ApiResult &r, const
     };
     if (!r.ok()) {
         if (r.error == NotFoundError && (request.isEmpty() || isFinalParseStatus(request.value(QStringLiteral("status")).toString()))) {
+            m_flows[key]; // looked at: not again
             done(); // the workflow is gone (retention), the batch result is not
             return;
         }

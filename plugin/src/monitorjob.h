@@ -77,6 +77,7 @@ private:
     void subscribe();
     void onPushEvent(const QString &op, const QJsonObject &object);
     void tick();
+    int maxRequests() const;
     // Reads every watched request from Parse, then describes the workflows.
     void refresh();
     void readRequests(const ApiResult &r);

@@ -31,7 +31,7 @@ public:
             while (QTcpSocket *down = m_server.nextPendingConnection()) {
                 auto *up = new QTcpSocket(this);
                 down->setParent(this);
-                m_pairs.append({down, up});
+                m_pairs.append(qMakePair(QPointer<QTcpSocket>(down), QPointer<QTcpSocket>(up)));
                 connect(down, &QTcpSocket::readyRead, up, [down, up] {
                     if (up->state() == QAbstractSocket::ConnectedState)
                         up->write(down->readAll());

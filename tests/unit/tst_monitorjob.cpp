@@ -446,6 +446,7 @@ private Q_SLOTS:
         QVERIFY(stack.http.listen());
         stack.failFinds = 2; // 503 twice, then answers
         stack.put(QStringLiteral("a"), QStringLiteral("completed"), 10, 10);
+        stack.workflowStatus.insert(QStringLiteral("batch-a"), QStringLiteral("WORKFLOW_EXECUTION_STATUS_COMPLETED"));
         WatchOptions options = polling();
         options.once = true;
         WatchJob job(&m_nam, stack.settings(), QStringLiteral("a"), options);
@@ -456,6 +457,7 @@ private Q_SLOTS:
         QCOMPARE(job.error(), int(Job::NoError));
         QCOMPARE(stack.parseFinds, 3);
         QCOMPARE(job.batch().outcome(), QStringLiteral("completed"));
+        QCOMPARE(job.batch().workflowStatus, QStringLiteral("completed")); // looked at once, to show how it ended
     }
 
     void aServerErrorEndsTheWatchWithWhere()
