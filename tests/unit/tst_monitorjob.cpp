@@ -338,6 +338,33 @@ private Q_SLOTS:
         QCOMPARE(job.batch(QStringLiteral("b1")).processedCount, qint64(100));
     }
 
+    void watchGetsPushToo()
+    {
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        FakeLiveQuery live;
+        QVERIFY(live.listen());
+        stack.put(QStringLiteral("b1"), QStringLiteral("processing"), 10, 0);
+        WatchOptions options;
+        options.pollIntervalMs = 60000; // nothing but push can show a change in time
+        WatchJob job(&m_nam, stack.settings(), QStringLiteral("b1"), options);
+        job.setAutoDelete(false);
+        job.monitor()->setLiveQueryUrl(live.url());
+        QSignalSpy progress(&job, &Job::progressChanged);
+        QSignalSpy result(&job, &Job::result);
+        job.start();
+        QTRY_VERIFY_WITH_TIMEOUT(job.monitor()->isPushActive() && job.progress().total == 10, 5000);
+        live.push(QStringLiteral("update"), stack.put(QStringLiteral("b1"), QStringLiteral("processing"), 10, 4));
+        QTRY_COMPARE_WITH_TIMEOUT(job.progress().processed, qint64(4), 5000);
+        QCOMPARE(job.batch().processedCount, qint64(4));
+        stack.complete(QStringLiteral("b1"));
+        live.push(QStringLiteral("update"), stack.requests.value(QStringLiteral("b1")));
+        QVERIFY(result.wait(5000));
+        QCOMPARE(job.error(), int(Job::NoError));
+        QCOMPARE(job.batch().outcome(), QStringLiteral("completed"));
+        QCOMPARE(job.progress().phase, BatchProgress::Phase::Done);
+    }
+
     void twoBatchesOneAParentOfChunks()
     {
         FakeStack stack;
