@@ -12,6 +12,7 @@
 #include <QRegularExpression>
 #include <QTextStream>
 
+#include <cmath>
 #include <csignal>
 #include <memory>
 
@@ -151,6 +152,43 @@ bool sinceTime(const QString &text, QDateTime *time)
     }
     *time = parsed;
     return parsed.isValid();
+}
+
+// `status --json`: the seeds' status endpoint's fields (batch_id, status,
+// counts, progress_percent, started_at, estimated_completion, errors), plus
+// the phase and the timing the plugin computed.
+QJsonObject statusJson(const BatchStatus &b, const BatchProgress &p)
+{
+    auto iso = [](const QDateTime &t) { return t.isValid() ? QJsonValue(t.toUTC().toString(Qt::ISODateWithMs)) : QJsonValue(); };
+    const double percent = b.totalMemories > 0 ? std::round(1000.0 * double(b.processedCount) / double(b.totalMemories)) / 10.0 : 0.0;
+    QJsonObject json{
+        {QStringLiteral("event"), QStringLiteral("status")},
+        {QStringLiteral("batch_id"), b.batchId},
+        {QStringLiteral("status"), b.outcome()},
+        {QStringLiteral("total_memories"), b.totalMemories},
+        {QStringLiteral("processed"), b.processedCount},
+        {QStringLiteral("successful"), b.successCount},
+        {QStringLiteral("failed"), b.failCount},
+        {QStringLiteral("progress_percent"), percent},
+        {QStringLiteral("created_at"), iso(b.createdAt)},
+        {QStringLiteral("started_at"), iso(b.startedAt)},
+        {QStringLiteral("completed_at"), iso(b.completedAt)},
+        {QStringLiteral("estimated_completion"), iso(p.estimatedCompletion)},
+        {QStringLiteral("errors"), b.errors},
+        {QStringLiteral("phase"), BatchProgress::phaseName(p.phase)},
+        {QStringLiteral("rate"), p.rate},
+        {QStringLiteral("eta_ms"), p.etaMs},
+        {QStringLiteral("elapsed_ms"), p.elapsedMs},
+        {QStringLiteral("stalled"), p.stalled},
+        {QStringLiteral("reason"), p.reason},
+    };
+    if (!b.workflowStatus.isEmpty())
+        json.insert(QStringLiteral("workflow_status"), b.workflowStatus);
+    if (b.isParent()) {
+        json.insert(QStringLiteral("chunks"), b.chunkCount);
+        json.insert(QStringLiteral("chunks_done"), b.chunksFinal);
+    }
+    return json;
 }
 
 } // namespace
@@ -498,6 +536,20 @@ ConnectionSettings Cli::settings() const
 
 void Cli::startJob(Job *job, const QString &command)
 {
+    // What status found (a batch it could read), before the printer's result line.
+    if (command == QLatin1String("status") && m_parser.isSet(optJson)) {
+        connect(job, &Job::result, this, [](Job *finishedJob) {
+            const auto *batchJob = qobject_cast<const BatchJob *>(finishedJob);
+            if (!batchJob)
+                return;
+            const BatchStatus batch = batchJob->batch();
+            if (batch.requestId.isEmpty() && !batch.isParent())
+                return;
+            QTextStream out(stdout);
+            out << QJsonDocument(statusJson(batch, finishedJob->progress())).toJson(QJsonDocument::Compact) << '\n';
+            out.flush();
+        });
+    }
     // The printer shows the job's end (connected first, so before the exit).
     m_printer->setCommand(command);
     m_printer->registerJob(job);

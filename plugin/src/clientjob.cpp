@@ -65,5 +65,6 @@ void ClientJobBase<JobType>::notFound()
 template class ClientJobBase<BatchJob>;
 template class ClientJobBase<ResultsJob>;
 template class ClientJobBase<ListJob>;
+template class ClientJobBase<MonitorJob>;
 
 } // namespace membatch

@@ -12,7 +12,7 @@ namespace membatch {
 // end, unless it was given one) and Temporal. Subclasses go on in
 // signedIn() and end with finish().
 //
-// A template over the job type a host sees (BatchJob, ResultsJob), without
+// A template over the job type a host sees (BatchJob, ResultsJob, MonitorJob), without
 // a meta-object of its own: the subclasses have theirs.
 template <class JobType>
 class ClientJobBase : public JobType
@@ -45,5 +45,6 @@ protected:
 using ClientJob = ClientJobBase<BatchJob>;
 using ClientResultsJob = ClientJobBase<ResultsJob>;
 using ClientListJob = ClientJobBase<ListJob>;
+using ClientMonitorJob = ClientJobBase<MonitorJob>;
 
 } // namespace membatch

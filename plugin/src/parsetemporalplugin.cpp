@@ -6,6 +6,7 @@
 #include "itemresultsjob.h"
 #include "migratejob.h"
 #include "retryfailedjob.h"
+#include "monitorjob.h"
 #include "submitjob.h"
 #include "watchjob.h"
 #include "workerjob.h"
@@ -41,10 +42,9 @@ BatchJob *ParseTemporalPlugin::watch(const QString &batchId, const WatchOptions 
     return new WatchJob(m_nam, m_settings, batchId, options);
 }
 
-// PLACEHOLDER until the monitor lands (this session's branch work).
-MonitorJob *ParseTemporalPlugin::monitor(const QStringList &, const WatchOptions &)
+MonitorJob *ParseTemporalPlugin::monitor(const QStringList &batchIds, const WatchOptions &options)
 {
-    return nullptr;
+    return new ParseMonitorJob(m_nam, m_settings, batchIds, options);
 }
 
 ListJob *ParseTemporalPlugin::list(const ListOptions &options)
