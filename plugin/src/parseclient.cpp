@@ -52,7 +52,7 @@ QNetworkRequest ParseClient::request(const QString &path, const QUrlQuery &query
 {
     QUrl url = appendPath(m_settings.parseUrl, path);
     if (!query.isEmpty())
-        url.setQuery(query);
+        setEncodedQuery(url, query);
 
     QNetworkRequest req(url);
     req.setRawHeader("X-Parse-Application-Id", m_settings.appId.toUtf8());

@@ -9,6 +9,7 @@
 #include <QPointer>
 #include <QRandomGenerator>
 #include <QTimer>
+#include <QUrlQuery>
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
@@ -105,6 +106,14 @@ QUrl appendPath(const QUrl &base, const QString &path)
         joined.chop(1);
     url.setPath(joined + path, QUrl::TolerantMode);
     return url;
+}
+
+void setEncodedQuery(QUrl &url, const QUrlQuery &query)
+{
+    // QUrl keeps "%2B" apart from "+" (a sub-delimiter), so this survives.
+    QString encoded = query.toString(QUrl::FullyEncoded);
+    encoded.replace(QLatin1Char('+'), QLatin1String("%2B"));
+    url.setQuery(encoded, QUrl::StrictMode);
 }
 
 QString processIdentity(const QString &role)

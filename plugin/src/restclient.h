@@ -17,6 +17,8 @@ class QNetworkAccessManager;
 class QNetworkReply;
 class QObject;
 
+class QUrlQuery;
+
 namespace membatch {
 
 // Compact JSON bytes of an object.
@@ -24,6 +26,11 @@ QByteArray compactJson(const QJsonObject &json);
 
 // base with path appended to its path ("/parse" + "/classes/X").
 QUrl appendPath(const QUrl &base, const QString &path);
+
+// Sets url's query from the items, every reserved character of a value
+// percent-encoded: QUrlQuery leaves '+' as it is, and servers read a bare
+// '+' in a query as a space (a where with "a+b" would look for "a b").
+void setEncodedQuery(QUrl &url, const QUrlQuery &query);
 
 // "<role>@<host>:<pid>": who we are, in Temporal's identity fields.
 QString processIdentity(const QString &role);

@@ -110,7 +110,7 @@ void TemporalClient::closeFailure(const QString &workflowId, const QString &runI
     // The number, not the enum name: names work only from server 1.23 on.
     query.addQueryItem(QStringLiteral("historyEventFilterType"), QStringLiteral("2"));
     QUrl url = req.url();
-    url.setQuery(query);
+    setEncodedQuery(url, query);
     req.setUrl(url);
     m_rest.send("GET", req, {}, context, [handler](const ApiResult &r) {
         const QJsonArray events = r.json.value(QStringLiteral("history")).toObject().value(QStringLiteral("events")).toArray();

@@ -132,6 +132,13 @@ private Q_SLOTS:
         QVERIFY(!find.headers.contains("x-parse-master-key"));
         QVERIFY(find.query.contains(QStringLiteral("order=createdAt,objectId")));
 
+        // A '+' in a value reaches the server as one, not as a space.
+        runCall([&](QObject *ctx, auto done) {
+            parse.find(QStringLiteral("C"), {{QStringLiteral("batchId"), QStringLiteral("a+b c")}}, ctx, done);
+        });
+        const FakeHttpServer::Request plus = server.requestsTo("GET", QStringLiteral("/parse/classes/C")).value(1);
+        QVERIFY2(plus.query.contains(QStringLiteral("a%2Bb")), qPrintable(plus.query));
+
         QObject context;
         bool signedOut = false;
         parse.signOut(&context, [&] { signedOut = true; });
