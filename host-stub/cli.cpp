@@ -65,7 +65,7 @@ const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watc
 const QCommandLineOption optFailed(QStringLiteral("failed"), QStringLiteral("results: only the items that were refused."));
 const QCommandLineOption optAfter(QStringLiteral("after"), QStringLiteral("results: start after this item index (the last one of a page seen)."), QStringLiteral("INDEX"));
 const QCommandLineOption optLimit(QStringLiteral("limit"), QStringLiteral("results: show at most N (default: all)."), QStringLiteral("N"), QStringLiteral("0"));
-const QCommandLineOption optWebhookUrl(QStringLiteral("webhook-url"), QStringLiteral("submit: POST a signed summary here when the batch has ended (Standard Webhooks; the secret comes from $MEMBATCH_WEBHOOK_SECRET, whsec_ + base64)."), QStringLiteral("URL"));
+const QCommandLineOption optWebhookUrl(QStringLiteral("webhook-url"), QStringLiteral("submit: POST one signed summary here when the submission has ended, its last chunk included (Standard Webhooks; the secret comes from $MEMBATCH_WEBHOOK_SECRET, whsec_ + base64)."), QStringLiteral("URL"));
 const QCommandLineOption optWebhookAttempts(QStringLiteral("webhook-attempts"), QStringLiteral("work: deliveries of a webhook tried in all (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
 const QCommandLineOption optWebhookBackoff(QStringLiteral("webhook-backoff-ms"), QStringLiteral("work: wait before a webhook's second delivery, four times longer before each next (default 5000)."), QStringLiteral("MS"), QStringLiteral("5000"));
 const QCommandLineOption optWebhookAllowPrivate(QStringLiteral("webhook-allow-private"), QStringLiteral("work: let webhooks go to loopback and private addresses (off: a user could make the worker reach its own networks)."));

@@ -12,6 +12,7 @@
 #include <membatch/pluginloader.h>
 #include <membatch/webhooksignature.h>
 
+#include <QScopeGuard>
 #include <QSet>
 #include <QTemporaryDir>
 
@@ -383,6 +384,201 @@ private Q_SLOTS:
         QCOMPARE(posts.at(2).headers.value("webhook-id"), posts.at(0).headers.value("webhook-id"));
         QCOMPARE(posts.at(2).body, posts.at(0).body);
         QCOMPARE(request.value(QStringLiteral("status")).toString(), QStringLiteral("completed")); // the batch is not the worse for it
+    }
+
+    // The chunk requests of a parent, as master, in chunk order.
+    QJsonArray chunksOf(const QString &parentId)
+    {
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"parentBatchId\":\"%1\"}").arg(parentId));
+        query.addQueryItem(QStringLiteral("order"), QStringLiteral("batchId"));
+        return m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest"), query).json().value(QStringLiteral("results")).toArray();
+    }
+
+    // Submits count memories in chunks of 10 with a webhook to url, waits
+    // until the first chunk records the delivery (or its giving up) and
+    // every chunk's run has closed (each ran its webhook activity by then);
+    // the chunks, their first with the record.
+    QJsonArray submitChunksWithWebhook(const QUrl &url, const QByteArray &secret, int count, const QString &batchId = {})
+    {
+        SubmitOptions options = submitOptions();
+        options.waitForCompletion = true;
+        options.chunkItems = 10;
+        options.batchId = batchId;
+        options.webhookUrl = url;
+        options.webhookSecret = secret;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("hooks.jsonl"), count, QStringLiteral("hooks")), options);
+        if (!StackClient::runToEnd(job) || job->error()) {
+            qWarning() << "submit:" << job->errorString();
+            return {};
+        }
+        const QString parentId = job->batch().batchId;
+        delete job;
+        QJsonArray chunks = chunksOf(parentId);
+        if (chunks.isEmpty())
+            return {};
+        const QString firstId = chunks.first().toObject().value(QStringLiteral("objectId")).toString();
+        if (!QTest::qWaitFor([&] { return m_stack.request(firstId).contains(QStringLiteral("webhookSent")); }, 30000))
+            qWarning() << "the worker recorded nothing of the webhook within 30 s";
+        for (const QJsonValue &c : std::as_const(chunks)) {
+            const QString workflowId = c.toObject().value(QStringLiteral("workflowId")).toString();
+            if (!QTest::qWaitFor([&] { return m_stack.workflowStatus(workflowId) == QLatin1String("WORKFLOW_EXECUTION_STATUS_COMPLETED"); }, 30000))
+                qWarning() << workflowId << "did not complete within 30 s";
+        }
+        return chunksOf(parentId);
+    }
+
+    // Three chunks, one message: after the last has ended, the summed
+    // summary under the parent's id, signed, recorded on the first chunk.
+    // Meanwhile another user has planted a request of its own under the same
+    // parent id that never ends: it must neither hold back nor change the summary.
+    void aSubmissionOfChunksGetsOneWebhook()
+    {
+        const QString parentId = QStringLiteral("hooks-") + QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
+        const QByteArray mallory = m_stack.signUp(QStringLiteral("mallory-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+        QVERIFY(!mallory.isEmpty());
+        const Http upload = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/files/planted.json.gz"), GzipCodec::compress("[{\"content\":\"x\"}]"),
+                                                "application/gzip");
+        QCOMPARE(upload.status, 201);
+        const QJsonObject planted{
+            {QStringLiteral("batchId"), parentId + QStringLiteral("-004")},
+            {QStringLiteral("parentBatchId"), parentId},
+            {QStringLiteral("status"), QStringLiteral("pending")},
+            {QStringLiteral("totalMemories"), 1000},
+            {QStringLiteral("batchMetadata"), QJsonObject{{QStringLiteral("total_chunks"), 4}, {QStringLiteral("chunk_num"), 4}}},
+            {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
+                                                          {QStringLiteral("name"), upload.json().value(QStringLiteral("name"))},
+                                                          {QStringLiteral("url"), upload.json().value(QStringLiteral("url"))}}},
+        };
+        const Http plant = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/classes/BatchMemoryRequest"), QJsonDocument(planted).toJson());
+        QVERIFY2(plant.status == 201, plant.body.constData());
+        // Nor may a user take the claim on the submission's webhook first.
+        const Http claim = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/classes/MembatchWebhookClaim"),
+                                               "{\"parentBatchId\":\"" + parentId.toUtf8() + "\",\"claimedBy\":\"x\"}");
+        QCOMPARE(claim.json().value(QStringLiteral("code")).toInt(), 119); // permission denied
+
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        const QByteArray secret = WebhookSignature::generateSecret();
+        receiver.on("POST", QStringLiteral("/hook"), [&](const FakeHttpServer::Request &r) {
+            const auto verdict = WebhookSignature::verify(secret, r.headers.value("webhook-id"), r.headers.value("webhook-timestamp"),
+                                                          r.headers.value("webhook-signature"), r.body);
+            return verdict == WebhookSignature::Verdict::Valid ? FakeHttpServer::Response::raw(200, "ok")
+                                                               : FakeHttpServer::Response::raw(401, "bad signature");
+        });
+        const QJsonArray chunks = submitChunksWithWebhook(receiver.url(QStringLiteral("/hook")), secret, 25, parentId);
+        QCOMPARE(chunks.size(), 3);
+        const QJsonObject first = chunks.first().toObject();
+        QCOMPARE(first.value(QStringLiteral("batchId")).toString(), parentId + QStringLiteral("-001"));
+
+        const QList<FakeHttpServer::Request> posts = receiver.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(posts.size(), 1);
+        const FakeHttpServer::Request &post = posts.first();
+        QCOMPARE(WebhookSignature::verify(secret, post.headers.value("webhook-id"), post.headers.value("webhook-timestamp"),
+                                          post.headers.value("webhook-signature"), post.body),
+                 WebhookSignature::Verdict::Valid);
+        QCOMPARE(post.headers.value("webhook-id"), "msg_" + first.value(QStringLiteral("objectId")).toString().toUtf8());
+        const QJsonObject body = post.json();
+        QCOMPARE(body.value(QStringLiteral("type")).toString(), QStringLiteral("batch.completed"));
+        const QJsonObject data = body.value(QStringLiteral("data")).toObject();
+        QCOMPARE(data.value(QStringLiteral("batch_id")).toString(), parentId);
+        QCOMPARE(data.value(QStringLiteral("chunks")).toInt(), 3);
+        QCOMPARE(data.value(QStringLiteral("total")).toInt(), 25);
+        QCOMPARE(data.value(QStringLiteral("processed")).toInt(), 25);
+        QCOMPARE(data.value(QStringLiteral("successful")).toInt(), 25);
+        QCOMPARE(data.value(QStringLiteral("failed")).toInt(), 0);
+        // Sent after the last chunk had ended.
+        QDateTime lastEnd;
+        for (const QJsonValue &c : chunks)
+            lastEnd = std::max(lastEnd, ParseClient::dateFrom(c.toObject().value(QStringLiteral("completedAt"))));
+        QCOMPARE(data.value(QStringLiteral("completed_at")).toString(), lastEnd.toUTC().toString(Qt::ISODateWithMs));
+        const QDateTime sentAt = ParseClient::dateFrom(first.value(QStringLiteral("webhookSentAt")));
+        QVERIFY2(sentAt >= lastEnd, qPrintable(sentAt.toString(Qt::ISODateWithMs) + QStringLiteral(" < ") + lastEnd.toString(Qt::ISODateWithMs)));
+
+        // Recorded once, on the first chunk.
+        QCOMPARE(first.value(QStringLiteral("webhookSent")).toBool(), true);
+        QCOMPARE(first.value(QStringLiteral("webhookAttempts")).toInt(), 1);
+        for (int i = 1; i < chunks.size(); ++i)
+            QVERIFY(!chunks.at(i).toObject().contains(QStringLiteral("webhookAttempts")));
+        // The owner reads the record, not the secret.
+        const QByteArray session = m_stack.logIn();
+        const Http asOwner = m_stack.parseAsUser(session, "GET", QStringLiteral("/classes/BatchMemoryRequest/") + first.value(QStringLiteral("objectId")).toString());
+        QCOMPARE(asOwner.json().value(QStringLiteral("webhookSent")).toBool(), true);
+        QVERIFY(!asOwner.json().contains(QStringLiteral("webhookSecret")));
+        QVERIFY(!asOwner.body.contains(secret.mid(6)));
+        // The claim: one, readable by no user.
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"parentBatchId\":\"%1\"}").arg(parentId));
+        const QJsonArray claims = m_stack.parseAsMaster("GET", QStringLiteral("/classes/MembatchWebhookClaim"), query).json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(claims.size(), 1);
+        const Http claimAsOwner = m_stack.parseAsUser(session, "GET", QStringLiteral("/classes/MembatchWebhookClaim"), {}, "application/json", query);
+        QCOMPARE(claimAsOwner.json().value(QStringLiteral("code")).toInt(), 119);
+    }
+
+    // The chunks taken by two workers at once (each with two slots): still one message.
+    void aSubmissionOnTwoWorkersGetsOneWebhook()
+    {
+        ConnectionSettings workerSettings = m_settings;
+        m_processor->setConnection(workerSettings);
+        WorkerOptions options;
+        options.identity = QStringLiteral("tst_endtoend-second-worker");
+        options.concurrency = 2;
+        options.webhookAllowPrivate = true;
+        options.webhookAttempts = 3;
+        options.webhookBackoffMs = 50;
+        Job *second = m_processor->work(options);
+        second->setAutoDelete(false);
+        second->start();
+        const auto stop = qScopeGuard([second] {
+            second->kill();
+            delete second;
+        });
+        actAsSubmitter(m_settings);
+
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        receiver.on("POST", QStringLiteral("/hook"), FakeHttpServer::Response::raw(204, {}));
+        const QJsonArray chunks = submitChunksWithWebhook(receiver.url(QStringLiteral("/hook")), WebhookSignature::generateSecret(), 80);
+        QCOMPARE(chunks.size(), 8);
+        QCOMPARE(receiver.requestsTo("POST", QStringLiteral("/hook")).size(), 1);
+        QCOMPARE(receiver.requestsTo("POST", QStringLiteral("/hook")).first().json().value(QStringLiteral("data")).toObject()
+                     .value(QStringLiteral("successful")).toInt(), 80);
+        QCOMPARE(chunks.first().toObject().value(QStringLiteral("webhookSent")).toBool(), true);
+        // Which worker ran which chunk's delivery activity (for the log: both, as a rule).
+        QSet<QString> identities;
+        for (const QJsonValue &c : chunks) {
+            for (const QJsonValue &e : m_stack.history(c.toObject().value(QStringLiteral("workflowId")).toString())) {
+                const QString identity = e.toObject().value(QStringLiteral("activityTaskStartedEventAttributes")).toObject()
+                                             .value(QStringLiteral("identity")).toString();
+                if (!identity.isEmpty())
+                    identities.insert(identity);
+            }
+        }
+        qInfo() << "activities ran on" << identities.values();
+    }
+
+    // A failing receiver: the submission's message gets its retries, from
+    // the chunk that claimed it, and the first chunk says once that it was given up.
+    void aSubmissionsFailingReceiverGetsItsRetriesThenTheFirstChunkSaysSo()
+    {
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        receiver.on("POST", QStringLiteral("/hook"), FakeHttpServer::Response::raw(500, "receiver broken"));
+        const QJsonArray chunks = submitChunksWithWebhook(receiver.url(QStringLiteral("/hook")), WebhookSignature::generateSecret(), 30);
+        QCOMPARE(chunks.size(), 3);
+        const QJsonObject first = chunks.first().toObject();
+        QCOMPARE(first.value(QStringLiteral("webhookSent")).toBool(true), false);
+        QCOMPARE(first.value(QStringLiteral("webhookAttempts")).toInt(), 3);
+        QVERIFY2(first.value(QStringLiteral("webhookLastError")).toString().contains(QStringLiteral("HTTP 500: receiver broken")),
+                 qPrintable(first.value(QStringLiteral("webhookLastError")).toString()));
+        const QList<FakeHttpServer::Request> posts = receiver.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(posts.size(), 3);
+        for (const FakeHttpServer::Request &post : posts) {
+            QCOMPARE(post.headers.value("webhook-id"), posts.first().headers.value("webhook-id"));
+            QCOMPARE(post.body, posts.first().body);
+        }
+        for (int i = 1; i < chunks.size(); ++i)
+            QVERIFY(!chunks.at(i).toObject().contains(QStringLiteral("webhookSent")));
     }
 
     void resultsArePagedAndOnlyTheOwnersToRead()
