@@ -29,6 +29,7 @@ private:
     Job *m_worker = nullptr;
     QTemporaryDir m_dir;
     StackClient m_stack;
+    QString m_demoId; // the demo user's objectId, once asked
 
     QString writeBatch(const QString &name, int count, const QString &tag)
     {
@@ -386,11 +387,14 @@ private Q_SLOTS:
         QCOMPARE(request.value(QStringLiteral("status")).toString(), QStringLiteral("completed")); // the batch is not the worse for it
     }
 
-    // The chunk requests of a parent, as master, in chunk order.
+    // The demo user's chunk requests of a parent, as master, in chunk order.
     QJsonArray chunksOf(const QString &parentId)
     {
+        if (m_demoId.isEmpty())
+            m_demoId = m_stack.parseAsUser(m_stack.logIn(), "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
         QUrlQuery query;
-        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"parentBatchId\":\"%1\"}").arg(parentId));
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"parentBatchId\":\"%1\",\"user\":{\"__type\":\"Pointer\",\"className\":\"_User\",\"objectId\":\"%2\"}}")
+                                                        .arg(parentId, m_demoId));
         query.addQueryItem(QStringLiteral("order"), QStringLiteral("batchId"));
         return m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest"), query).json().value(QStringLiteral("results")).toArray();
     }
@@ -440,7 +444,11 @@ private Q_SLOTS:
         const Http upload = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/files/planted.json.gz"), GzipCodec::compress("[{\"content\":\"x\"}]"),
                                                 "application/gzip");
         QCOMPARE(upload.status, 201);
+        // Its own, unseen by the demo user (who would otherwise find the batch id taken).
+        const QString malloryId = m_stack.parseAsUser(mallory, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!malloryId.isEmpty());
         const QJsonObject planted{
+            {QStringLiteral("ACL"), QJsonObject{{malloryId, QJsonObject{{QStringLiteral("read"), true}, {QStringLiteral("write"), true}}}}},
             {QStringLiteral("batchId"), parentId + QStringLiteral("-004")},
             {QStringLiteral("parentBatchId"), parentId},
             {QStringLiteral("status"), QStringLiteral("pending")},
