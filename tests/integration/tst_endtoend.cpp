@@ -15,6 +15,7 @@
 #include <QScopeGuard>
 #include <QSet>
 #include <QTemporaryDir>
+#include <QTimer>
 
 using namespace membatch;
 
@@ -403,7 +404,8 @@ private Q_SLOTS:
     // until the first chunk records the delivery (or its giving up) and
     // every chunk's run has closed (each ran its webhook activity by then);
     // the chunks, their first with the record.
-    QJsonArray submitChunksWithWebhook(const QUrl &url, const QByteArray &secret, int count, const QString &batchId = {})
+    QJsonArray submitChunksWithWebhook(const QUrl &url, const QByteArray &secret, int count, const QString &batchId = {},
+                                       int timeoutMs = 30000)
     {
         SubmitOptions options = submitOptions();
         options.waitForCompletion = true;
@@ -422,12 +424,12 @@ private Q_SLOTS:
         if (chunks.isEmpty())
             return {};
         const QString firstId = chunks.first().toObject().value(QStringLiteral("objectId")).toString();
-        if (!QTest::qWaitFor([&] { return m_stack.request(firstId).contains(QStringLiteral("webhookSent")); }, 30000))
-            qWarning() << "the worker recorded nothing of the webhook within 30 s";
+        if (!QTest::qWaitFor([&] { return m_stack.request(firstId).contains(QStringLiteral("webhookSent")); }, timeoutMs))
+            qWarning() << "the worker recorded nothing of the webhook in time";
         for (const QJsonValue &c : std::as_const(chunks)) {
             const QString workflowId = c.toObject().value(QStringLiteral("workflowId")).toString();
-            if (!QTest::qWaitFor([&] { return m_stack.workflowStatus(workflowId) == QLatin1String("WORKFLOW_EXECUTION_STATUS_COMPLETED"); }, 30000))
-                qWarning() << workflowId << "did not complete within 30 s";
+            if (!QTest::qWaitFor([&] { return m_stack.workflowStatus(workflowId) == QLatin1String("WORKFLOW_EXECUTION_STATUS_COMPLETED"); }, timeoutMs))
+                qWarning() << workflowId << "did not complete in time";
         }
         return chunksOf(parentId);
     }
@@ -587,6 +589,84 @@ private Q_SLOTS:
         }
         for (int i = 1; i < chunks.size(); ++i)
             QVERIFY(!chunks.at(i).toObject().contains(QStringLiteral("webhookSent")));
+    }
+
+    // A worker that starts working, as the tests' own does; the connection is the submitter's again after.
+    Job *startWorker(const QString &identity)
+    {
+        m_processor->setConnection(m_settings);
+        WorkerOptions options;
+        options.identity = identity;
+        options.concurrency = 2;
+        options.webhookAllowPrivate = true;
+        options.webhookAttempts = 3;
+        options.webhookBackoffMs = 50;
+        Job *worker = m_processor->work(options);
+        worker->setAutoDelete(false);
+        worker->start();
+        actAsSubmitter(m_settings);
+        return worker;
+    }
+
+    // The worker holding the claim dies with the POST in flight (after the
+    // claim, before any answer): Temporal hands the same activity to the
+    // next worker when its heartbeats stop, which finds the claim its own
+    // and delivers. The receiver sees the one message twice, by one id.
+    void aWorkerDyingAfterItClaimedTheWebhookStillDeliversIt()
+    {
+        // The tests' worker makes way, so that the one killed holds the claim.
+        m_worker->kill();
+        delete m_worker;
+        m_worker = startWorker(QStringLiteral("tst_endtoend-worker-to-die"));
+        Job *dying = m_worker;
+        const QString takingOver = QStringLiteral("tst_endtoend-worker-taking-over");
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        int posts = 0;
+        receiver.on("POST", QStringLiteral("/hook"), [&](const FakeHttpServer::Request &) {
+            if (++posts > 1)
+                return FakeHttpServer::Response::raw(200, "ok");
+            QTimer::singleShot(0, this, [&, dying] {
+                dying->kill();
+                delete dying;
+                m_worker = startWorker(takingOver);
+            });
+            FakeHttpServer::Response never;
+            never.kind = FakeHttpServer::Response::Kind::Never;
+            return never;
+        });
+        const QByteArray secret = WebhookSignature::generateSecret();
+        const QJsonArray chunks = submitChunksWithWebhook(receiver.url(QStringLiteral("/hook")), secret, 30, {}, 120000);
+        QCOMPARE(chunks.size(), 3);
+        const QJsonObject first = chunks.first().toObject();
+        QVERIFY2(first.value(QStringLiteral("webhookSent")).toBool(), qPrintable(QString::fromUtf8(QJsonDocument(first).toJson())));
+        const QList<FakeHttpServer::Request> sent = receiver.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(sent.size(), 2);
+        QCOMPARE(sent.at(1).headers.value("webhook-id"), sent.at(0).headers.value("webhook-id"));
+        QCOMPARE(sent.at(1).body, sent.at(0).body);
+        QCOMPARE(WebhookSignature::verify(secret, sent.at(1).headers.value("webhook-id"), sent.at(1).headers.value("webhook-timestamp"),
+                                          sent.at(1).headers.value("webhook-signature"), sent.at(1).body),
+                 WebhookSignature::Verdict::Valid);
+        QCOMPARE(sent.at(1).json().value(QStringLiteral("data")).toObject().value(QStringLiteral("successful")).toInt(), 30);
+        // One claim, and the chunk that made it delivered from the second worker.
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"),
+                           QStringLiteral("{\"parentBatchId\":\"%1\"}").arg(first.value(QStringLiteral("parentBatchId")).toString()));
+        const QJsonArray claims = m_stack.parseAsMaster("GET", QStringLiteral("/classes/MembatchWebhookClaim"), query).json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(claims.size(), 1);
+        const QString owner = claims.first().toObject().value(QStringLiteral("claimedBy")).toString();
+        QString ownerWorkflow;
+        for (const QJsonValue &c : chunks)
+            if (c.toObject().value(QStringLiteral("objectId")).toString() == owner)
+                ownerWorkflow = c.toObject().value(QStringLiteral("workflowId")).toString();
+        QVERIFY2(!ownerWorkflow.isEmpty(), qPrintable(owner));
+        QStringList identities;
+        for (const QJsonValue &e : m_stack.history(ownerWorkflow)) {
+            const QJsonObject event = e.toObject();
+            if (event.contains(QStringLiteral("activityTaskCompletedEventAttributes")))
+                identities << event.value(QStringLiteral("activityTaskCompletedEventAttributes")).toObject().value(QStringLiteral("identity")).toString();
+        }
+        QVERIFY2(!identities.isEmpty() && identities.last() == takingOver, qPrintable(identities.join(QLatin1Char(','))));
     }
 
     void resultsArePagedAndOnlyTheOwnersToRead()
