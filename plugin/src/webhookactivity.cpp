@@ -9,6 +9,7 @@
 #include <membatch/version.h>
 #include <membatch/webhooksignature.h>
 
+#include <QCryptographicHash>
 #include <QHostInfo>
 #include <QJsonDocument>
 #include <QNetworkInterface>
@@ -17,6 +18,7 @@ namespace membatch {
 
 namespace {
 constexpr qint64 kMaxWaitMs = 3600 * 1000;
+constexpr int kDuplicateValue = 137; // Parse: an object with this objectId exists
 // One of this host's own addresses (a public one included): a listener on
 // 0.0.0.0 beside the worker answers there.
 bool isOwnAddress(const QHostAddress &address)
@@ -81,14 +83,27 @@ void WebhookActivity::check(const QJsonObject &request)
                      tr("batch %1: no webhook").arg(m_batchId));
         return;
     }
-    m_attempts = int(request.value(QStringLiteral("webhookAttempts")).toInteger());
-    if (request.value(QStringLiteral("webhookSent")).toBool()) {
-        completeTask({{QStringLiteral("sent"), true}, {QStringLiteral("attempts"), m_attempts}},
-                     tr("batch %1: its webhook was sent already").arg(m_batchId));
-        return;
-    }
     m_url = QUrl(url, QUrl::StrictMode);
     m_secret = request.value(QStringLiteral("webhookSecret")).toString().toUtf8();
+    m_parentId = request.value(QStringLiteral("parentBatchId")).toString();
+    if (!m_parentId.isEmpty()) {
+        findSubmission(request);
+        return;
+    }
+    m_recordId = m_requestId;
+    m_body = payload(request);
+    m_messageId = "msg_" + m_requestId.toUtf8();
+    prepare(request);
+}
+
+void WebhookActivity::prepare(const QJsonObject &record)
+{
+    m_attempts = int(record.value(QStringLiteral("webhookAttempts")).toInteger());
+    if (record.value(QStringLiteral("webhookSent")).toBool()) {
+        completeTask({{QStringLiteral("sent"), true}, {QStringLiteral("attempts"), m_attempts}},
+                     tr("batch %1: its webhook was sent already").arg(m_parentId.isEmpty() ? m_batchId : m_parentId));
+        return;
+    }
     if (!BatchRequest::isWebhookUrl(m_url)) {
         giveUp(tr("the webhook url is not an http(s) url"));
         return;
@@ -101,11 +116,172 @@ void WebhookActivity::check(const QJsonObject &request)
         giveUp(tr("all %1 attempts were made").arg(m_maxAttempts));
         return;
     }
-    m_body = payload(request);
-    m_messageId = "msg_" + m_requestId.toUtf8();
     QHostInfo::lookupHost(m_url.host(), this, [this](const QHostInfo &info) {
         resolved(info.addresses(), info.error() == QHostInfo::NoError ? QString() : info.errorString());
     });
+}
+
+QString WebhookActivity::claimId(const QString &userId, const QString &parentBatchId)
+{
+    // 24 hex digits, as request ids; a user cannot create one anyway (CLP).
+    const QByteArray key = "membatch-webhook-claim:" + userId.toUtf8() + '/' + parentBatchId.toUtf8();
+    return QString::fromLatin1(QCryptographicHash::hash(key, QCryptographicHash::Sha256).toHex().left(24));
+}
+
+void WebhookActivity::findSubmission(const QJsonObject &request)
+{
+    // Only the chunks of this chunk's own user: anyone may create a request
+    // naming any parent, and must not delay, spoil or read another's summary.
+    m_user = request.value(QStringLiteral("user"));
+    const QJsonValue user = m_user.isObject() ? m_user : QJsonValue(QJsonObject{{QStringLiteral("$exists"), false}});
+    const QJsonObject where{{QStringLiteral("parentBatchId"), m_parentId}, {QStringLiteral("user"), user}};
+    const int chunks = std::max(1, request.value(QStringLiteral("batchMetadata")).toObject().value(QStringLiteral("total_chunks")).toInt(1));
+    const auto waiting = [this, chunks](qint64 open) {
+        // Another chunk ends later: its own run of this activity sends it.
+        completeTask({{QStringLiteral("sent"), false},
+                      {QStringLiteral("reason"), QStringLiteral("the submission's other chunks have not all ended")},
+                      {QStringLiteral("chunksOpen"), open},
+                      {QStringLiteral("chunks"), chunks}},
+                     tr("batch %1: %2 of the %3 chunks of %4 have not ended (or not been sent): the webhook waits for the last")
+                         .arg(m_batchId).arg(open).arg(chunks).arg(m_parentId));
+    };
+    // Two counts first: every chunk but the last of a submission stops
+    // there, rather than reading all of its chunks.
+    QJsonObject open = where;
+    open.insert(QStringLiteral("status"), QJsonObject{{QStringLiteral("$nin"), QJsonArray{QLatin1String(BatchStatus::Completed),
+                                                                                        QLatin1String(BatchStatus::PartialFailure),
+                                                                                        QLatin1String(BatchStatus::Failed),
+                                                                                        QLatin1String(BatchStatus::Canceled)}}});
+    const auto failed = [this](const ApiResult &r) {
+        failTask(tr("batch %1: reading the chunks of %2 for its webhook: %3").arg(m_batchId, m_parentId, r.message),
+                 QStringLiteral("BatchTransientError"), false);
+    };
+    retrying([this, open](RestClient::Handler h) { m_parse.count(BatchRequest::ClassName, open, this, std::move(h)); },
+             [this, where, chunks, waiting, failed](const ApiResult &r) {
+                 if (!r.ok())
+                     return failed(r);
+                 if (const qint64 n = r.json.value(QStringLiteral("count")).toInteger(); n > 0)
+                     return waiting(n);
+                 retrying([this, where](RestClient::Handler h) { m_parse.count(BatchRequest::ClassName, where, this, std::move(h)); },
+                          [this, where, chunks, waiting, failed](const ApiResult &all) {
+                              if (!all.ok())
+                                  return failed(all);
+                              if (const qint64 n = all.json.value(QStringLiteral("count")).toInteger(); n < chunks)
+                                  return waiting(chunks - n);
+                              readSubmission(where);
+                          });
+             });
+}
+
+void WebhookActivity::readSubmission(const QJsonObject &where)
+{
+    // Not the secret, nor the errors arrays: what the summary and the record need.
+    static const QStringList keys{QStringLiteral("batchId"),        QStringLiteral("status"),
+                                  QStringLiteral("totalMemories"),  QStringLiteral("processedCount"),
+                                  QStringLiteral("successCount"),   QStringLiteral("failCount"),
+                                  QStringLiteral("startedAt"),      QStringLiteral("completedAt"),
+                                  QStringLiteral("batchMetadata"),  QStringLiteral("parentBatchId"),
+                                  QStringLiteral("webhookSent"),    QStringLiteral("webhookAttempts")};
+    retrying([this, where](RestClient::Handler h) {
+        m_parse.findKeys(BatchRequest::ClassName, where, keys, this, std::move(h), BatchRequest::MaxChunks, QStringLiteral("batchId"));
+    },
+             [this](const ApiResult &r) {
+                 if (!r.ok()) {
+                     failTask(tr("batch %1: reading the chunks of %2 for its webhook: %3").arg(m_batchId, m_parentId, r.message),
+                              QStringLiteral("BatchTransientError"), false);
+                     return;
+                 }
+                 submissionFound(r.json.value(QStringLiteral("results")).toArray());
+             });
+}
+
+void WebhookActivity::submissionFound(const QJsonArray &chunks)
+{
+    const bool mine = std::any_of(chunks.begin(), chunks.end(), [this](const QJsonValue &c) {
+        return c.toObject().value(QStringLiteral("objectId")).toString() == m_requestId;
+    });
+    if (!mine) { // not the chunk of its parent it says it is
+        failTask(tr("%1 %2 is not among the chunks of %3").arg(BatchRequest::ClassName, m_requestId, m_parentId),
+                 QStringLiteral("BadInput"), true);
+        return;
+    }
+    BatchStatus s = BatchRequest::aggregate(m_parentId, chunks);
+    if (s.status != QLatin1String(BatchStatus::Completed) && s.status != QLatin1String(BatchStatus::PartialFailure)
+        && s.status != QLatin1String(BatchStatus::Failed) && s.status != QLatin1String(BatchStatus::Canceled)) {
+        // Not all ended after all (one taken up again since the counts): the last to end sends it.
+        completeTask({{QStringLiteral("sent"), false},
+                      {QStringLiteral("reason"), QStringLiteral("the submission's other chunks have not all ended")},
+                      {QStringLiteral("chunksEnded"), s.chunksFinal},
+                      {QStringLiteral("chunks"), s.chunkCount}},
+                     tr("batch %1: %2 of the %3 chunks of %4 have ended: the webhook waits for the last")
+                         .arg(m_batchId).arg(s.chunksFinal).arg(s.chunkCount).arg(m_parentId));
+        return;
+    }
+    const QJsonObject first = chunks.first().toObject(); // ordered by batchId: PARENT-001 first
+    m_recordId = first.value(QStringLiteral("objectId")).toString();
+    s.requestId = m_recordId;
+    m_messageId = "msg_" + m_recordId.toUtf8();
+    m_body = payload(s, QString(), s.chunkCount);
+    claim(first);
+}
+
+void WebhookActivity::claim(const QJsonObject &first)
+{
+    const QString userId = m_user.toObject().value(QStringLiteral("objectId")).toString();
+    const QString id = claimId(userId, m_parentId);
+    QJsonObject fields{{QStringLiteral("objectId"), id},
+                       {QStringLiteral("parentBatchId"), m_parentId},
+                       {QStringLiteral("claimedBy"), m_requestId},
+                       {QStringLiteral("ACL"), QJsonObject()}}; // the master key's alone
+    if (m_user.isObject())
+        fields.insert(QStringLiteral("user"), m_user);
+    const auto owned = [this, first] {
+        // Given up before (webhookSent false): recorded once, not again.
+        if (first.contains(QStringLiteral("webhookSent")) && !first.value(QStringLiteral("webhookSent")).toBool()) {
+            m_attempts = int(first.value(QStringLiteral("webhookAttempts")).toInteger());
+            completeTask({{QStringLiteral("sent"), false}, {QStringLiteral("attempts"), m_attempts},
+                          {QStringLiteral("reason"), QStringLiteral("given up before")}},
+                         tr("batch %1: the webhook of %2 was given up before").arg(m_batchId, m_parentId));
+            return;
+        }
+        prepare(first);
+    };
+    retrying([this, fields](RestClient::Handler h) { m_parse.createObject(ClaimClassName, fields, this, std::move(h)); },
+             [this, id, owned](const ApiResult &r) {
+                 if (r.ok()) {
+                     qCInfo(lcWorker) << "batch" << m_batchId << ": claimed the webhook of" << m_parentId;
+                     owned();
+                     return;
+                 }
+                 if (r.serviceCode != kDuplicateValue) {
+                     failTask(tr("batch %1: claiming the webhook of %2: %3").arg(m_batchId, m_parentId, r.message),
+                              QStringLiteral("BatchTransientError"), false);
+                     return;
+                 }
+                 // Claimed already: by this very chunk (an attempt before
+                 // this one, or a create whose answer was lost), or another.
+                 retrying([this, id](RestClient::Handler h) { m_parse.getObject(ClaimClassName, id, this, std::move(h)); },
+                          [this, owned](const ApiResult &got) {
+                              if (!got.ok()) {
+                                  failTask(tr("batch %1: reading the claim on the webhook of %2: %3").arg(m_batchId, m_parentId, got.message),
+                                           QStringLiteral("BatchTransientError"), false);
+                                  return;
+                              }
+                              const QString by = got.json.value(QStringLiteral("claimedBy")).toString();
+                              if (by == m_requestId)
+                                  owned();
+                              else
+                                  claimLost(by);
+                          });
+             });
+}
+
+void WebhookActivity::claimLost(const QString &claimedBy)
+{
+    completeTask({{QStringLiteral("sent"), false},
+                  {QStringLiteral("reason"), QStringLiteral("another chunk of the submission delivers it")},
+                  {QStringLiteral("claimedBy"), claimedBy}},
+                 tr("batch %1: the webhook of %2 is request %3's to deliver").arg(m_batchId, m_parentId, claimedBy));
 }
 
 void WebhookActivity::resolved(const QList<QHostAddress> &addresses, const QString &error)
@@ -128,7 +304,12 @@ void WebhookActivity::resolved(const QList<QHostAddress> &addresses, const QStri
 
 QByteArray WebhookActivity::payload(const QJsonObject &request)
 {
-    const BatchStatus s = BatchRequest::statusFromObject(request);
+    return payload(BatchRequest::statusFromObject(request),
+                   request.value(QStringLiteral("resultsFile")).toObject().value(QStringLiteral("url")).toString(), 1);
+}
+
+QByteArray WebhookActivity::payload(const BatchStatus &s, const QString &resultsUrl, int chunks)
+{
     QJsonObject data{{QStringLiteral("batch_id"), s.batchId},
                      {QStringLiteral("request_id"), s.requestId},
                      {QStringLiteral("status"), s.status},
@@ -140,8 +321,10 @@ QByteArray WebhookActivity::payload(const QJsonObject &request)
     data.insert(QStringLiteral("started_at"), date(s.startedAt));
     data.insert(QStringLiteral("completed_at"), date(s.completedAt));
     data.insert(QStringLiteral("duration_ms"), s.processingDurationMs >= 0 ? QJsonValue(s.processingDurationMs) : QJsonValue());
-    const QString results = request.value(QStringLiteral("resultsFile")).toObject().value(QStringLiteral("url")).toString();
-    data.insert(QStringLiteral("results_url"), results.isEmpty() ? QJsonValue() : QJsonValue(results));
+    // A submission's results are its chunks' files: membatch results PARENT reads them all.
+    data.insert(QStringLiteral("results_url"), resultsUrl.isEmpty() ? QJsonValue() : QJsonValue(resultsUrl));
+    if (chunks > 1)
+        data.insert(QStringLiteral("chunks"), chunks);
     const QDateTime when = s.completedAt.isValid() ? s.completedAt : QDateTime::currentDateTimeUtc();
     return compactJson({{QStringLiteral("type"), QStringLiteral("batch.") + (s.status.isEmpty() ? QStringLiteral("ended") : s.status)},
                         {QStringLiteral("timestamp"), when.toUTC().toString(Qt::ISODateWithMs)},
@@ -264,7 +447,7 @@ void WebhookActivity::giveUp(const QString &why)
 
 void WebhookActivity::record(const QJsonObject &fields, std::function<void()> then)
 {
-    retrying([this, fields](RestClient::Handler h) { m_parse.updateObject(BatchRequest::ClassName, m_requestId, fields, this, std::move(h)); },
+    retrying([this, fields](RestClient::Handler h) { m_parse.updateObject(BatchRequest::ClassName, m_recordId, fields, this, std::move(h)); },
              [this, then](const ApiResult &r) {
                  if (isHalted())
                      return;

@@ -12,8 +12,10 @@
 #include <membatch/pluginloader.h>
 #include <membatch/webhooksignature.h>
 
+#include <QScopeGuard>
 #include <QSet>
 #include <QTemporaryDir>
+#include <QTimer>
 
 using namespace membatch;
 
@@ -28,6 +30,7 @@ private:
     Job *m_worker = nullptr;
     QTemporaryDir m_dir;
     StackClient m_stack;
+    QString m_demoId; // the demo user's objectId, once asked
 
     QString writeBatch(const QString &name, int count, const QString &tag)
     {
@@ -383,6 +386,287 @@ private Q_SLOTS:
         QCOMPARE(posts.at(2).headers.value("webhook-id"), posts.at(0).headers.value("webhook-id"));
         QCOMPARE(posts.at(2).body, posts.at(0).body);
         QCOMPARE(request.value(QStringLiteral("status")).toString(), QStringLiteral("completed")); // the batch is not the worse for it
+    }
+
+    // The demo user's chunk requests of a parent, as master, in chunk order.
+    QJsonArray chunksOf(const QString &parentId)
+    {
+        if (m_demoId.isEmpty())
+            m_demoId = m_stack.parseAsUser(m_stack.logIn(), "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"parentBatchId\":\"%1\",\"user\":{\"__type\":\"Pointer\",\"className\":\"_User\",\"objectId\":\"%2\"}}")
+                                                        .arg(parentId, m_demoId));
+        query.addQueryItem(QStringLiteral("order"), QStringLiteral("batchId"));
+        return m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest"), query).json().value(QStringLiteral("results")).toArray();
+    }
+
+    // Submits count memories in chunks of 10 with a webhook to url, waits
+    // until the first chunk records the delivery (or its giving up) and
+    // every chunk's run has closed (each ran its webhook activity by then);
+    // the chunks, their first with the record.
+    QJsonArray submitChunksWithWebhook(const QUrl &url, const QByteArray &secret, int count, const QString &batchId = {},
+                                       int timeoutMs = 30000)
+    {
+        SubmitOptions options = submitOptions();
+        options.waitForCompletion = true;
+        options.chunkItems = 10;
+        options.batchId = batchId;
+        options.webhookUrl = url;
+        options.webhookSecret = secret;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("hooks.jsonl"), count, QStringLiteral("hooks")), options);
+        if (!StackClient::runToEnd(job) || job->error()) {
+            qWarning() << "submit:" << job->errorString();
+            return {};
+        }
+        const QString parentId = job->batch().batchId;
+        delete job;
+        QJsonArray chunks = chunksOf(parentId);
+        if (chunks.isEmpty())
+            return {};
+        const QString firstId = chunks.first().toObject().value(QStringLiteral("objectId")).toString();
+        if (!QTest::qWaitFor([&] { return m_stack.request(firstId).contains(QStringLiteral("webhookSent")); }, timeoutMs))
+            qWarning() << "the worker recorded nothing of the webhook in time";
+        for (const QJsonValue &c : std::as_const(chunks)) {
+            const QString workflowId = c.toObject().value(QStringLiteral("workflowId")).toString();
+            if (!QTest::qWaitFor([&] { return m_stack.workflowStatus(workflowId) == QLatin1String("WORKFLOW_EXECUTION_STATUS_COMPLETED"); }, timeoutMs))
+                qWarning() << workflowId << "did not complete in time";
+        }
+        return chunksOf(parentId);
+    }
+
+    // Three chunks, one message: after the last has ended, the summed
+    // summary under the parent's id, signed, recorded on the first chunk.
+    // Meanwhile another user has planted a request of its own under the same
+    // parent id that never ends: it must neither hold back nor change the summary.
+    void aSubmissionOfChunksGetsOneWebhook()
+    {
+        const QString parentId = QStringLiteral("hooks-") + QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
+        const QByteArray mallory = m_stack.signUp(QStringLiteral("mallory-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+        QVERIFY(!mallory.isEmpty());
+        const Http upload = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/files/planted.json.gz"), GzipCodec::compress("[{\"content\":\"x\"}]"),
+                                                "application/gzip");
+        QCOMPARE(upload.status, 201);
+        // Its own, unseen by the demo user (who would otherwise find the batch id taken).
+        const QString malloryId = m_stack.parseAsUser(mallory, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!malloryId.isEmpty());
+        const QJsonObject planted{
+            {QStringLiteral("ACL"), QJsonObject{{malloryId, QJsonObject{{QStringLiteral("read"), true}, {QStringLiteral("write"), true}}}}},
+            {QStringLiteral("batchId"), parentId + QStringLiteral("-004")},
+            {QStringLiteral("parentBatchId"), parentId},
+            {QStringLiteral("status"), QStringLiteral("pending")},
+            {QStringLiteral("totalMemories"), 1000},
+            {QStringLiteral("batchMetadata"), QJsonObject{{QStringLiteral("total_chunks"), 4}, {QStringLiteral("chunk_num"), 4}}},
+            {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
+                                                          {QStringLiteral("name"), upload.json().value(QStringLiteral("name"))},
+                                                          {QStringLiteral("url"), upload.json().value(QStringLiteral("url"))}}},
+        };
+        const Http plant = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/classes/BatchMemoryRequest"), QJsonDocument(planted).toJson());
+        QVERIFY2(plant.status == 201, plant.body.constData());
+        // Nor may a user take the claim on the submission's webhook first.
+        const Http claim = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/classes/MembatchWebhookClaim"),
+                                               "{\"parentBatchId\":\"" + parentId.toUtf8() + "\",\"claimedBy\":\"x\"}");
+        QCOMPARE(claim.json().value(QStringLiteral("code")).toInt(), 119); // permission denied
+
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        const QByteArray secret = WebhookSignature::generateSecret();
+        receiver.on("POST", QStringLiteral("/hook"), [&](const FakeHttpServer::Request &r) {
+            const auto verdict = WebhookSignature::verify(secret, r.headers.value("webhook-id"), r.headers.value("webhook-timestamp"),
+                                                          r.headers.value("webhook-signature"), r.body);
+            return verdict == WebhookSignature::Verdict::Valid ? FakeHttpServer::Response::raw(200, "ok")
+                                                               : FakeHttpServer::Response::raw(401, "bad signature");
+        });
+        const QJsonArray chunks = submitChunksWithWebhook(receiver.url(QStringLiteral("/hook")), secret, 25, parentId);
+        QCOMPARE(chunks.size(), 3);
+        const QJsonObject first = chunks.first().toObject();
+        QCOMPARE(first.value(QStringLiteral("batchId")).toString(), parentId + QStringLiteral("-001"));
+
+        const QList<FakeHttpServer::Request> posts = receiver.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(posts.size(), 1);
+        const FakeHttpServer::Request &post = posts.first();
+        QCOMPARE(WebhookSignature::verify(secret, post.headers.value("webhook-id"), post.headers.value("webhook-timestamp"),
+                                          post.headers.value("webhook-signature"), post.body),
+                 WebhookSignature::Verdict::Valid);
+        QCOMPARE(post.headers.value("webhook-id"), "msg_" + first.value(QStringLiteral("objectId")).toString().toUtf8());
+        const QJsonObject body = post.json();
+        QCOMPARE(body.value(QStringLiteral("type")).toString(), QStringLiteral("batch.completed"));
+        const QJsonObject data = body.value(QStringLiteral("data")).toObject();
+        QCOMPARE(data.value(QStringLiteral("batch_id")).toString(), parentId);
+        QCOMPARE(data.value(QStringLiteral("chunks")).toInt(), 3);
+        QCOMPARE(data.value(QStringLiteral("total")).toInt(), 25);
+        QCOMPARE(data.value(QStringLiteral("processed")).toInt(), 25);
+        QCOMPARE(data.value(QStringLiteral("successful")).toInt(), 25);
+        QCOMPARE(data.value(QStringLiteral("failed")).toInt(), 0);
+        // Sent after the last chunk had ended.
+        QDateTime lastEnd;
+        for (const QJsonValue &c : chunks)
+            lastEnd = std::max(lastEnd, ParseClient::dateFrom(c.toObject().value(QStringLiteral("completedAt"))));
+        QCOMPARE(data.value(QStringLiteral("completed_at")).toString(), lastEnd.toUTC().toString(Qt::ISODateWithMs));
+        const QDateTime sentAt = ParseClient::dateFrom(first.value(QStringLiteral("webhookSentAt")));
+        QVERIFY2(sentAt >= lastEnd, qPrintable(sentAt.toString(Qt::ISODateWithMs) + QStringLiteral(" < ") + lastEnd.toString(Qt::ISODateWithMs)));
+
+        // Recorded once, on the first chunk.
+        QCOMPARE(first.value(QStringLiteral("webhookSent")).toBool(), true);
+        QCOMPARE(first.value(QStringLiteral("webhookAttempts")).toInt(), 1);
+        for (int i = 1; i < chunks.size(); ++i)
+            QVERIFY(!chunks.at(i).toObject().contains(QStringLiteral("webhookAttempts")));
+        // The owner reads the record, not the secret.
+        const QByteArray session = m_stack.logIn();
+        const Http asOwner = m_stack.parseAsUser(session, "GET", QStringLiteral("/classes/BatchMemoryRequest/") + first.value(QStringLiteral("objectId")).toString());
+        QCOMPARE(asOwner.json().value(QStringLiteral("webhookSent")).toBool(), true);
+        QVERIFY(!asOwner.json().contains(QStringLiteral("webhookSecret")));
+        QVERIFY(!asOwner.body.contains(secret.mid(6)));
+        // The claim: one, readable by no user.
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"parentBatchId\":\"%1\"}").arg(parentId));
+        const QJsonArray claims = m_stack.parseAsMaster("GET", QStringLiteral("/classes/MembatchWebhookClaim"), query).json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(claims.size(), 1);
+        const Http claimAsOwner = m_stack.parseAsUser(session, "GET", QStringLiteral("/classes/MembatchWebhookClaim"), {}, "application/json", query);
+        QCOMPARE(claimAsOwner.json().value(QStringLiteral("code")).toInt(), 119);
+    }
+
+    // The chunks taken by two workers at once (each with two slots): still one message.
+    void aSubmissionOnTwoWorkersGetsOneWebhook()
+    {
+        ConnectionSettings workerSettings = m_settings;
+        m_processor->setConnection(workerSettings);
+        WorkerOptions options;
+        options.identity = QStringLiteral("tst_endtoend-second-worker");
+        options.concurrency = 2;
+        options.webhookAllowPrivate = true;
+        options.webhookAttempts = 3;
+        options.webhookBackoffMs = 50;
+        Job *second = m_processor->work(options);
+        second->setAutoDelete(false);
+        second->start();
+        const auto stop = qScopeGuard([second] {
+            second->kill();
+            delete second;
+        });
+        actAsSubmitter(m_settings);
+
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        receiver.on("POST", QStringLiteral("/hook"), FakeHttpServer::Response::raw(204, {}));
+        const QJsonArray chunks = submitChunksWithWebhook(receiver.url(QStringLiteral("/hook")), WebhookSignature::generateSecret(), 80);
+        QCOMPARE(chunks.size(), 8);
+        QCOMPARE(receiver.requestsTo("POST", QStringLiteral("/hook")).size(), 1);
+        QCOMPARE(receiver.requestsTo("POST", QStringLiteral("/hook")).first().json().value(QStringLiteral("data")).toObject()
+                     .value(QStringLiteral("successful")).toInt(), 80);
+        QCOMPARE(chunks.first().toObject().value(QStringLiteral("webhookSent")).toBool(), true);
+        // Which worker ran which chunk's delivery activity (for the log: both, as a rule).
+        QSet<QString> identities;
+        for (const QJsonValue &c : chunks) {
+            for (const QJsonValue &e : m_stack.history(c.toObject().value(QStringLiteral("workflowId")).toString())) {
+                const QString identity = e.toObject().value(QStringLiteral("activityTaskStartedEventAttributes")).toObject()
+                                             .value(QStringLiteral("identity")).toString();
+                if (!identity.isEmpty())
+                    identities.insert(identity);
+            }
+        }
+        qInfo() << "activities ran on" << identities.values();
+    }
+
+    // A failing receiver: the submission's message gets its retries, from
+    // the chunk that claimed it, and the first chunk says once that it was given up.
+    void aSubmissionsFailingReceiverGetsItsRetriesThenTheFirstChunkSaysSo()
+    {
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        receiver.on("POST", QStringLiteral("/hook"), FakeHttpServer::Response::raw(500, "receiver broken"));
+        const QJsonArray chunks = submitChunksWithWebhook(receiver.url(QStringLiteral("/hook")), WebhookSignature::generateSecret(), 30);
+        QCOMPARE(chunks.size(), 3);
+        const QJsonObject first = chunks.first().toObject();
+        QCOMPARE(first.value(QStringLiteral("webhookSent")).toBool(true), false);
+        QCOMPARE(first.value(QStringLiteral("webhookAttempts")).toInt(), 3);
+        QVERIFY2(first.value(QStringLiteral("webhookLastError")).toString().contains(QStringLiteral("HTTP 500: receiver broken")),
+                 qPrintable(first.value(QStringLiteral("webhookLastError")).toString()));
+        const QList<FakeHttpServer::Request> posts = receiver.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(posts.size(), 3);
+        for (const FakeHttpServer::Request &post : posts) {
+            QCOMPARE(post.headers.value("webhook-id"), posts.first().headers.value("webhook-id"));
+            QCOMPARE(post.body, posts.first().body);
+        }
+        for (int i = 1; i < chunks.size(); ++i)
+            QVERIFY(!chunks.at(i).toObject().contains(QStringLiteral("webhookSent")));
+    }
+
+    // A worker that starts working, as the tests' own does; the connection is the submitter's again after.
+    Job *startWorker(const QString &identity)
+    {
+        m_processor->setConnection(m_settings);
+        WorkerOptions options;
+        options.identity = identity;
+        options.concurrency = 2;
+        options.webhookAllowPrivate = true;
+        options.webhookAttempts = 3;
+        options.webhookBackoffMs = 50;
+        Job *worker = m_processor->work(options);
+        worker->setAutoDelete(false);
+        worker->start();
+        actAsSubmitter(m_settings);
+        return worker;
+    }
+
+    // The worker holding the claim dies with the POST in flight (after the
+    // claim, before any answer): Temporal hands the same activity to the
+    // next worker when its heartbeats stop, which finds the claim its own
+    // and delivers. The receiver sees the one message twice, by one id.
+    void aWorkerDyingAfterItClaimedTheWebhookStillDeliversIt()
+    {
+        // The tests' worker makes way, so that the one killed holds the claim.
+        m_worker->kill();
+        delete m_worker;
+        m_worker = startWorker(QStringLiteral("tst_endtoend-worker-to-die"));
+        Job *dying = m_worker;
+        const QString takingOver = QStringLiteral("tst_endtoend-worker-taking-over");
+        FakeHttpServer receiver;
+        QVERIFY(receiver.listen());
+        int posts = 0;
+        receiver.on("POST", QStringLiteral("/hook"), [&](const FakeHttpServer::Request &) {
+            if (++posts > 1)
+                return FakeHttpServer::Response::raw(200, "ok");
+            QTimer::singleShot(0, this, [&, dying] {
+                dying->kill();
+                delete dying;
+                m_worker = startWorker(takingOver);
+            });
+            FakeHttpServer::Response never;
+            never.kind = FakeHttpServer::Response::Kind::Never;
+            return never;
+        });
+        const QByteArray secret = WebhookSignature::generateSecret();
+        const QJsonArray chunks = submitChunksWithWebhook(receiver.url(QStringLiteral("/hook")), secret, 30, {}, 120000);
+        QCOMPARE(chunks.size(), 3);
+        const QJsonObject first = chunks.first().toObject();
+        QVERIFY2(first.value(QStringLiteral("webhookSent")).toBool(), qPrintable(QString::fromUtf8(QJsonDocument(first).toJson())));
+        const QList<FakeHttpServer::Request> sent = receiver.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(sent.size(), 2);
+        QCOMPARE(sent.at(1).headers.value("webhook-id"), sent.at(0).headers.value("webhook-id"));
+        QCOMPARE(sent.at(1).body, sent.at(0).body);
+        QCOMPARE(WebhookSignature::verify(secret, sent.at(1).headers.value("webhook-id"), sent.at(1).headers.value("webhook-timestamp"),
+                                          sent.at(1).headers.value("webhook-signature"), sent.at(1).body),
+                 WebhookSignature::Verdict::Valid);
+        QCOMPARE(sent.at(1).json().value(QStringLiteral("data")).toObject().value(QStringLiteral("successful")).toInt(), 30);
+        // One claim, and the chunk that made it delivered from the second worker.
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"),
+                           QStringLiteral("{\"parentBatchId\":\"%1\"}").arg(first.value(QStringLiteral("parentBatchId")).toString()));
+        const QJsonArray claims = m_stack.parseAsMaster("GET", QStringLiteral("/classes/MembatchWebhookClaim"), query).json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(claims.size(), 1);
+        const QString owner = claims.first().toObject().value(QStringLiteral("claimedBy")).toString();
+        QString ownerWorkflow;
+        for (const QJsonValue &c : chunks)
+            if (c.toObject().value(QStringLiteral("objectId")).toString() == owner)
+                ownerWorkflow = c.toObject().value(QStringLiteral("workflowId")).toString();
+        QVERIFY2(!ownerWorkflow.isEmpty(), qPrintable(owner));
+        QStringList identities;
+        for (const QJsonValue &e : m_stack.history(ownerWorkflow)) {
+            const QJsonObject event = e.toObject();
+            if (event.contains(QStringLiteral("activityTaskCompletedEventAttributes")))
+                identities << event.value(QStringLiteral("activityTaskCompletedEventAttributes")).toObject().value(QStringLiteral("identity")).toString();
+        }
+        QVERIFY2(!identities.isEmpty() && identities.last() == takingOver, qPrintable(identities.join(QLatin1Char(','))));
     }
 
     void resultsArePagedAndOnlyTheOwnersToRead()

@@ -98,6 +98,13 @@ bool saysNonRetryable(const QJsonObject &failure)
     return failure.value(QStringLiteral("applicationFailureInfo")).toObject().value(QStringLiteral("nonRetryable")).toBool();
 }
 
+// A submission's chunk requests and the claims on its webhook, as a fake Parse keeps them.
+struct Submission
+{
+    std::shared_ptr<QMap<QString, QJsonObject>> requests = std::make_shared<QMap<QString, QJsonObject>>();
+    std::shared_ptr<QMap<QString, QJsonObject>> claims = std::make_shared<QMap<QString, QJsonObject>>();
+};
+
 // Parse and Temporal's HTTP API on one fake HTTP server, Temporal's gRPC
 // frontend on a fake gRPC server.
 struct Fakes
@@ -908,6 +915,225 @@ private Q_SLOTS:
         // The batch's run is not failed for it: the last attempt completes, saying so.
         const QJsonObject result = fakes.http.requestsTo("POST", kComplete).first().json().value(QStringLiteral("result")).toArray().first().toObject();
         QCOMPARE(result.value(QStringLiteral("sent")).toBool(true), false);
+    }
+
+    // A submission of three chunks (p-001 to p-003, requests req1 to req3)
+    // of user alice, kept as Parse would: the chunks' requests, the query
+    // for a parent's chunks (by parentBatchId and user, as asked), and the
+    // claim class, where a second create of one objectId is 137.
+    static QJsonObject chunkRequest(const QString &id, int number, const QString &status, int total, int success, int fail,
+                                    const QString &user, const QString &hookUrl, const QByteArray &secret)
+    {
+        return {{QStringLiteral("objectId"), id},
+                {QStringLiteral("batchId"), QStringLiteral("p-%1").arg(number, 3, 10, QLatin1Char('0'))},
+                {QStringLiteral("parentBatchId"), QStringLiteral("p")},
+                {QStringLiteral("status"), status},
+                {QStringLiteral("totalMemories"), total},
+                {QStringLiteral("processedCount"), success + fail},
+                {QStringLiteral("successCount"), success},
+                {QStringLiteral("failCount"), fail},
+                {QStringLiteral("user"), ParseClient::pointer(QStringLiteral("_User"), user)},
+                {QStringLiteral("batchMetadata"), QJsonObject{{QStringLiteral("chunk_num"), number}, {QStringLiteral("total_chunks"), 3},
+                                                              {QStringLiteral("submission_memory_count"), 25}}},
+                {QStringLiteral("startedAt"), ParseClient::date(QDateTime::fromSecsSinceEpoch(1764590000 + number, Qt::UTC))},
+                {QStringLiteral("completedAt"), ParseClient::date(QDateTime::fromSecsSinceEpoch(1764590400 + number, Qt::UTC))},
+                {QStringLiteral("webhookUrl"), hookUrl},
+                {QStringLiteral("webhookSecret"), QString::fromLatin1(secret)}};
+    }
+    static Submission serveSubmission(Fakes &fakes, const QString &hookUrl, const QByteArray &secret, const QString &lastStatus)
+    {
+        Submission sub;
+        auto &requests = *sub.requests;
+        requests.insert(QStringLiteral("req1"), chunkRequest(QStringLiteral("req1"), 1, QStringLiteral("completed"), 10, 10, 0, QStringLiteral("alice"), hookUrl, secret));
+        requests.insert(QStringLiteral("req2"), chunkRequest(QStringLiteral("req2"), 2, QStringLiteral("partial_failure"), 10, 8, 2, QStringLiteral("alice"), hookUrl, secret));
+        requests.insert(QStringLiteral("req3"), chunkRequest(QStringLiteral("req3"), 3, lastStatus, 5, 5, 0, QStringLiteral("alice"), hookUrl, secret));
+        const QString cls = QStringLiteral("/parse/classes/BatchMemoryRequest");
+        auto store = sub.requests;
+        fakes.http.on("GET", cls + QLatin1Char('/'), [store, cls](const Request &r) {
+            const QString id = r.path.mid(cls.size() + 1);
+            return store->contains(id) ? Response::json(200, store->value(id))
+                                       : Response::json(404, {{QStringLiteral("code"), 101}, {QStringLiteral("error"), QStringLiteral("Object not found.")}});
+        });
+        fakes.http.on("PUT", cls + QLatin1Char('/'), [store, cls](const Request &r) {
+            QJsonObject &o = (*store)[r.path.mid(cls.size() + 1)];
+            const QJsonObject fields = r.json();
+            for (auto it = fields.begin(); it != fields.end(); ++it)
+                o.insert(it.key(), it.value());
+            return Response::json(200, {});
+        });
+        fakes.http.on("GET", cls, [store](const Request &r) {
+            const QUrlQuery query(r.query);
+            const QJsonObject where = QJsonDocument::fromJson(query.queryItemValue(QStringLiteral("where"), QUrl::FullyDecoded).toUtf8()).object();
+            const QJsonArray notIn = where.value(QStringLiteral("status")).toObject().value(QStringLiteral("$nin")).toArray();
+            QJsonArray results;
+            for (const QJsonObject &o : std::as_const(*store)) {
+                if (o.value(QStringLiteral("parentBatchId")) != where.value(QStringLiteral("parentBatchId"))
+                    || o.value(QStringLiteral("user")) != where.value(QStringLiteral("user")) || notIn.contains(o.value(QStringLiteral("status"))))
+                    continue;
+                QJsonObject shown = o;
+                shown.remove(QStringLiteral("webhookSecret")); // not asked for (keys)
+                results.append(shown);
+            }
+            if (query.queryItemValue(QStringLiteral("count")) == QLatin1String("1"))
+                return Response::json(200, {{QStringLiteral("results"), QJsonArray()}, {QStringLiteral("count"), results.size()}});
+            return Response::json(200, {{QStringLiteral("results"), results}});
+        });
+        const QString claims = QStringLiteral("/parse/classes/MembatchWebhookClaim");
+        auto held = sub.claims;
+        fakes.http.on("POST", claims, [held](const Request &r) {
+            const QString id = r.json().value(QStringLiteral("objectId")).toString();
+            if (held->contains(id))
+                return Response::json(400, {{QStringLiteral("code"), 137}, {QStringLiteral("error"), QStringLiteral("A duplicate value for a field with unique values was provided")}});
+            held->insert(id, r.json());
+            return Response::json(201, {{QStringLiteral("objectId"), id}});
+        });
+        fakes.http.on("GET", claims + QLatin1Char('/'), [held, claims](const Request &r) {
+            const QString id = r.path.mid(claims.size() + 1);
+            return held->contains(id) ? Response::json(200, held->value(id))
+                                      : Response::json(404, {{QStringLiteral("code"), 101}, {QStringLiteral("error"), QStringLiteral("Object not found.")}});
+        });
+        serveTemporalHttp(fakes.http);
+        return sub;
+    }
+
+    void aSubmissionOfChunksGetsOneWebhook_data()
+    {
+        QTest::addColumn<QStringList>("tasks");      // the chunk requests whose webhook activity runs, at once
+        QTest::addColumn<QString>("lastStatus");     // the status of p-003
+        QTest::addColumn<QString>("claimedBy");      // a claim made before (empty: none)
+        QTest::addColumn<bool>("otherUsersChunk");   // eve's request naming the same parent, still pending
+        QTest::addColumn<int>("deliveries");
+        QTest::newRow("the last chunk to end sends it") << QStringList{QStringLiteral("req3")} << QStringLiteral("completed") << QString() << false << 1;
+        QTest::newRow("a chunk before the last sends nothing") << QStringList{QStringLiteral("req1")} << QStringLiteral("processing") << QString() << false << 0;
+        QTest::newRow("the chunks sent so far have ended, one is yet to come") << QStringList{QStringLiteral("req2")} << QString() << QString() << false << 0;
+        QTest::newRow("two chunks ending at once send one") << QStringList{QStringLiteral("req2"), QStringLiteral("req3")} << QStringLiteral("canceled") << QString() << false << 1;
+        QTest::newRow("claimed by another chunk") << QStringList{QStringLiteral("req3")} << QStringLiteral("completed") << QStringLiteral("req2") << false << 0;
+        QTest::newRow("claimed by this chunk before its worker died") << QStringList{QStringLiteral("req3")} << QStringLiteral("failed") << QStringLiteral("req3") << false << 1;
+        QTest::newRow("another user's chunk under the same parent id counts for nothing") << QStringList{QStringLiteral("req3")} << QStringLiteral("completed") << QString() << true << 1;
+    }
+
+    void aSubmissionOfChunksGetsOneWebhook()
+    {
+        QFETCH(QStringList, tasks);
+        QFETCH(QString, lastStatus);
+        QFETCH(QString, claimedBy);
+        QFETCH(bool, otherUsersChunk);
+        QFETCH(int, deliveries);
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        const QByteArray secret = WebhookSignature::generateSecret();
+        const QString hookUrl = fakes.http.url(QStringLiteral("/hook")).toString();
+        Submission sub = serveSubmission(fakes, hookUrl, secret, lastStatus);
+        if (lastStatus.isEmpty())
+            sub.requests->remove(QStringLiteral("req3"));
+        const QString claimId = WebhookActivity::claimId(QStringLiteral("alice"), QStringLiteral("p"));
+        if (!claimedBy.isEmpty())
+            sub.claims->insert(claimId, {{QStringLiteral("objectId"), claimId}, {QStringLiteral("claimedBy"), claimedBy}});
+        if (otherUsersChunk)
+            sub.requests->insert(QStringLiteral("eve1"), chunkRequest(QStringLiteral("eve1"), 4, QStringLiteral("pending"), 1000, 0, 0,
+                                                                      QStringLiteral("eve"), QStringLiteral("http://eve.example/"), secret));
+        fakes.http.on("POST", QStringLiteral("/hook"), Response::raw(204, {}));
+        for (const QString &id : std::as_const(tasks))
+            fakes.grpc.queue(activityTask("token", id, sub.requests->value(id).value(QStringLiteral("batchId")).toString(),
+                                          QStringLiteral("deliver_batch_webhook")));
+        WorkerOptions options = webhookOptions(3, int(tasks.size()));
+        options.concurrency = 2;
+        WorkerJob worker(&m_nam, fakes.settings(), options);
+        worker.setAutoDelete(false);
+        QSignalSpy result(&worker, &Job::result);
+        worker.start();
+        QVERIFY(result.wait(20000));
+        QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
+        QCOMPARE(fakes.http.requestsTo("POST", kComplete).size(), tasks.size()); // every run of the activity completes
+
+        const QList<Request> hooks = fakes.http.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(hooks.size(), deliveries);
+        // Nothing ever recorded on the chunks but the first.
+        for (const QString &id : {QStringLiteral("req2"), QStringLiteral("req3")})
+            QVERIFY(!sub.requests->value(id).contains(QStringLiteral("webhookAttempts")));
+        if (!deliveries) {
+            QVERIFY(!sub.requests->value(QStringLiteral("req1")).contains(QStringLiteral("webhookSent")));
+            // A chunk that is not the last counts; it does not read them all.
+            if (claimedBy.isEmpty()) {
+                for (const Request &r : fakes.http.requestsTo("GET", QStringLiteral("/parse/classes/BatchMemoryRequest")))
+                    if (r.path == QLatin1String("/parse/classes/BatchMemoryRequest"))
+                        QCOMPARE(QUrlQuery(r.query).queryItemValue(QStringLiteral("count")), QStringLiteral("1"));
+            }
+            QCOMPARE(sub.claims->size(), claimedBy.isEmpty() ? 0 : 1);
+            return;
+        }
+        QCOMPARE(sub.claims->size(), 1);
+        QCOMPARE(sub.claims->value(claimId).value(QStringLiteral("claimedBy")).toString().isEmpty(), false);
+        const Request &hook = hooks.first();
+        QCOMPARE(hook.headers.value("webhook-id"), QByteArray("msg_req1"));
+        const auto verdict = WebhookSignature::verify(secret, hook.headers.value("webhook-id"), hook.headers.value("webhook-timestamp"),
+                                                      hook.headers.value("webhook-signature"), hook.body);
+        QVERIFY2(verdict == WebhookSignature::Verdict::Valid, qPrintable(WebhookSignature::describe(verdict)));
+        const QJsonObject body = hook.json();
+        // One chunk partly failed (and p-003 ended however it did): the submission partly failed.
+        QCOMPARE(body.value(QStringLiteral("type")).toString(), QStringLiteral("batch.partial_failure"));
+        QCOMPARE(body.value(QStringLiteral("timestamp")).toString(), QStringLiteral("2025-12-01T12:00:03.000Z")); // the last chunk's end
+        const QJsonObject data = body.value(QStringLiteral("data")).toObject();
+        QCOMPARE(data.value(QStringLiteral("status")).toString(), QStringLiteral("partial_failure"));
+        QCOMPARE(data.value(QStringLiteral("batch_id")).toString(), QStringLiteral("p"));
+        QCOMPARE(data.value(QStringLiteral("request_id")).toString(), QStringLiteral("req1"));
+        QCOMPARE(data.value(QStringLiteral("chunks")).toInt(), 3);
+        QCOMPARE(data.value(QStringLiteral("total")).toInt(), 25);
+        QCOMPARE(data.value(QStringLiteral("processed")).toInt(), 25);
+        QCOMPARE(data.value(QStringLiteral("successful")).toInt(), 23);
+        QCOMPARE(data.value(QStringLiteral("failed")).toInt(), 2);
+        QCOMPARE(data.value(QStringLiteral("started_at")).toString(), QStringLiteral("2025-12-01T11:53:21.000Z"));
+        QCOMPARE(data.value(QStringLiteral("duration_ms")).toInteger(), 402000); // from the first start to the last end
+        QVERIFY(!hook.body.contains(secret.mid(6)));
+        // Recorded once, on the submission's first chunk.
+        const QJsonObject first = sub.requests->value(QStringLiteral("req1"));
+        QCOMPARE(first.value(QStringLiteral("webhookSent")).toBool(), true);
+        QCOMPARE(first.value(QStringLiteral("webhookAttempts")).toInt(), 1);
+        QVERIFY(first.value(QStringLiteral("webhookSentAt")).toObject().contains(QStringLiteral("iso")));
+        // The secret went to no Temporal call.
+        for (const Request &r : std::as_const(fakes.http.requests))
+            if (r.path.startsWith(QStringLiteral("/api/")))
+                QVERIFY(!r.body.contains(secret.mid(6)));
+    }
+
+    // The message is retried by the chunk that claimed it, recorded on the
+    // first chunk, and given up once.
+    void aSubmissionsFailingReceiverIsGivenUpOnce()
+    {
+        Fakes fakes;
+        QVERIFY(fakes.listen());
+        const QByteArray secret = WebhookSignature::generateSecret();
+        Submission sub = serveSubmission(fakes, fakes.http.url(QStringLiteral("/hook")).toString(), secret, QStringLiteral("completed"));
+        fakes.http.on("POST", QStringLiteral("/hook"), Response::raw(503, "no"));
+        for (int attempt = 1; attempt <= 3; ++attempt) {
+            PollResponse task = activityTask("token", QStringLiteral("req3"), QStringLiteral("p-003"), QStringLiteral("deliver_batch_webhook"));
+            task.set_attempt(attempt);
+            fakes.grpc.queue(task);
+        }
+        // And later another chunk's run (a retried chunk, say): nothing more.
+        fakes.grpc.queue(activityTask("token", QStringLiteral("req2"), QStringLiteral("p-002"), QStringLiteral("deliver_batch_webhook")));
+        WorkerJob worker(&m_nam, fakes.settings(), webhookOptions(3, 4));
+        QVERIFY(runOneTask(worker));
+        const QList<Request> hooks = fakes.http.requestsTo("POST", QStringLiteral("/hook"));
+        QCOMPARE(hooks.size(), 3);
+        for (const Request &hook : hooks) {
+            QCOMPARE(hook.headers.value("webhook-id"), QByteArray("msg_req1"));
+            QCOMPARE(hook.body, hooks.first().body);
+        }
+        QCOMPARE(fakes.http.requestsTo("POST", kFail).size(), 2);
+        const QList<Request> puts = fakes.http.requestsTo("PUT", QStringLiteral("/parse/classes/BatchMemoryRequest/"));
+        QCOMPARE(puts.size(), 3);
+        for (const Request &put : puts)
+            QCOMPARE(put.path, QStringLiteral("/parse/classes/BatchMemoryRequest/req1"));
+        const QJsonObject first = sub.requests->value(QStringLiteral("req1"));
+        QCOMPARE(first.value(QStringLiteral("webhookSent")).toBool(true), false);
+        QCOMPARE(first.value(QStringLiteral("webhookAttempts")).toInt(), 3);
+        QVERIFY2(first.value(QStringLiteral("webhookLastError")).toString().contains(QStringLiteral("HTTP 503")),
+                 qPrintable(first.value(QStringLiteral("webhookLastError")).toString()));
+        const QList<Request> completes = fakes.http.requestsTo("POST", kComplete);
+        QCOMPARE(completes.size(), 2);
+        QCOMPARE(completes.last().json().value(QStringLiteral("result")).toArray().first().toObject().value(QStringLiteral("reason")).toString(),
+                 QStringLiteral("another chunk of the submission delivers it"));
     }
 
     void aWebhookIntoTheWorkersOwnNetworksIsNotCalled()

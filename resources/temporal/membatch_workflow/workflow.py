@@ -50,7 +50,11 @@ SETTLE_RETRY_POLICY = RetryPolicy(
 # attempt is one delivery; a failed one asks for its next retry delay
 # (the worker's back-off), and the worker completes the activity when it
 # has given up, so the attempts are bounded by the worker's count and a
-# day. Its outcome never changes the run's.
+# day. Its outcome never changes the run's. A chunk of a submission runs it
+# too: the worker sends the submission's one message from the run of the
+# chunk that finds every chunk ended and wins the claim on it, and ends the
+# others' at once; Temporal's retries of that run carry the message through
+# a worker dying after it claimed.
 WEBHOOK_ACTIVITY_TYPE = "deliver_batch_webhook"
 WEBHOOK_START_TO_CLOSE_TIMEOUT = timedelta(minutes=2)  # one delivery (15 s at most) and its records
 WEBHOOK_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
