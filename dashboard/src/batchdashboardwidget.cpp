@@ -99,7 +99,7 @@ BatchDashboardWidget::BatchDashboardWidget(QWidget *parent)
     header->setStretchLastSection(false);
     header->setSectionResizeMode(QHeaderView::Interactive);
     header->setSectionResizeMode(BatchTableModel::BatchColumn, QHeaderView::Stretch);
-    header->resizeSection(BatchTableModel::StatusColumn, 190);
+    header->resizeSection(BatchTableModel::StatusColumn, 250);
     header->resizeSection(BatchTableModel::ProgressColumn, 160);
     header->resizeSection(BatchTableModel::ProcessedColumn, 130);
     for (int c : {BatchTableModel::StoredColumn, BatchTableModel::FailedColumn, BatchTableModel::RateColumn,
@@ -131,17 +131,17 @@ BatchDashboardWidget::BatchDashboardWidget(QWidget *parent)
     detailLayout->addWidget(m_errorsToggle, 0, Qt::AlignLeft);
     detailLayout->addWidget(m_errors, 1);
 
-    auto *splitter = new QSplitter(Qt::Vertical, this);
-    splitter->addWidget(m_view);
-    splitter->addWidget(details);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 1);
-    splitter->setChildrenCollapsible(false);
+    m_splitter = new QSplitter(Qt::Vertical, this);
+    m_splitter->addWidget(m_view);
+    m_splitter->addWidget(details);
+    m_splitter->setStretchFactor(0, 3);
+    m_splitter->setStretchFactor(1, 1);
+    m_splitter->setChildrenCollapsible(false);
 
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_messageBar);
     layout->addLayout(actions);
-    layout->addWidget(splitter, 1);
+    layout->addWidget(m_splitter, 1);
 
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this] {
         updateActions();
@@ -195,6 +195,11 @@ void BatchDashboardWidget::setErrorsExpanded(bool expanded)
         m_errorsToggle->setChecked(expanded); // comes back here through toggled()
     m_errorsToggle->setArrowType(expanded ? Qt::DownArrow : Qt::RightArrow);
     m_errors->setVisible(expanded);
+    // Unfolded, the list gets a third of the height, or what the user gave it.
+    const QList<int> sizes = m_splitter->sizes();
+    const int total = sizes.value(0) + sizes.value(1);
+    if (expanded && total > 0 && sizes.value(1) < total / 3)
+        m_splitter->setSizes({total - total / 3, total / 3});
 }
 
 bool BatchDashboardWidget::errorsExpanded() const

@@ -255,7 +255,7 @@ QString BatchTableModel::statusText(const BatchStatus &batch, const BatchProgres
         text = batch.status;
     }
     if (batch.isParent() && !batch.isFinal())
-        text = tr("%1 (%2 of %3 chunks ended)").arg(text).arg(batch.chunksFinal).arg(batch.chunkCount);
+        text = tr("%1 (%2/%3 chunks)").arg(text).arg(batch.chunksFinal).arg(batch.chunkCount);
     if (progress.stalled && !batch.isFinal())
         text = tr("%1, stalled").arg(text);
     return text;
@@ -373,7 +373,7 @@ QVariant BatchTableModel::cell(const Row &row, int column, int role) const
         if (outcome == QLatin1String(BatchStatus::Failed))
             return QBrush(QColor(0xc0, 0x39, 0x2b));
         if (outcome == QLatin1String(BatchStatus::PartialFailure))
-            return QBrush(QColor(0xb9, 0x77, 0x0e));
+            return QBrush(QColor(0xc0, 0x6c, 0x00));
         if (outcome == QLatin1String(BatchStatus::Canceled))
             return QBrush(QColor(0x7f, 0x8c, 0x8d));
     }

@@ -43,6 +43,8 @@ void ProgressDelegate::paint(QPainter *painter, const QStyleOptionViewItem &opti
         fill = QColor(0x2e, 0xa0, 0x5a);
     else if (final && outcome == QLatin1String(BatchStatus::Canceled))
         fill = QColor(0x95, 0xa5, 0xa6);
+    else if (final && outcome == QLatin1String(BatchStatus::PartialFailure))
+        fill = QColor(0xf0, 0xa2, 0x02); // most stored, some not: amber, not the red of a failure
     else if (final)
         fill = QColor(0xd3, 0x54, 0x3c);
     if (fill.isValid())

@@ -155,7 +155,7 @@ private Q_SLOTS:
         QCOMPARE(i.data(BatchTableModel::ChunksRole).toInt(), 3);
         QCOMPARE(i.data(BatchTableModel::ChunksFinalRole).toInt(), 1);
         QCOMPARE(cellText(model, QStringLiteral("parent"), BatchTableModel::StatusColumn),
-                 QStringLiteral("processing (1 of 3 chunks ended)"));
+                 QStringLiteral("processing (1/3 chunks)"));
         QCOMPARE(i.data(BatchTableModel::PercentRole).toInt(), 50);
         monitor->finish();
     }

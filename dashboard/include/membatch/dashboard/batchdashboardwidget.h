@@ -11,6 +11,7 @@ class QTreeView;
 class QTreeWidget;
 class QToolButton;
 class QFrame;
+class QSplitter;
 class QModelIndex;
 
 namespace membatch {
@@ -78,6 +79,7 @@ private:
     QFrame *m_messageBar;
     QLabel *m_messageText;
     QTreeView *m_view;
+    QSplitter *m_splitter;
     QLabel *m_summary;
     QLabel *m_detail;
     QToolButton *m_errorsToggle;
