@@ -17,6 +17,8 @@
 #include <QTextStream>
 #include <QTimer>
 
+#include <memory>
+
 namespace {
 
 // Where the plugin is looked for, as the membatch command does: then the
@@ -38,11 +40,28 @@ int fail(const QString &message)
     return 1;
 }
 
+// --help and --version answer without a display (QApplication would abort
+// for want of one), so that a terminal without X can read them.
+bool onlyAsksForHelp(int argc, char **argv)
+{
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray a(argv[i]);
+        if (a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version")
+            return true;
+    }
+    return false;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
-    QApplication app(argc, argv);
+    std::unique_ptr<QCoreApplication> appHolder;
+    if (onlyAsksForHelp(argc, argv))
+        appHolder = std::make_unique<QCoreApplication>(argc, argv);
+    else
+        appHolder = std::make_unique<QApplication>(argc, argv);
+    QCoreApplication &app = *appHolder;
     QApplication::setApplicationName(QStringLiteral("membatch-console"));
     QApplication::setOrganizationName(QStringLiteral("membatch"));
     QApplication::setApplicationVersion(QStringLiteral(MEMBATCH_VERSION_STRING));
@@ -127,8 +146,13 @@ int main(int argc, char **argv)
                 if (image.isNull() || !image.save(screenshot, "PNG")) {
                     exitCode = fail(QStringLiteral("cannot write the screenshot to %1").arg(screenshot));
                 } else {
-                    QTextStream(stdout) << "membatch-console: wrote " << screenshot << " (" << image.width() << 'x'
-                                        << image.height() << ")\n";
+                    // What the picture shows, for a script (or a test) to read.
+                    QTextStream out(stdout);
+                    const auto *model = window.dashboard()->model();
+                    for (int row = 0; row < model->rowCount(); ++row)
+                        out << "batch " << model->batchIdAt(row) << ": "
+                            << model->index(row, membatch::dashboard::BatchTableModel::StatusColumn).data().toString() << '\n';
+                    out << "membatch-console: wrote " << screenshot << " (" << image.width() << 'x' << image.height() << ")\n";
                 }
                 QApplication::exit(exitCode);
             });
