@@ -1,8 +1,8 @@
 // membatch-console as a user runs it, under xvfb-run (platform xcb), with a
 // test-only plugin that has batches in every state: --screenshot writes a
 // real picture of the window at the asked size once every row has its
-// first state, and a missing plugin, a missing or refused password end
-// with a message and a non-zero exit.
+// first state; a missing plugin, a missing or refused password, a server
+// that answers 503 or never answers end with a message and a non-zero exit.
 
 #include <QImage>
 #include <QProcess>
@@ -99,6 +99,10 @@ private Q_SLOTS:
                                    << "alice" << "right" << 1 << "/nonexistent/libnothing.so";
         QTest::newRow("refused sign-in") << QStringList{QStringLiteral("--plugin-file"), plugin()} << "alice" << "wrong" << 1
                                          << "alice was refused: signing in: Invalid username/password";
+        QTest::newRow("server error") << QStringList{QStringLiteral("--plugin-file"), plugin()} << "alice" << "down" << 1
+                                      << "listing batches: listing batches at http://127.0.0.1:9/parse: Parse answered 503";
+        QTest::newRow("server stalls") << QStringList{QStringLiteral("--plugin-file"), plugin(), QStringLiteral("--timeout"), QStringLiteral("2")}
+                                       << "alice" << "stall" << 1 << "no full refresh within 2 s: no screenshot";
         QTest::newRow("no password") << QStringList{QStringLiteral("--plugin-file"), plugin()} << "alice" << QString() << 1
                                      << "no password for alice: none in the keyring and MEMBATCH_PASSWORD is not set";
         QTest::newRow("no user") << QStringList{QStringLiteral("--plugin-file"), plugin()} << QString() << QString() << 1
@@ -121,7 +125,10 @@ private Q_SLOTS:
             env.insert(QStringLiteral("MEMBATCH_USERNAME"), username);
         if (!password.isEmpty())
             env.insert(QStringLiteral("MEMBATCH_PASSWORD"), password);
-        const Run r = console(args + QStringList{QStringLiteral("--screenshot"), out, QStringLiteral("--timeout"), QStringLiteral("20")}, env);
+        QStringList all = args + QStringList{QStringLiteral("--screenshot"), out};
+        if (!args.contains(QStringLiteral("--timeout")))
+            all << QStringLiteral("--timeout") << QStringLiteral("20");
+        const Run r = console(all, env);
         QVERIFY2(r.exitCode == exitCode, r.output.constData());
         QVERIFY2(r.output.contains(message.toUtf8()), r.output.constData());
         QVERIFY(!QFile::exists(out));

@@ -1,8 +1,8 @@
 // A test-only plugin for the console's tests: list() answers with batches in
 // every state the dashboard shows, monitor() reports each one's state a
 // moment later and keeps following; cancel, retry and submit act on that
-// pretend world. No network. A password of "wrong" is refused, as Parse
-// would, so that a test can see a refused sign-in.
+// pretend world. No network. The password picks a server's fault: "wrong"
+// is refused as Parse would, "down" answers 503, "stall" never answers.
 #include <membatch/ibatchprocessor.h>
 
 #include <QDateTime>
@@ -126,17 +126,21 @@ class FakeList : public ListJob
 {
     Q_OBJECT
 public:
-    explicit FakeList(bool refuse)
-        : m_refuse(refuse)
+    explicit FakeList(const QString &password)
+        : m_password(password)
     {
     }
 
 protected:
     void doStart() override
     {
+        if (m_password == QLatin1String("stall"))
+            return; // a server that took the request and never answers
         QTimer::singleShot(20, this, [this] {
-            if (m_refuse)
+            if (m_password == QLatin1String("wrong"))
                 setError(AuthenticationError, QStringLiteral("signing in: Invalid username/password. (Parse code 101)"));
+            else if (m_password == QLatin1String("down"))
+                setError(ServerError, QStringLiteral("listing batches at http://127.0.0.1:9/parse: Parse answered 503 Service Unavailable"));
             else
                 setBatches(world(), {});
             emitResult();
@@ -144,7 +148,7 @@ protected:
     }
 
 private:
-    bool m_refuse;
+    QString m_password;
 };
 
 class FakeBatchJob : public BatchJob
@@ -192,7 +196,7 @@ public:
             m->addBatch(id);
         return m;
     }
-    ListJob *list(const ListOptions &) override { return new FakeList(m_settings.password == QLatin1String("wrong")); }
+    ListJob *list(const ListOptions &) override { return new FakeList(m_settings.password); }
     BatchJob *retryFailed(const QString &id, const SubmitOptions &) override
     {
         return new FakeBatchJob(make(qPrintable(id + QStringLiteral("-retry")), "pending", 7, 0, 0, 0));
