@@ -72,7 +72,7 @@ void ConsoleSession::start()
         needCredentials({});
         return;
     }
-    const QString envPassword = m_settings.password;
+    const QString envPassword = m_envPassword;
     m_settings.password.clear();
     Q_EMIT statusMessage(tr("Looking for the password of %1 in the keyring…").arg(m_settings.username));
     auto c = std::make_shared<QMetaObject::Connection>();
@@ -120,7 +120,8 @@ void ConsoleSession::signIn(const QString &username, const QString &password, bo
 
 void ConsoleSession::refresh()
 {
-    if (m_source == Source::None)
+    // No password left (it was refused, the dialog closed): look for one again.
+    if (m_source == Source::None || (m_source != Source::Session && m_settings.password.isEmpty()))
         start();
     else
         connectNow();

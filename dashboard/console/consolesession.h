@@ -34,7 +34,11 @@ public:
     QString errorString() const { return m_error; }
     membatch::IBatchProcessor *processor() const { return m_processor; }
 
-    void setSettings(const membatch::ConnectionSettings &settings) { m_settings = settings; }
+    void setSettings(const membatch::ConnectionSettings &settings)
+    {
+        m_settings = settings;
+        m_envPassword = settings.password;
+    }
     membatch::ConnectionSettings settings() const { return m_settings; }
     // Without a user to ask (--screenshot), a missing or refused password fails.
     void setInteractive(bool interactive) { m_interactive = interactive; }
@@ -73,6 +77,7 @@ private:
     membatch::IBatchProcessor *m_processor = nullptr;
     membatch::ConnectionSettings m_settings;
     PasswordStore m_store;
+    QString m_envPassword; // MEMBATCH_PASSWORD, the keyring's fallback
     QString m_error;
     bool m_interactive = true;
     Source m_source = Source::None;

@@ -101,9 +101,10 @@ protected:
                 m_model->updateBatch(batch, last.batchId == batchId ? last : BatchProgress());
             }
         }
-        // A batch that ended badly says so in its row; anything else (a
-        // refused sign-in, a cancel that could not be sent) is the job's own.
-        if (job->error() != Job::NoError && job->error() != Job::BatchFailedError)
+        // A batch that ended badly says so in its row, and a job killed was
+        // stopped on purpose; anything else (a refused sign-in, a cancel
+        // that could not be sent) is the job's own.
+        if (job->error() != Job::NoError && job->error() != Job::BatchFailedError && job->error() != Job::KilledError)
             Q_EMIT m_model->jobFailed(job, batchId, job->errorString());
     }
 

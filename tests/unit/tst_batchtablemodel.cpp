@@ -276,6 +276,12 @@ private Q_SLOTS:
                       fake::batch(QStringLiteral("w"), QStringLiteral("failed"), 3, 0, 3));
         QCOMPARE(failed.count(), 1);
         QCOMPARE(model.rowCount(), 1);
+
+        // Nor is a job stopped on purpose (a monitor replaced on refresh).
+        auto *monitor = new fake::MonitorJob;
+        model.registerJob(monitor);
+        QVERIFY(monitor->kill());
+        QCOMPARE(failed.count(), 1);
     }
 
     void removeAndClear()
