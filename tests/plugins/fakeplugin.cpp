@@ -113,7 +113,8 @@ private:
             const QList<BatchStatus> all = world();
             for (const QString &id : batchIds()) {
                 auto it = std::find_if(all.cbegin(), all.cend(), [&id](const BatchStatus &b) { return b.batchId == id; });
-                BatchStatus b = it != all.cend() ? *it : make("", "pending", 0, 0, 0, 0);
+                // A batch submitted since: a worker has taken it.
+                BatchStatus b = it != all.cend() ? *it : make("", "processing", 10, 3, 0, 0);
                 b.batchId = id;
                 updateBatch(b, progressFor(b));
             }
