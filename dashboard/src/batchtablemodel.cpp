@@ -84,12 +84,7 @@ protected:
     {
         if (auto *list = qobject_cast<ListJob *>(job)) {
             if (list->error() == Job::NoError) {
-                // A row a monitor or a submit already follows knows more.
-                const QList<BatchStatus> batches = list->batches();
-                for (const BatchStatus &b : batches) {
-                    if (m_model->rowOf(b.batchId) < 0)
-                        m_model->updateBatch(b);
-                }
+                m_model->addListed(list->batches());
             }
         }
         QString batchId;
@@ -130,7 +125,21 @@ JobTracker *BatchTableModel::tracker() const
     return m_tracker.data();
 }
 
-void BatchTableModel::updateBatch(const BatchStatus &incoming, const BatchProgress &incomingProgress)
+void BatchTableModel::updateBatch(const BatchStatus &batch, const BatchProgress &progress)
+{
+    update(batch, progress, false);
+}
+
+void BatchTableModel::addListed(const QList<BatchStatus> &batches)
+{
+    // A row a monitor or a submit already follows knows more.
+    for (const BatchStatus &b : batches) {
+        if (rowOf(b.batchId) < 0)
+            update(b, {}, true);
+    }
+}
+
+void BatchTableModel::update(const BatchStatus &incoming, const BatchProgress &incomingProgress, bool listed)
 {
     const QString id = incoming.batchId.isEmpty() ? incomingProgress.batchId : incoming.batchId;
     if (id.isEmpty())
@@ -162,8 +171,8 @@ void BatchTableModel::updateBatch(const BatchStatus &incoming, const BatchProgre
     }
 
     // Newest first: by creation, a batch not yet created (a submission on
-    // its way) above all.
-    int at = 0;
+    // its way) above all, an undated row of a list below what is shown.
+    int at = listed && !batch.createdAt.isValid() ? int(m_rows.size()) : 0;
     if (batch.createdAt.isValid()) {
         while (at < m_rows.size()) {
             const QDateTime other = m_rows.at(at).batch.createdAt;

@@ -259,6 +259,24 @@ private Q_SLOTS:
         monitor->finish();
     }
 
+    void anUndatedListKeepsItsOrder()
+    {
+        BatchTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        auto *list = new fake::ListJob;
+        model.registerJob(list);
+        list->finish({fake::batch(QStringLiteral("newest"), QStringLiteral("processing"), 5, 1, 0),
+                      fake::batch(QStringLiteral("middle"), QStringLiteral("completed"), 5, 5, 0),
+                      fake::batch(QStringLiteral("oldest"), QStringLiteral("failed"), 5, 0, 5)});
+        QCOMPARE(model.batchIds(), QStringList({QStringLiteral("newest"), QStringLiteral("middle"), QStringLiteral("oldest")}));
+        // A submission on its way goes on top.
+        BatchProgress p;
+        p.phase = BatchProgress::Phase::Uploading;
+        p.batchId = QStringLiteral("sending");
+        model.updateBatch({}, p);
+        QCOMPARE(model.batchIdAt(0), QStringLiteral("sending"));
+    }
+
     void jobErrorsAreReported()
     {
         BatchTableModel model;

@@ -74,8 +74,13 @@ public:
     void registerJob(Job *job);
     JobTracker *tracker() const;
 
-    // Adds or updates a row from a state alone (a list, a journal).
+    // Adds or updates a row from a state alone (a journal), or with its
+    // progress. A new row goes by creation time, newest first; one not yet
+    // created (a submission on its way) on top.
     void updateBatch(const BatchStatus &batch, const BatchProgress &progress = {});
+    // Adds the rows of a list (newest first) that are not shown yet, below
+    // the newer ones: in the list's order where they have no creation time.
+    void addListed(const QList<BatchStatus> &batches);
     void removeBatch(const QString &batchId);
     void clear();
 
@@ -106,6 +111,7 @@ private:
     class Tracker;
     struct Row;
     QVariant cell(const Row &row, int column, int role) const;
+    void update(const BatchStatus &batch, const BatchProgress &progress, bool listed);
 
     QList<Row> m_rows;
     QHash<QString, int> m_rowOf;
