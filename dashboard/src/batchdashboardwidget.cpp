@@ -17,6 +17,7 @@
 #include <QLabel>
 #include <QSplitter>
 #include <QStyle>
+#include <QStyledItemDelegate>
 #include <QToolButton>
 #include <QTreeView>
 #include <QTreeWidget>
@@ -29,6 +30,17 @@ namespace {
 // More than this many errors are counted, not listed: a failed million
 // would otherwise fill the widget with rows nobody reads.
 constexpr int MaxListedErrors = 1000;
+
+// Columns sized to their contents, with room between the figures.
+class PaddedDelegate : public QStyledItemDelegate
+{
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+    QSize sizeHint(const QStyleOptionViewItem &option, const QModelIndex &index) const override
+    {
+        return QStyledItemDelegate::sizeHint(option, index) + QSize(16, 0);
+    }
+};
 
 QIcon themed(const char *name, QStyle::StandardPixmap fallback, const QWidget *widget)
 {
@@ -91,21 +103,20 @@ BatchDashboardWidget::BatchDashboardWidget(QWidget *parent)
     m_view->setAllColumnsShowFocus(true);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setItemDelegate(new PaddedDelegate(m_view));
     m_view->setItemDelegateForColumn(BatchTableModel::ProgressColumn, new ProgressDelegate(m_view));
     m_view->setContextMenuPolicy(Qt::ActionsContextMenu);
     m_view->addAction(m_cancel);
     m_view->addAction(m_retry);
     QHeaderView *header = m_view->header();
     header->setStretchLastSection(false);
-    header->setSectionResizeMode(QHeaderView::Interactive);
+    // The figures take what they need, the bar a fixed width, and the batch
+    // id the rest: no horizontal scrolling at the console's sizes.
+    header->setSectionResizeMode(QHeaderView::ResizeToContents);
     header->setSectionResizeMode(BatchTableModel::BatchColumn, QHeaderView::Stretch);
-    header->resizeSection(BatchTableModel::StatusColumn, 250);
-    header->resizeSection(BatchTableModel::ProgressColumn, 160);
-    header->resizeSection(BatchTableModel::ProcessedColumn, 130);
-    for (int c : {BatchTableModel::StoredColumn, BatchTableModel::FailedColumn, BatchTableModel::RateColumn,
-                  BatchTableModel::EtaColumn, BatchTableModel::ElapsedColumn})
-        header->resizeSection(c, 80);
-    header->setMinimumSectionSize(60);
+    header->setSectionResizeMode(BatchTableModel::ProgressColumn, QHeaderView::Fixed);
+    header->resizeSection(BatchTableModel::ProgressColumn, 150);
+    header->setMinimumSectionSize(56);
 
     // The selected batch: what went wrong, and its per-item errors.
     m_detail->setWordWrap(true);
