@@ -159,7 +159,7 @@ bool ParseMonitorJob::watches(const QJsonObject &request) const
 
 void ParseMonitorJob::onPushEvent(const QString &op, const QJsonObject &object)
 {
-    if (isFinished() || !watches(object))
+    if (isFinished() || m_ending || !watches(object))
         return; // a server that sends what we did not ask for is not believed
     ++m_pushedEvents;
     const QString requestBatchId = object.value(QStringLiteral("batchId")).toString();
@@ -191,7 +191,7 @@ int ParseMonitorJob::maxRequests() const
 
 void ParseMonitorJob::tick()
 {
-    if (isFinished() || m_querying || m_describing > 0)
+    if (isFinished() || m_ending || m_querying || m_describing > 0)
         return; // the last look is still on its way
     bool confirm = false; // a workflow completed: has the request said so?
     for (auto it = m_flows.cbegin(); it != m_flows.cend(); ++it)
@@ -204,7 +204,7 @@ void ParseMonitorJob::tick()
 
 void ParseMonitorJob::refresh()
 {
-    if (isFinished())
+    if (isFinished() || m_ending)
         return;
     if (m_querying) {
         m_queryAgain = true;
@@ -301,7 +301,7 @@ void ParseMonitorJob::describeWorkflows()
 
 void ParseMonitorJob::describeNext()
 {
-    if (isFinished())
+    if (isFinished() || m_ending)
         return;
     if (m_describeQueue.isEmpty()) {
         if (m_describing > 0)
@@ -431,7 +431,7 @@ QString ParseMonitorJob::whyNotCompleted(const BatchStatus &s)
 
 void ParseMonitorJob::emitAll()
 {
-    if (isFinished() || !m_queried)
+    if (isFinished() || m_ending || !m_queried)
         return;
     for (const QString &id : std::as_const(m_ids)) {
         emitBatch(id);
@@ -578,9 +578,14 @@ void ParseMonitorJob::checkEnd()
 
 void ParseMonitorJob::end()
 {
+    if (m_ending)
+        return; // a look still on its way when the first end came
+    m_ending = true;
     m_timer.stop();
     if (m_liveQuery)
         m_liveQuery->close();
+    // Looks still in flight would only report on a job that has ended.
+    RestClient::abortAll(this);
     if (error() == NoError) {
         QStringList failed;
         for (const QString &id : std::as_const(m_ids)) {

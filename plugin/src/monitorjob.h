@@ -105,6 +105,7 @@ private:
     int m_subscriptionId = -1;
     QTimer m_timer;
     bool m_signedIn = false;
+    bool m_ending = false; // end() ran: signing out, then the result
     bool m_pushActive = false;
     bool m_querying = false;
     bool m_queryAgain = false;

@@ -502,6 +502,26 @@ private Q_SLOTS:
         QVERIFY2(job.errorString().startsWith(QStringLiteral("reading batch a from Parse: ")), qPrintable(job.errorString()));
     }
 
+    void twoFailedLooksEndItOnce()
+    {
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        stack.put(QStringLiteral("a"), QStringLiteral("processing"), 10, 1);
+        stack.put(QStringLiteral("b"), QStringLiteral("processing"), 10, 1);
+        // Both workflows' looks fail at once (in flight together).
+        stack.http.on("GET", QStringLiteral("/api/v1/namespaces/default/workflows/"),
+                      Response::json(500, {{QStringLiteral("code"), 13}, {QStringLiteral("message"), QStringLiteral("internal")}}));
+        ParseMonitorJob job(&m_nam, stack.settings(), {QStringLiteral("a"), QStringLiteral("b")}, polling());
+        job.setAutoDelete(false);
+        QSignalSpy result(&job, &Job::result);
+        job.start();
+        QVERIFY(result.wait(5000));
+        QVERIFY2(job.errorString().contains(QStringLiteral("from Temporal")), qPrintable(job.errorString()));
+        QVERIFY(!result.wait(300));
+        QCOMPARE(result.size(), 1);
+        QCOMPARE(stack.http.requestsTo("POST", QStringLiteral("/parse/logout")).size(), 1); // one sign-out
+    }
+
     void aCompletedWorkflowWithoutAFinalRequestIsSaid()
     {
         FakeStack stack;
