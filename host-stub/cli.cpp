@@ -71,6 +71,8 @@ const QCommandLineOption optInFlight(QStringLiteral("in-flight"), QStringLiteral
 const QCommandLineOption optSkipInvalid(QStringLiteral("skip-invalid"), QStringLiteral("submit, retry-failed: leave invalid items out (each reported as a JSON line) instead of sending nothing."));
 const QCommandLineOption optReport(QStringLiteral("report"), QStringLiteral("submit: write a JSON line for each item left out (invalid or duplicate) to FILE (default with --skip-invalid: stderr)."), QStringLiteral("FILE"));
 const QCommandLineOption optDedup(QStringLiteral("dedup"), QStringLiteral("submit: drop items whose normalised content repeats an earlier one's: content (default), content+metadata, or off."), QStringLiteral("MODE"), QStringLiteral("content"));
+const QCommandLineOption optNoPush(QStringLiteral("no-push"), QStringLiteral("watch, status, cancel --wait: poll Parse every --poll-ms instead of following it through LiveQuery."));
+const QCommandLineOption optStalledAfter(QStringLiteral("stalled-after"), QStringLiteral("watch: flag a batch that has not moved for this long as stalled: Ns, Nm, Nh or Nd, 0s for never (default 5m)."), QStringLiteral("DURATION"), QStringLiteral("5m"));
 const QCommandLineOption optPoll(QStringLiteral("poll-ms"), QStringLiteral("watch: milliseconds between looks (default 1000)."), QStringLiteral("MS"), QStringLiteral("1000"));
 const QCommandLineOption optFailed(QStringLiteral("failed"), QStringLiteral("results: only the items that were refused."));
 const QCommandLineOption optAfter(QStringLiteral("after"), QStringLiteral("results: start after this item index (the last one of a page seen)."), QStringLiteral("INDEX"));
@@ -204,7 +206,7 @@ Cli::Cli(QObject *parent)
                                    QStringLiteral("COMMAND [ARGS]"));
     m_parser.addOptions({optJson, optAll, optJournal, optKeepFinished, optWait, optReason, optFailed, optAfter, optLimit, optStatus, optSince, optCursor, optWebhookUrl, optWebhookAttempts,
                          optWebhookBackoff, optWebhookAllowPrivate, optBatchId, optIdempotencyKey, optLevel, optChunkSize, optChunkBytes,
-                         optInFlight, optSkipInvalid, optReport, optDedup, optOrganization, optTenantNamespace, optWorkspace, optPoll, optMaxTasks, optConcurrency, optPollers,
+                         optInFlight, optSkipInvalid, optReport, optDedup, optOrganization, optTenantNamespace, optWorkspace, optPoll, optNoPush, optStalledAfter, optMaxTasks, optConcurrency, optPollers,
                          optRetryFor, optGroupSize, optGroupsInFlight, optGrace, optIdentity, optOlderThan, optOrphanGrace, optDryRun, optPlugin, optPluginDir, optParseUrl, optAppId, optRestKey, optMasterKey,
                          optUsername, optTemporalUrl, optTemporalAddress, optNamespace, optTaskQueue});
 }
@@ -307,6 +309,9 @@ int Cli::run(const QStringList &arguments)
     if (!positiveInt(m_parser.value(optPoll), 50, 3600000, &options.pollIntervalMs))
         return usageError(QStringLiteral("--poll-ms must be 50 or more"));
     submitOptions.pollIntervalMs = options.pollIntervalMs;
+    options.push = !m_parser.isSet(optNoPush);
+    if (!duration(m_parser.value(optStalledAfter), &options.stalledAfterMs))
+        return usageError(QStringLiteral("--stalled-after must be a duration like 5m, 1h or 0s (never)"));
     ResultsOptions resultsOptions;
     resultsOptions.failedOnly = m_parser.isSet(optFailed);
     if (m_parser.isSet(optAfter)) {

@@ -425,7 +425,7 @@ QString ParseMonitorJob::whyNotCompleted(const BatchStatus &s)
         return {};
     const QJsonObject first = s.errors.first().toObject();
     return first.contains(QStringLiteral("index"))
-        ? tr("first error: item %1: %2").arg(first.value(QStringLiteral("index")).toInt() + 1).arg(first.value(QStringLiteral("error")).toString())
+        ? tr("first error: item %1: %2").arg(first.value(QStringLiteral("index")).toInteger()).arg(first.value(QStringLiteral("error")).toString())
         : first.value(QStringLiteral("error")).toString();
 }
 
@@ -460,6 +460,7 @@ void ParseMonitorJob::emitBatch(const QString &batchId)
     const QDateTime at = updatedAt.isValid() && updatedAt <= now ? updatedAt : now;
     ProgressEstimator &estimator = w->estimator;
     estimator.setOrigin(s.createdAt);
+    estimator.setStart(s.startedAt);
     const QString state = QStringLiteral("%1/%2/%3").arg(s.outcome()).arg(s.processedCount).arg(s.chunksFinal);
     if (state != w->lastState) {
         estimator.addSample(at, s.processedCount);

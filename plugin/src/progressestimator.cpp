@@ -39,8 +39,14 @@ void ProgressEstimator::noteActivity(const QDateTime &at)
 
 double ProgressEstimator::rate(const QDateTime &now) const
 {
-    if (m_samples.size() < 2 || !now.isValid())
+    if (!now.isValid() || m_samples.isEmpty())
         return 0;
+    if (m_samples.size() < 2) {
+        // One count: the average since processing began, if known.
+        const qint64 spanMs = m_start.isValid() ? m_start.msecsTo(now) : 0;
+        const qint64 items = m_samples.last().processed;
+        return spanMs > 0 && items > 0 && m_start.toMSecsSinceEpoch() < m_samples.last().atMs ? double(items) * 1000.0 / double(spanMs) : 0;
+    }
     const qint64 nowMs = std::max(now.toMSecsSinceEpoch(), m_samples.last().atMs);
     const qint64 windowStart = nowMs - m_windowMs;
     // The anchor: the last sample at or before the window's start, else the first.

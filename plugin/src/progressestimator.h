@@ -21,6 +21,10 @@ public:
     // Where elapsed time counts from (the request's createdAt); invalid:
     // the first sample.
     void setOrigin(const QDateTime &origin) { m_origin = origin; }
+    // When processing began (the request's startedAt, the count 0 then):
+    // until a second count is seen, the rate is the average since then, so
+    // a batch first looked at mid-way has a rate and an ETA at once.
+    void setStart(const QDateTime &startedAt) { m_start = startedAt; }
     // When the batch ended (elapsed stops there); invalid: not ended.
     void setEnded(const QDateTime &endedAt) { m_endedAt = endedAt; }
     // processed items at a time. A count lower than before (a retried
@@ -52,6 +56,7 @@ private:
     qint64 m_windowMs;
     QList<Sample> m_samples; // oldest first; one kept from before the window
     QDateTime m_origin;
+    QDateTime m_start;
     QDateTime m_endedAt;
     QDateTime m_lastActivity;
     qint64 m_lastProcessed = -1;

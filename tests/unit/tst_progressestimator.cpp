@@ -49,6 +49,23 @@ private Q_SLOTS:
         QCOMPARE(e.rate(at(now)), rate);
     }
 
+    void oneCountHasTheAverageSinceTheStart()
+    {
+        ProgressEstimator e;
+        e.addSample(at(10000), 100); // first seen 10 s after processing began
+        QCOMPARE(e.rate(at(10000)), 0.0); // no start known: no rate
+        e.setStart(at(0));
+        QCOMPARE(e.rate(at(10000)), 10.0);
+        QCOMPARE(e.rate(at(20000)), 5.0); // and it falls while nothing moves
+        QCOMPARE(e.etaMs(200, at(10000)), qint64(10000));
+        e.addSample(at(11000), 150); // two counts: the window's rate
+        QCOMPARE(e.rate(at(11000)), 50.0);
+        ProgressEstimator later;
+        later.setStart(at(5000));
+        later.addSample(at(1000), 0); // a count from before the start says nothing
+        QCOMPARE(later.rate(at(6000)), 0.0);
+    }
+
     void etaAndCompletion_data()
     {
         QTest::addColumn<qint64>("total");
