@@ -28,21 +28,7 @@ bool isBytePhase(BatchProgress::Phase phase)
 // progress yet (a row of a list).
 BatchProgress progressFromStatus(const BatchStatus &b)
 {
-    BatchProgress p;
-    p.batchId = b.batchId;
-    p.status = b.status;
-    p.total = b.totalMemories;
-    p.processed = b.processedCount;
-    p.succeeded = b.successCount;
-    p.failed = b.failCount;
-    p.chunks = b.chunkCount > 1 ? b.chunkCount : 0;
-    p.chunksDone = b.chunksFinal;
-    if (b.isFinal())
-        p.phase = BatchProgress::Phase::Done;
-    else if (b.status == QLatin1String(BatchStatus::Processing))
-        p.phase = BatchProgress::Phase::Processing;
-    else if (b.status == QLatin1String(BatchStatus::Pending))
-        p.phase = BatchProgress::Phase::Queued;
+    BatchProgress p = BatchProgress::fromStatus(b);
     if (b.processingDurationMs >= 0)
         p.elapsedMs = b.processingDurationMs;
     else if (b.createdAt.isValid() && b.completedAt.isValid())

@@ -1,4 +1,5 @@
 #include <membatch/batchprogress.h>
+#include <membatch/batchstatus.h>
 
 #include <QMetaEnum>
 
@@ -20,6 +21,23 @@ bool BatchProgress::phaseFromName(const QString &name, Phase *phase)
         }
     }
     return false;
+}
+
+BatchProgress BatchProgress::fromStatus(const BatchStatus &s)
+{
+    BatchProgress p;
+    p.phase = s.isFinal() ? Phase::Done : s.status == QLatin1String(BatchStatus::Processing) ? Phase::Processing : Phase::Queued;
+    p.batchId = s.batchId;
+    p.status = s.outcome();
+    p.total = s.totalMemories;
+    p.processed = s.processedCount;
+    p.succeeded = s.successCount;
+    p.failed = s.failCount;
+    if (s.isParent()) {
+        p.chunks = s.chunkCount;
+        p.chunksDone = s.chunksFinal;
+    }
+    return p;
 }
 
 int BatchProgress::percent() const

@@ -24,15 +24,6 @@ bool isFinalParseStatus(const QString &status)
         || status == QLatin1String(BatchStatus::Failed) || status == QLatin1String(BatchStatus::Canceled);
 }
 
-BatchProgress::Phase phaseOf(const BatchStatus &s)
-{
-    if (s.isFinal())
-        return BatchProgress::Phase::Done;
-    if (s.status == QLatin1String(BatchStatus::Processing))
-        return BatchProgress::Phase::Processing;
-    return BatchProgress::Phase::Queued;
-}
-
 } // namespace
 
 ParseMonitorJob::ParseMonitorJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QStringList &batchIds,
@@ -471,18 +462,7 @@ void ParseMonitorJob::emitBatch(const QString &batchId)
     if (final)
         estimator.setEnded(s.completedAt.isValid() ? s.completedAt : at);
 
-    BatchProgress p;
-    p.phase = phaseOf(s);
-    p.batchId = s.batchId;
-    p.status = s.outcome();
-    p.total = s.totalMemories;
-    p.processed = s.processedCount;
-    p.succeeded = s.successCount;
-    p.failed = s.failCount;
-    if (s.isParent()) {
-        p.chunks = s.chunkCount;
-        p.chunksDone = s.chunksFinal;
-    }
+    BatchProgress p = BatchProgress::fromStatus(s);
     p.elapsedMs = estimator.elapsedMs(now);
     if (final) {
         // The batch's own average: the window says nothing once it ended.

@@ -41,6 +41,36 @@ private Q_SLOTS:
         QCOMPARE(item.toJson(), QJsonObject({{QStringLiteral("content"), QStringLiteral("a")}}));
     }
 
+    void progressFromStatus()
+    {
+        BatchStatus s;
+        s.batchId = QStringLiteral("p");
+        s.status = QString::fromLatin1(BatchStatus::Processing);
+        s.totalMemories = 10;
+        s.processedCount = 4;
+        s.successCount = 3;
+        s.failCount = 1;
+        BatchProgress p = BatchProgress::fromStatus(s);
+        QCOMPARE(p.phase, BatchProgress::Phase::Processing);
+        QCOMPARE(p.processed, qint64(4));
+        QCOMPARE(p.succeeded, qint64(3));
+        QCOMPARE(p.chunks, 0);
+        s.status = QString::fromLatin1(BatchStatus::Pending);
+        QCOMPARE(BatchProgress::fromStatus(s).phase, BatchProgress::Phase::Queued);
+        // The workflow failed while Parse still says processing: done, failed.
+        s.status = QString::fromLatin1(BatchStatus::Processing);
+        s.workflowStatus = QStringLiteral("failed");
+        p = BatchProgress::fromStatus(s);
+        QCOMPARE(p.phase, BatchProgress::Phase::Done);
+        QCOMPARE(p.status, QStringLiteral("failed"));
+        s.workflowStatus.clear();
+        s.chunkCount = 3;
+        s.chunksFinal = 1;
+        p = BatchProgress::fromStatus(s);
+        QCOMPARE(p.chunks, 3);
+        QCOMPARE(p.chunksDone, 1);
+    }
+
     void progressRoundTrip()
     {
         BatchProgress p;

@@ -10,6 +10,8 @@
 
 namespace membatch {
 
+struct BatchStatus;
+
 // A snapshot of where a batch is. Jobs emit it on every change; it carries
 // everything a progress line, a JSON line or a table row needs.
 class MEMBATCH_EXPORT BatchProgress
@@ -57,6 +59,10 @@ public:
 
     static QString phaseName(Phase phase); // "uploading"
     static bool phaseFromName(const QString &name, Phase *phase);
+
+    // What a batch's state alone says: its phase (queued, processing or
+    // done), outcome, counts and chunks; no timing (that needs its history).
+    static BatchProgress fromStatus(const BatchStatus &status);
 
     // Percent of the current phase's unit (items or bytes), -1 if unknown.
     int percent() const;
