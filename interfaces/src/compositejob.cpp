@@ -53,10 +53,8 @@ bool CompositeJob::addSubjob(Job *job)
     c.append(connect(job, &QObject::destroyed, this, [this, job] {
         const bool wasRunning = d->running.contains(job);
         forget(job);
-        if (wasRunning && d->started && !isFinished()) {
-            startQueued();
-            checkDrained();
-        }
+        if (wasRunning)
+            settle();
     }));
     d->queued.append(job);
     if (d->started)
@@ -71,10 +69,8 @@ bool CompositeJob::removeSubjob(Job *job)
     const bool wasRunning = d->running.contains(job);
     forget(job);
     job->setParent(nullptr);
-    if (wasRunning && d->started && !isFinished()) {
-        startQueued();
-        checkDrained();
-    }
+    if (wasRunning)
+        settle();
     return true;
 }
 
@@ -191,8 +187,7 @@ void CompositeJob::finishWithSubjobs()
         if (job)
             job->kill();
     }
-    if (d->running.isEmpty())
-        emitResult();
+    settle();
 }
 
 void CompositeJob::subjobResult(Job *job)
@@ -204,9 +199,15 @@ void CompositeJob::subjobResult(Job *job)
         return;
     if (!d->ending && !wasQueued)
         subjobFinished(job);
+    settle(); // the hook, or a slot of its, may have ended the composite
+}
+
+void CompositeJob::settle()
+{
     if (isFinished())
-        return; // the hook, or a slot of its, ended the composite
+        return;
     if (d->ending) {
+        // Waiting for the running ones only; a kill in progress emits itself.
         if (d->running.isEmpty() && !d->killing)
             emitResult();
         return;

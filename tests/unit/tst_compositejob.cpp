@@ -233,6 +233,23 @@ private Q_SLOTS:
         QCOMPARE(composite.error(), int(Job::NetworkError));
     }
 
+    void anUnkillableSubjobTakenBackEndsTheWait()
+    {
+        CompositeJob composite;
+        composite.setAutoDelete(false);
+        const auto steps = addSteps(&composite, 2);
+        steps[1]->refuseKill = true;
+        QSignalSpy result(&composite, &Job::result);
+        composite.start();
+        QTRY_COMPARE(steps[1]->started, 1);
+        steps[0]->finish(Job::NetworkError);
+        QCOMPARE(result.count(), 0);
+        QVERIFY(composite.removeSubjob(steps[1]));
+        QCOMPARE(result.count(), 1);
+        QCOMPARE(composite.error(), int(Job::NetworkError));
+        delete steps[1];
+    }
+
     void aSubclassMayTolerateErrors_data()
     {
         QTest::addColumn<QList<int>>("errors");

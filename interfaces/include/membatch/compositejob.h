@@ -77,6 +77,7 @@ private:
     void subjobResult(Job *job);
     void startQueued();
     void checkDrained();
+    void settle();
     void forget(Job *job);
 
     QScopedPointer<CompositeJobPrivate> d;
