@@ -39,7 +39,9 @@ bool CompositeJob::addSubjob(Job *job)
 {
     if (!job || job == this || job->isFinished() || d->connections.contains(job) || isFinished() || d->stopping || d->ending)
         return false;
-    Q_ASSERT_X(job->thread() == thread(), "CompositeJob::addSubjob", "a subjob must live on the composite's thread");
+    // Its signals are handled directly, and it becomes a child: one thread.
+    if (job->thread() != thread())
+        return false;
     job->setParent(this);
     job->setAutoDelete(false);
     QList<QMetaObject::Connection> &c = d->connections[job];

@@ -3,6 +3,7 @@
 #include <QPointer>
 #include <QSignalSpy>
 #include <QTest>
+#include <QThread>
 #include <QTimer>
 
 using namespace membatch;
@@ -370,6 +371,26 @@ private Q_SLOTS:
         QCOMPARE(composite.error(), expectedError);
     }
 
+    void stopAskedAgainIsAskedAgainOfTheSubjobs()
+    {
+        CompositeJob composite;
+        composite.setAutoDelete(false);
+        const auto steps = addSteps(&composite, 1);
+        steps[0]->windsDown = true;
+        QSignalSpy result(&composite, &Job::result);
+        composite.start();
+        QTRY_COMPARE(steps[0]->started, 1);
+        QVERIFY(composite.stop());
+        QVERIFY(composite.stop());
+        QCOMPARE(steps[0]->stopped, 2);
+        QCOMPARE(result.count(), 0);
+        steps[0]->windsDown = false; // hurried: it gives up and is killed
+        QVERIFY(composite.stop());
+        QCOMPARE(steps[0]->killed, 1);
+        QCOMPARE(result.count(), 1);
+        QCOMPARE(composite.error(), int(Job::KilledError));
+    }
+
     void stopKillsSubjobsThatCannotWindDown()
     {
         CompositeJob composite;
@@ -492,6 +513,11 @@ private Q_SLOTS:
         StepJob late;
         QVERIFY(!composite.addSubjob(&late)); // finished
         QCOMPARE(late.parent(), nullptr);
+        QThread other;
+        StepJob elsewhere;
+        elsewhere.moveToThread(&other);
+        CompositeJob open;
+        QVERIFY(!open.addSubjob(&elsewhere)); // another thread
     }
 
     void removedOrDeletedSubjobsFreeTheirSlot()

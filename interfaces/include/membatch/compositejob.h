@@ -21,7 +21,9 @@ class CompositeJobPrivate;
 // composite owns its subjobs: each is deleted (later) once it has ended,
 // what is left with the composite. Its result() comes only after every
 // subjob it started has ended: a file is never left half sent behind it.
-// Subjobs live on the composite's thread.
+// Subjobs live on the composite's thread. A kill() before the event loop
+// has run the composite's start ends it without starting any subjob (they
+// are deleted with it).
 class MEMBATCH_EXPORT CompositeJob : public Job
 {
     Q_OBJECT
@@ -31,8 +33,9 @@ public:
 
     // Takes job (and its ownership: it becomes a child of the composite,
     // without autodelete), queued after the others. Returns false, and
-    // leaves the job to the caller, if it is null, already added, the
-    // composite has finished or is winding down (stop()).
+    // leaves the job to the caller, if it is null, already added or ended,
+    // on another thread, or the composite has finished or is winding down
+    // (stop()). Queued subjobs may be added before start().
     bool addSubjob(Job *job);
     // Gives a subjob back to the caller (queued: it will not be started;
     // running: it goes on, unwatched). Returns false if it is not one.
@@ -49,7 +52,7 @@ public:
     int queuedSubjobCount() const;
 
 protected:
-    // Starts what the limit allows. A subclass calls it from its own.
+    // Starts what the limit allows. A subclass that overrides it calls it.
     void doStart() override;
     bool doKill() override;
     bool doStop() override;
