@@ -10,7 +10,6 @@
 #include <membatch/webhooksignature.h>
 
 #include <QCryptographicHash>
-#include <QDateTime>
 #include <QFile>
 #include <QFileInfo>
 #include <QRegularExpression>
