@@ -3,6 +3,8 @@
 #include "batchrequest.h"
 #include "logging.h"
 
+#include <QDateTime>
+
 
 namespace membatch {
 
@@ -36,10 +38,20 @@ QString ChunkSubmitJob::name() const
 
 void ChunkSubmitJob::doStart()
 {
-    if (m_plan.existing.isEmpty())
+    if (m_plan.existing.isEmpty()) {
+        // When its send begins: it may have waited in the submission's queue.
+        m_plan.batchMetadata.insert(QStringLiteral("created_at"), QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
         upload();
-    else
+    } else {
         found(m_plan.existing);
+    }
+}
+
+bool ChunkSubmitJob::doStop()
+{
+    // What it has begun it finishes (no file without its request, no
+    // request without its workflow); a kill stops it dead.
+    return true;
 }
 
 bool ChunkSubmitJob::doKill()

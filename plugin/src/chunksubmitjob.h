@@ -62,6 +62,7 @@ public:
 protected:
     void doStart() override;
     bool doKill() override;
+    bool doStop() override;
 
 private:
     // The create clashed: the request is there, made by another run.

@@ -6,10 +6,10 @@
 #include "logging.h"
 #include "watchjob.h"
 
+#include <membatch/compositejob.h>
 #include <membatch/webhooksignature.h>
 
 #include <QCryptographicHash>
-#include <QDateTime>
 #include <QFile>
 #include <QFileInfo>
 #include <QRegularExpression>
@@ -83,6 +83,37 @@ QString dedupName(SubmitOptions::Dedup dedup)
 
 } // namespace
 
+// The chunks being sent, SubmitOptions::inFlight at once. It stays open
+// while the encoders feed it (the SubmitJob knows when all are sent), and
+// a failed chunk only drops the queue: what is in flight ends, so that no
+// file is left without its request.
+class SubmitJob::ChunkSender : public CompositeJob
+{
+public:
+    explicit ChunkSender(SubmitJob *owner)
+        : CompositeJob(owner)
+        , m_owner(owner)
+    {
+        setAutoDelete(false);
+    }
+
+    void dropQueued() { clearQueue(); }
+
+protected:
+    void subjobFinished(Job *job) override
+    {
+        if (job->error())
+            clearQueue();
+        m_owner->chunkSent(static_cast<ChunkSubmitJob *>(job));
+    }
+    // The bytes sent come through ChunkSubmitJob::onUpload, summed.
+    void subjobProgress(Job *, const BatchProgress &) override {}
+    void subjobsDrained() override {}
+
+private:
+    SubmitJob *m_owner;
+};
+
 SubmitJob::SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &path,
                      const SubmitOptions &options, QObject *parent)
     : SubmitJob(nam, settings, nullptr, path == QLatin1String("-") ? QStringLiteral("<stdin>") : path, options, parent)
@@ -105,6 +136,7 @@ SubmitJob::SubmitJob(QNetworkAccessManager *nam, const ConnectionSettings &setti
     , m_parse(nam, settings, ParseClient::clientAuth(settings))
     , m_temporal(nam, settings)
     , m_shared(std::make_shared<Shared>())
+    , m_chunks(new ChunkSender(this))
 {
     m_shared->input = device;
     m_readingTimer.setInterval(200);
@@ -220,11 +252,7 @@ bool SubmitJob::doKill()
     m_shared->cancel = true;
     m_scanWatcher.disconnect(this);
     m_readingTimer.stop();
-    for (ChunkSubmitJob *job : std::as_const(m_sending)) {
-        job->disconnect(this);
-        job->kill();
-    }
-    m_sending.clear();
+    m_chunks->kill(); // its chunks' results do not come here
     RestClient::abortAll(this);
     if (m_watch) {
         m_watch->disconnect(this);
@@ -247,8 +275,9 @@ bool SubmitJob::doStop()
     }
     // What is being sent is finished (no file is left without its request,
     // no request without its workflow), then nothing more.
-    m_encoded.clear();
-    if (!m_planned || (m_sending.isEmpty() && m_encoding == 0))
+    if (m_planned)
+        m_chunks->stop(); // the queue is dropped; the chunks being sent end
+    if (!m_planned || (m_chunks->runningSubjobCount() == 0 && m_encoding == 0))
         QTimer::singleShot(0, this, [this] { pump(); });
     return true;
 }
@@ -382,6 +411,10 @@ void SubmitJob::plan()
     m_status.status = QLatin1String(BatchStatus::Pending);
     setBatch(m_status);
     m_planned = true;
+    if (!m_options.dryRun) {
+        m_chunks->setParallelLimit(m_options.inFlight);
+        m_chunks->start();
+    }
     if (m_options.dryRun && m_options.batchId.isEmpty())
         m_status.batchId.clear(); // the real one depends on the user
     m_progress.batchId = m_status.batchId;
@@ -469,7 +502,8 @@ void SubmitJob::pump()
     const int chunks = int(m_scan.chunks.size());
     if (m_stopping || !m_firstError.isEmpty()) {
         // Nothing new; what is in flight ends on its own.
-        if (!m_sending.isEmpty() || m_encoding > 0)
+        m_chunks->dropQueued();
+        if (m_chunks->runningSubjobCount() > 0 || m_encoding > 0)
             return;
         if (m_firstErrorCode != KilledError)
             fail(m_firstErrorCode, m_firstError);
@@ -487,10 +521,12 @@ void SubmitJob::pump()
     const int encoders = std::max(2, QThread::idealThreadCount());
     const int ahead = m_options.dryRun ? 0 : m_options.inFlight;
     while (m_nextChunk < chunks && m_encoding < encoders
-           && int(m_encoded.size()) + m_encoding + int(m_sending.size()) < ahead + encoders) {
+           && int(m_chunks->subjobs().size()) + m_encoding < ahead + encoders) {
         const int index = m_nextChunk++;
         if (m_sentBefore.contains(chunkPlan(index).objectId)) {
-            m_encoded.append(qMakePair(index, QByteArray())); // sent before: nothing to encode
+            send(index, {}); // sent before: nothing to encode
+            if (isFinished())
+                return;
             continue;
         }
         ++m_encoding;
@@ -502,48 +538,52 @@ void SubmitJob::pump()
                 chunkEncoded(index, e.gzip, e.error);
             });
     }
-    if (!m_options.dryRun) {
-        while (int(m_sending.size()) < m_options.inFlight && !m_encoded.isEmpty()) {
-            const auto [index, gzip] = m_encoded.takeFirst();
-            ChunkPlan plan = chunkPlan(index);
-            plan.gzip = gzip;
-            plan.existing = m_sentBefore.value(plan.objectId);
-            plan.batchMetadata = QJsonObject{
-                {QStringLiteral("memory_count"), plan.count},
-                {QStringLiteral("total_size_bytes"), plan.jsonBytes},
-                {QStringLiteral("compressed_size_bytes"), plan.gzip.size()},
-                {QStringLiteral("compression_ratio"), qRound(double(plan.jsonBytes) / double(std::max<qsizetype>(1, plan.gzip.size())) * 100) / 100.0},
-                {QStringLiteral("chunk_num"), plan.number},
-                {QStringLiteral("total_chunks"), plan.total},
-                {QStringLiteral("parent_batch_id"), m_status.batchId},
-                {QStringLiteral("submission_memory_count"), m_scan.kept},
-                {QStringLiteral("input_items"), m_scan.items},
-                {QStringLiteral("invalid_skipped"), m_scan.invalid},
-                {QStringLiteral("duplicates_dropped"), m_scan.duplicates},
-                {QStringLiteral("dedup"), dedupName(m_options.dedup)},
-                {QStringLiteral("source"), QFileInfo(m_source).fileName()},
-                {QStringLiteral("created_at"), QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)},
-            };
-            auto *job = new ChunkSubmitJob(&m_parse, &m_temporal, std::move(plan), this);
-            job->setAutoDelete(false);
-            job->onUpload = [this, last = qint64(0)](qint64 sent, qint64) mutable {
-                m_uploadedBytes += sent - last;
-                last = sent;
-                m_progress.bytesDone = m_uploadedBytes;
-                setProgress(m_progress);
-            };
-            connect(job, &Job::result, this, [this](Job *j) { chunkSent(static_cast<ChunkSubmitJob *>(j)); });
-            m_sending.append(job);
-            job->start();
-        }
-    }
     if (m_progress.phase == BatchProgress::Phase::Reading)
         enter(m_options.dryRun ? BatchProgress::Phase::Encoding : BatchProgress::Phase::Uploading);
-    if (m_nextChunk == chunks && m_encoding == 0 && m_encoded.isEmpty() && m_sending.isEmpty()) {
+    if (m_nextChunk == chunks && m_encoding == 0 && m_chunks->subjobs().isEmpty()) {
         if (m_options.dryRun)
             dryRunDone();
         else
             allSent();
+    }
+}
+
+void SubmitJob::send(int index, const QByteArray &gzip)
+{
+    ChunkPlan plan = chunkPlan(index);
+    plan.gzip = gzip;
+    plan.existing = m_sentBefore.value(plan.objectId);
+    // created_at is stamped by the chunk when its send begins.
+    plan.batchMetadata = QJsonObject{
+        {QStringLiteral("memory_count"), plan.count},
+        {QStringLiteral("total_size_bytes"), plan.jsonBytes},
+        {QStringLiteral("compressed_size_bytes"), plan.gzip.size()},
+        {QStringLiteral("compression_ratio"), qRound(double(plan.jsonBytes) / double(std::max<qsizetype>(1, plan.gzip.size())) * 100) / 100.0},
+        {QStringLiteral("chunk_num"), plan.number},
+        {QStringLiteral("total_chunks"), plan.total},
+        {QStringLiteral("parent_batch_id"), m_status.batchId},
+        {QStringLiteral("submission_memory_count"), m_scan.kept},
+        {QStringLiteral("input_items"), m_scan.items},
+        {QStringLiteral("invalid_skipped"), m_scan.invalid},
+        {QStringLiteral("duplicates_dropped"), m_scan.duplicates},
+        {QStringLiteral("dedup"), dedupName(m_options.dedup)},
+        {QStringLiteral("source"), QFileInfo(m_source).fileName()},
+    };
+    auto *job = new ChunkSubmitJob(&m_parse, &m_temporal, std::move(plan));
+    job->onUpload = [this, last = qint64(0)](qint64 sent, qint64) mutable {
+        m_uploadedBytes += sent - last;
+        last = sent;
+        m_progress.bytesDone = m_uploadedBytes;
+        setProgress(m_progress);
+    };
+    // Started by the composite when one of its inFlight slots is free.
+    if (!m_chunks->addSubjob(job)) {
+        const int number = job->plan().number;
+        delete job;
+        if (m_firstError.isEmpty()) { // not expected: the composite ended before the submission
+            m_firstErrorCode = ServerError;
+            m_firstError = tr("chunk %1 of batch %2 could not be queued for sending").arg(number).arg(m_status.batchId);
+        }
     }
 }
 
@@ -561,8 +601,11 @@ void SubmitJob::chunkEncoded(int index, const QByteArray &gzip, const QString &e
                            .arg(BatchRequest::MaxFileBytes);
     } else if (error.isEmpty()) {
         m_compressedBytes += gzip.size();
-        if (!m_stopping && m_firstError.isEmpty() && !m_options.dryRun)
-            m_encoded.append({index, gzip});
+        if (!m_stopping && m_firstError.isEmpty() && !m_options.dryRun) {
+            send(index, gzip);
+            if (isFinished())
+                return;
+        }
     }
     if (m_options.dryRun) {
         m_progress.chunksDone = m_nextChunk - m_encoding;
@@ -573,8 +616,7 @@ void SubmitJob::chunkEncoded(int index, const QByteArray &gzip, const QString &e
 
 void SubmitJob::chunkSent(ChunkSubmitJob *job)
 {
-    m_sending.removeOne(job);
-    job->deleteLater();
+    // The composite deletes the job after this.
     if (m_scan.chunks.size() == 1) { // the chunk is the batch
         const BatchStatus s = job->status();
         m_status.requestId = s.requestId;
@@ -672,7 +714,8 @@ void SubmitJob::fail(int error, const QString &message)
     m_firstErrorCode = error;
     m_firstError = message;
     m_shared->cancel = true;
-    if (!m_sending.isEmpty() || m_encoding > 0)
+    m_chunks->dropQueued();
+    if (m_chunks->runningSubjobCount() > 0 || m_encoding > 0)
         return; // pump() comes back here when they have
     if (!m_scanned && m_scanWatcher.isRunning()) {
         // The scan stops at its next piece; its result is not needed.

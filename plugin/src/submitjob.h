@@ -26,7 +26,8 @@ class WatchJob;
 // 2. the submission's identity (its content, or its idempotency key, with
 //    the user and the options) fixes the parent id and every chunk's ids;
 // 3. the chunks are gzipped on the pool (libdeflate) and sent by
-//    ChunkSubmitJobs, a few at once, each holding one chunk in memory.
+//    ChunkSubmitJobs under a CompositeJob, SubmitOptions::inFlight at once,
+//    each holding one chunk in memory.
 // Sent again, the same submission finds its chunks and only sends what is
 // missing. With waitForCompletion it then follows the batch to its end.
 class SubmitJob : public BatchJob
@@ -62,6 +63,7 @@ protected:
 
 private:
     struct Shared;
+    class ChunkSender;
     QString checkOptions() const;
     void scan();
     void scanned();
@@ -71,6 +73,7 @@ private:
     void findSent();
     void pump();
     void chunkEncoded(int index, const QByteArray &gzip, const QString &error);
+    void send(int index, const QByteArray &gzip);
     void chunkSent(ChunkSubmitJob *job);
     void allSent();
     void dryRunDone();
@@ -105,8 +108,8 @@ private:
     QString m_identity; // hex
     int m_nextChunk = 0;  // the next to encode
     int m_encoding = 0;
-    QList<QPair<int, QByteArray>> m_encoded; // waiting for a send slot
-    QList<ChunkSubmitJob *> m_sending;
+    // The chunks encoded: queued for a send slot, or being sent.
+    ChunkSender *m_chunks;
     int m_sent = 0;
     int m_resumed = 0;
     QHash<QString, QJsonObject> m_sentBefore; // objectId -> the chunk's request, sent by an earlier run

@@ -363,6 +363,74 @@ private Q_SLOTS:
         QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/logout")).size(), 1);
     }
 
+    // SubmitOptions::inFlight is the chunks' parallel limit: with workflow
+    // starts that never answer, that many chunks are uploaded and no more.
+    void neverMoreChunksInFlightThanAsked_data()
+    {
+        QTest::addColumn<int>("inFlight");
+        QTest::newRow("one") << 1;
+        QTest::newRow("two") << 2;
+        QTest::newRow("four") << 4;
+    }
+    void neverMoreChunksInFlightThanAsked()
+    {
+        QFETCH(int, inFlight);
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serveParse(server);
+        server.on("POST", startPath(), Response{200, "{}", {}, Response::Kind::Never});
+        SubmitOptions options;
+        options.chunkItems = 1;
+        options.inFlight = inFlight;
+        SubmitJob job(&m_nam, settingsFor(server), writeItems(QStringLiteral("inflight.jsonl"), 8), options);
+        job.setAutoDelete(false);
+        QSignalSpy result(&job, &Job::result);
+        job.start();
+        QTRY_COMPARE(server.requestsTo("POST", startPath()).size(), inFlight);
+        drain(); // every encoder has ended: a chunk past the limit would be on its way
+        QTRY_COMPARE(server.requestsTo("POST", startPath()).size(), inFlight);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), inFlight);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/classes/BatchMemoryRequest")).size(), inFlight);
+        QCOMPARE(result.count(), 0);
+        QVERIFY(job.kill());
+        QCOMPARE(result.count(), 1);
+        QCOMPARE(job.error(), int(Job::KilledError));
+        drain();
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), inFlight);
+    }
+
+    // A chunk that fails begins no other; the one in flight beside it ends.
+    void aFailedChunkBeginsNoOther_data()
+    {
+        QTest::addColumn<int>("inFlight");
+        QTest::newRow("one in flight") << 1;
+        QTest::newRow("two in flight") << 2;
+    }
+    void aFailedChunkBeginsNoOther()
+    {
+        QFETCH(int, inFlight);
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serveParse(server);
+        server.on("POST", startPath(), Response::json(400, {{QStringLiteral("code"), 3}, {QStringLiteral("message"), QStringLiteral("bad start")}}));
+        SubmitOptions options;
+        options.chunkItems = 1;
+        options.inFlight = inFlight;
+        SubmitJob job(&m_nam, settingsFor(server), writeItems(QStringLiteral("failed-chunk.jsonl"), 6), options);
+        job.setAutoDelete(false);
+        QVERIFY(run(job));
+        QCOMPARE(job.error(), int(Job::ServerError));
+        QVERIFY2(job.errorString().contains(QStringLiteral("bad start")) && job.errorString().contains(QStringLiteral("0 of 6 chunks sent")),
+                 qPrintable(job.errorString()));
+        const int uploads = int(server.requestsTo("POST", QStringLiteral("/parse/files/")).size());
+        QVERIFY2(uploads >= 1 && uploads <= inFlight, qPrintable(QString::number(uploads)));
+        // Every chunk begun was ended: its request made, its start tried, and marked failed.
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/classes/BatchMemoryRequest")).size(), uploads);
+        QCOMPARE(server.requestsTo("POST", startPath()).size(), uploads);
+        QCOMPARE(server.requestsTo("PUT", QStringLiteral("/parse/classes/BatchMemoryRequest/")).size(), uploads);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/logout")).size(), 1);
+    }
+
     void aDryRunSendsNothing()
     {
         FakeHttpServer server;
