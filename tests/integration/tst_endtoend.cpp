@@ -1388,10 +1388,25 @@ private Q_SLOTS:
         QCOMPARE(batch.successCount, 4);
         QVERIFY(batch.requestId != planted);
 
-        // A retry of the victim's batch, made by mallory: refused.
+        // A retry naming the batch id: mallory's own batch of that id (ids
+        // are per user), so it is made, and stays mallory's.
         const QString retry = plantRequest(mallory, QStringLiteral("retry-") + QUuid::createUuid().toString(QUuid::WithoutBraces), {},
                                            {}, victimBatch);
-        QVERIFY(retry.isEmpty());
+        QVERIFY2(!retry.isEmpty(), m_lastPlant.constData());
+        QCOMPARE(m_stack.parseAsUser(demo, "GET", QStringLiteral("/classes/BatchMemoryRequest/") + retry).status, 404);
+        // A retry of a batch only the victim has (one of the earlier
+        // tests'): refused, saying nothing of whose it is.
+        const QString victimId = m_stack.parseAsUser(demo, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QUrlQuery others;
+        others.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"user\":{\"__type\":\"Pointer\",\"className\":\"_User\",\"objectId\":\"%1\"},"
+                                                                    "\"parentBatchId\":{\"$exists\":false},\"batchId\":{\"$ne\":\"%2\"}}")
+                                                         .arg(victimId, victimBatch));
+        others.addQueryItem(QStringLiteral("limit"), QStringLiteral("1"));
+        const QJsonArray victimsOther = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest"), others)
+                                            .json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(victimsOther.size(), 1);
+        QVERIFY(plantRequest(mallory, QStringLiteral("retry-") + QUuid::createUuid().toString(QUuid::WithoutBraces), {}, {},
+                             victimsOther.first().toObject().value(QStringLiteral("batchId")).toString()).isEmpty());
         QVERIFY2(m_lastPlant.contains("retryOf must name a batch of the signed-in user"), m_lastPlant.constData());
 
         // status and watch show the victim's own, and nothing of mallory's.
@@ -1413,7 +1428,7 @@ private Q_SLOTS:
         QVERIFY2(list->error() == Job::NoError, qPrintable(list->errorString()));
         int rows = 0;
         for (const BatchStatus &b : list->batches()) {
-            QVERIFY(b.requestId != planted && b.requestId != plantedChunk);
+            QVERIFY(b.requestId != planted && b.requestId != plantedChunk && b.requestId != retry);
             if (b.batchId == victimBatch) {
                 ++rows;
                 QCOMPARE(b.totalMemories, 4);
@@ -1450,15 +1465,20 @@ private Q_SLOTS:
         QFETCH(QString, status);
         QFETCH(QString, refusal);
         const QString batchId = QStringLiteral("shared-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString demoId = m_stack.parseAsUser(m_stack.logIn(), "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!demoId.isEmpty());
+        // Readable by the demo user alone, as a colleague's would be through
+        // the role (public, it would show in the other tests' users' lists).
         const QJsonObject foreign{{QStringLiteral("batchId"), batchId},
                                   {QStringLiteral("status"), status},
                                   {QStringLiteral("totalMemories"), 9},
                                   {QStringLiteral("inputSha256"), QString(64, QLatin1Char('0'))},
-                                  {QStringLiteral("ACL"), QJsonObject{{QStringLiteral("*"), QJsonObject{{QStringLiteral("read"), true}}}}}};
+                                  {QStringLiteral("ACL"), QJsonObject{{demoId, QJsonObject{{QStringLiteral("read"), true}}}}}};
         const Http made = m_stack.parseAsMaster("POST", QStringLiteral("/classes/BatchMemoryRequest"), {},
                                                 QJsonDocument(foreign).toJson(QJsonDocument::Compact));
         QCOMPARE(made.status, 201);
         const QString foreignId = made.json().value(QStringLiteral("objectId")).toString();
+        auto removeIt = qScopeGuard([&] { m_stack.parseAsMaster("DELETE", QStringLiteral("/classes/BatchMemoryRequest/") + foreignId); });
 
         SubmitOptions options = submitOptions();
         options.batchId = batchId;
