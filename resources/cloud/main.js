@@ -208,6 +208,29 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
   if (!STATUSES.includes(o.get('status'))) refuse(`status must be one of ${STATUSES.join(', ')}`);
 });
 
+// ---- Organizations' roles ---------------------------------------------
+//
+// The role org_<organization id> decides who may name an organization on a
+// request, and who reads its requests and memories. Parse lets any user
+// create a role (its _Role class is open) and role names are unique: a user
+// who made org_<id> before the operator did would be its member, and read
+// the organization's batches. Only the master key makes, changes or deletes
+// one.
+const ORG_ROLE = /^org_/;
+function refuseRole(name) {
+  throw new Parse.Error(Parse.Error.OPERATION_FORBIDDEN, `_Role: only the master key creates, changes or deletes ${name}`);
+}
+Parse.Cloud.beforeSave(Parse.Role, (request) => {
+  if (request.master) return;
+  const names = [request.object.get('name'), request.original && request.original.get('name')];
+  for (const name of names) if (typeof name === 'string' && ORG_ROLE.test(name)) refuseRole(name);
+});
+Parse.Cloud.beforeDelete(Parse.Role, (request) => {
+  if (request.master) return;
+  const name = request.object.get('name');
+  if (typeof name === 'string' && ORG_ROLE.test(name)) refuseRole(name);
+});
+
 // ---- The file registry, for `membatch gc` ------------------------------
 //
 // Parse's REST API cannot list the files a server holds, so a file that no

@@ -1354,6 +1354,44 @@ private Q_SLOTS:
         QCOMPARE(m_stack.request(id).value(QStringLiteral("status")).toString(), QStringLiteral("pending"));
     }
 
+    // Parse lets any user make a role, and role names are unique: a user who
+    // made org_<id> before the operator did would read that organization's
+    // batches. Only the master key makes, changes or deletes one.
+    void aUserCannotMakeOrJoinAnOrganizationsRole()
+    {
+        const QString org = m_stack.parseAsMaster("POST", QStringLiteral("/classes/Organization"), {}, "{\"name\":\"roles\"}")
+                                .json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!org.isEmpty());
+        const QByteArray mallory = m_stack.signUp(QStringLiteral("mallory-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+        const QString malloryId = m_stack.parseAsUser(mallory, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!malloryId.isEmpty());
+        const QJsonObject members{{QStringLiteral("__op"), QStringLiteral("AddRelation")},
+                                  {QStringLiteral("objects"), QJsonArray{pointerTo(QStringLiteral("_User"), malloryId)}}};
+        const QJsonObject role{{QStringLiteral("name"), QStringLiteral("org_") + org},
+                               {QStringLiteral("ACL"), QJsonObject{{QStringLiteral("*"), QJsonObject{{QStringLiteral("read"), true}, {QStringLiteral("write"), true}}}}},
+                               {QStringLiteral("users"), members}};
+        const Http squat = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/roles"), QJsonDocument(role).toJson(QJsonDocument::Compact));
+        QCOMPARE(squat.status, 400);
+        QVERIFY2(squat.body.contains("only the master key"), squat.body.constData());
+        QUrlQuery named;
+        named.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"name\":\"org_%1\"}").arg(org));
+        QCOMPARE(m_stack.parseAsMaster("GET", QStringLiteral("/roles"), named).json().value(QStringLiteral("results")).toArray().size(), 0);
+
+        // The operator's role, even one left writable: mallory cannot join it.
+        const Http made = m_stack.parseAsMaster("POST", QStringLiteral("/roles"), {},
+                                                QJsonDocument(QJsonObject{{QStringLiteral("name"), QStringLiteral("org_") + org},
+                                                                          {QStringLiteral("ACL"), role.value(QStringLiteral("ACL"))}})
+                                                    .toJson(QJsonDocument::Compact));
+        QCOMPARE(made.status, 201);
+        const QString roleId = made.json().value(QStringLiteral("objectId")).toString();
+        const Http join = m_stack.parseAsUser(mallory, "PUT", QStringLiteral("/roles/") + roleId,
+                                              QJsonDocument(QJsonObject{{QStringLiteral("users"), members}}).toJson(QJsonDocument::Compact));
+        QCOMPARE(join.status, 400);
+        QVERIFY2(join.body.contains("only the master key"), join.body.constData());
+        QCOMPARE(m_stack.parseAsUser(mallory, "DELETE", QStringLiteral("/roles/") + roleId).status, 400);
+        QCOMPARE(m_stack.parseAsMaster("GET", QStringLiteral("/roles/") + roleId).status, 200);
+    }
+
     // Another signed-up user plants requests under the batch id the demo
     // user is about to use, a chunk naming it as parent, and a retry of it:
     // the demo user sees none of them, and its submit, status, watch, list
