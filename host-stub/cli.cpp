@@ -62,7 +62,7 @@ const QCommandLineOption optJournal(QStringLiteral("journal"), QStringLiteral("T
 const QCommandLineOption optKeepFinished(QStringLiteral("keep-finished"), QStringLiteral("Drop batches from the journal once they ended this long ago: Ns, Nm, Nh or Nd (default 7d)."), QStringLiteral("DURATION"), QStringLiteral("7d"));
 const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit, cancel, retry-failed: follow the batch until it ends."));
 const QCommandLineOption optReason(QStringLiteral("reason"), QStringLiteral("cancel: why, as Temporal records it."), QStringLiteral("TEXT"));
-const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: derived from the input and options, so the same submission gets the same id); another input under a used id is refused."), QStringLiteral("ID"));
+const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: derived from the input and options, so the same submission gets the same id); another input under a used id, or an id another user's batch has started under, is refused."), QStringLiteral("ID"));
 const QCommandLineOption optIdempotencyKey(QStringLiteral("idempotency-key"), QStringLiteral("submit: the submission's identity instead of its content: the same key again resumes it, with another input is refused."), QStringLiteral("KEY"));
 const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-12 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
 const QCommandLineOption optChunkSize(QStringLiteral("chunk-size"), QStringLiteral("submit: memories per chunk at most (default 1000)."), QStringLiteral("N"), QStringLiteral("1000"));

@@ -38,6 +38,14 @@ QJsonObject BatchListJob::rowQuery(const ListCursor &after, const QDateTime &sin
     return {{QStringLiteral("$and"), all}};
 }
 
+QString BatchListJob::chunksKey(const QJsonObject &request)
+{
+    // A batch id is unique per user only: another user's request naming the
+    // same parent (a colleague's, seen through an organization's role) is
+    // not a chunk of this batch.
+    return BatchRequest::ownerOf(request) + QLatin1Char('\n') + request.value(QStringLiteral("parentBatchId")).toString();
+}
+
 void BatchListJob::doStart()
 {
     // What is wrong with the request itself is said before any network.
@@ -123,7 +131,7 @@ void BatchListJob::readParents(qsizetype from)
                 return;
             }
             for (const QJsonValue &v : r.json.value(QStringLiteral("results")).toArray())
-                m_chunks[v.toObject().value(QStringLiteral("parentBatchId")).toString()].append(v);
+                m_chunks[chunksKey(v.toObject())].append(v);
             readParents(i);
         },
         std::min(chunks + int(ids.size()), BatchRequest::MaxChunks), QStringLiteral("batchId"));
@@ -138,7 +146,7 @@ void BatchListJob::take()
         BatchStatus row = BatchRequest::statusFromObject(o);
         if (!row.parentBatchId.isEmpty()) {
             const QString parent = row.parentBatchId;
-            row = BatchRequest::aggregate(parent, m_chunks.value(parent));
+            row = BatchRequest::aggregate(parent, m_chunks.value(chunksKey(o)));
             // Dated, as ordered, by its first chunk (the others may be
             // created before it: chunks are sent several at once).
             row.createdAt = key.createdAt;

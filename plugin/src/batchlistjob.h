@@ -56,7 +56,10 @@ private:
     int m_rounds = 0;
     QJsonArray m_scanned;       // this round's rows, as Parse gave them
     bool m_scanFull = false;    // the round got all it asked for: there may be more
-    QHash<QString, QJsonArray> m_chunks; // parent id -> its chunks, for this round
+    // Where a request's chunks are kept in m_chunks: its owner and parent id.
+    static QString chunksKey(const QJsonObject &request);
+
+    QHash<QString, QJsonArray> m_chunks; // owner and parent id -> its chunks, for this round
     QList<BatchStatus> m_rows;
     QString m_next;
 };

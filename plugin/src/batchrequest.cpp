@@ -136,4 +136,24 @@ QJsonObject endedFields(const QString &status, const QJsonArray &errors, const Q
     return fields;
 }
 
+QString ownerOf(const QJsonObject &request)
+{
+    return request.value(QStringLiteral("user")).toObject().value(QStringLiteral("objectId")).toString();
+}
+
+QJsonArray ofOneOwner(const QJsonArray &requests, const QString &userId)
+{
+    if (requests.isEmpty())
+        return requests;
+    QString owner = ownerOf(requests.first().toObject());
+    for (const QJsonValue &v : requests)
+        if (ownerOf(v.toObject()) == userId)
+            owner = userId;
+    QJsonArray kept;
+    for (const QJsonValue &v : requests)
+        if (ownerOf(v.toObject()) == owner)
+            kept.append(v);
+    return kept;
+}
+
 } // namespace membatch::BatchRequest

@@ -60,6 +60,15 @@ BatchStatus statusFromObject(const QJsonObject &object);
 constexpr int MaxAggregatedErrors = 100;
 BatchStatus aggregate(const QString &parentId, const QJsonArray &chunks);
 
+// The user a request belongs to (its user pointer's id; empty if none).
+QString ownerOf(const QJsonObject &request);
+// Of the requests found under one batch id, those of a single owner:
+// userId's own if it has any, else those of the first one's owner. A batch
+// id is unique per user only: a colleague's request under the same id,
+// readable through an organization's role, is never mixed into the user's
+// batch (and two others' batches are never mixed with each other).
+QJsonArray ofOneOwner(const QJsonArray &requests, const QString &userId);
+
 // The most chunks one submission may have (status reads them in one query).
 constexpr int MaxChunks = 10000;
 

@@ -25,7 +25,8 @@ void ClientJobBase<JobType>::doStart()
         this->emitResult();
         return;
     }
-    m_parse.signIn(this, [this](const ApiResult &r, const QString &) {
+    m_parse.signIn(this, [this](const ApiResult &r, const QString &userId) {
+        m_userId = userId;
         if (!r.ok()) {
             this->setError(r.error, JobType::tr("signing in to Parse: %1").arg(r.message));
             finish();
@@ -44,14 +45,35 @@ void ClientJobBase<JobType>::finish()
 template <class JobType>
 void ClientJobBase<JobType>::findRequest(RestClient::Handler handler)
 {
-    m_parse.find(BatchRequest::ClassName, {{QStringLiteral("batchId"), m_batchId}}, this, std::move(handler), 1);
+    // A batch id is unique per user: a colleague's under the same id may be
+    // visible too (through an organization's role), and ours comes first.
+    m_parse.find(
+        BatchRequest::ClassName, {{QStringLiteral("batchId"), m_batchId}}, this,
+        [this, handler = std::move(handler)](const ApiResult &r) {
+            ApiResult mine = r;
+            if (r.ok()) {
+                const QJsonArray kept = BatchRequest::ofOneOwner(r.json.value(QStringLiteral("results")).toArray(), m_userId);
+                mine.json.insert(QStringLiteral("results"), kept.isEmpty() ? kept : QJsonArray{kept.first()});
+            }
+            handler(mine);
+        },
+        SameIdOwners);
 }
 
 template <class JobType>
 void ClientJobBase<JobType>::findChunks(RestClient::Handler handler)
 {
-    m_parse.find(BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this, std::move(handler),
-                 BatchRequest::MaxChunks, QStringLiteral("batchId"));
+    // The chunks of one user's submission only (see findRequest).
+    m_parse.find(
+        BatchRequest::ClassName, {{QStringLiteral("parentBatchId"), m_batchId}}, this,
+        [this, handler = std::move(handler)](const ApiResult &r) {
+            ApiResult mine = r;
+            if (r.ok())
+                mine.json.insert(QStringLiteral("results"),
+                                 BatchRequest::ofOneOwner(r.json.value(QStringLiteral("results")).toArray(), m_userId));
+            handler(mine);
+        },
+        BatchRequest::MaxChunks, QStringLiteral("batchId"));
 }
 
 template <class JobType>

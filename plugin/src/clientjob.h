@@ -35,9 +35,14 @@ protected:
     // What to say a batch is being looked at for ("look at", "cancel").
     virtual QString purpose() const = 0;
 
+    // How many requests under one batch id findRequest reads to find the
+    // user's own among those of others it may see.
+    static constexpr int SameIdOwners = 100;
+
     QNetworkAccessManager *m_nam;
     ConnectionSettings m_settings;
     QString m_batchId;
+    QString m_userId; // who signed in (empty: the master key)
     ParseClient m_parse;
     TemporalClient m_temporal;
 };

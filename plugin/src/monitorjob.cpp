@@ -142,10 +142,22 @@ void ParseMonitorJob::subscribe()
     m_subscriptionId = m_liveQuery->subscribe({BatchRequest::ClassName, whereFor(m_ids), {}, {}});
 }
 
+QString ParseMonitorJob::watchedIdOf(const QJsonObject &request) const
+{
+    const QString own = request.value(QStringLiteral("batchId")).toString();
+    return m_watched.contains(own) ? own : request.value(QStringLiteral("parentBatchId")).toString();
+}
+
 bool ParseMonitorJob::watches(const QJsonObject &request) const
 {
-    return m_watched.contains(request.value(QStringLiteral("batchId")).toString())
-        || m_watched.contains(request.value(QStringLiteral("parentBatchId")).toString());
+    const QString id = watchedIdOf(request);
+    if (!m_watched.contains(id))
+        return false;
+    // A batch id is unique per user only: once the batch's owner is known,
+    // another user's request under the same id (a colleague's, seen through
+    // an organization's role) is not part of it.
+    const auto owner = m_owners.constFind(id);
+    return owner == m_owners.cend() || *owner == BatchRequest::ownerOf(request);
 }
 
 void ParseMonitorJob::onPushEvent(const QString &op, const QJsonObject &object)
@@ -221,6 +233,14 @@ void ParseMonitorJob::readRequests(const ApiResult &r)
     }
     QHash<QString, QJsonObject> fresh;
     const QJsonArray results = r.json.value(QStringLiteral("results")).toArray();
+    // Whose each watched batch is: the user's own, if it has one under the id.
+    QHash<QString, QJsonArray> byWatched;
+    for (const QJsonValue &v : results)
+        byWatched[watchedIdOf(v.toObject())].append(v);
+    m_owners.clear();
+    for (auto it = byWatched.cbegin(); it != byWatched.cend(); ++it)
+        if (m_watched.contains(it.key()))
+            m_owners.insert(it.key(), BatchRequest::ownerOf(BatchRequest::ofOneOwner(it.value(), m_userId).first().toObject()));
     for (const QJsonValue &v : results) {
         const QJsonObject o = v.toObject();
         if (!watches(o))

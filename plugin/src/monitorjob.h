@@ -91,6 +91,8 @@ private:
     BatchStatus statusOf(const QString &batchId, QDateTime *updatedAt) const;
     BatchStatus merged(const QJsonObject &request) const;
     bool watches(const QJsonObject &request) const;
+    // The watched id a request is part of: its own batch id, else its parent's.
+    QString watchedIdOf(const QJsonObject &request) const;
     void checkEnd();
     void end();
     void lookFailed(const ApiResult &r, const QString &what);
@@ -100,6 +102,7 @@ private:
     QStringList m_ids;
     QHash<QString, Watched> m_watched;
     QHash<QString, QJsonObject> m_requests; // by the request's own batchId
+    QHash<QString, QString> m_owners;       // watched id -> the user whose batch it is, as last read
     QHash<QString, Flow> m_flows;           // by the request's own batchId
     QPointer<LiveQueryClient> m_liveQuery;
     int m_subscriptionId = -1;

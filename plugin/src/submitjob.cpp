@@ -461,7 +461,8 @@ void SubmitJob::findSent()
     m_parse.findKeys(
         BatchRequest::ClassName, where,
         {QStringLiteral("inputSha256"), QStringLiteral("status"), QStringLiteral("batchId"), QStringLiteral("workflowRunId"),
-         QStringLiteral("workflowId"), QStringLiteral("totalMemories"), QStringLiteral("batchDataFile"), QStringLiteral("errors")},
+         QStringLiteral("workflowId"), QStringLiteral("totalMemories"), QStringLiteral("batchDataFile"), QStringLiteral("errors"),
+         QStringLiteral("user")},
         this,
         [this](const ApiResult &r) {
             if (!r.ok()) {
@@ -475,6 +476,28 @@ void SubmitJob::findSent()
             for (const QJsonValue &v : r.json.value(QStringLiteral("results")).toArray()) {
                 const QJsonObject o = v.toObject();
                 const QString id = o.value(QStringLiteral("objectId")).toString();
+                const QString owner = o.value(QStringLiteral("user")).toObject().value(QStringLiteral("objectId")).toString();
+                if (owner != m_userId) {
+                    // Someone else's, visible through an organization's role
+                    // (or made with the master key): never ours to resume,
+                    // and its ids never clash with ours (they carry the
+                    // owner's prefix). But the batch id names one Temporal
+                    // workflow for everybody (batch-<id>): once theirs has
+                    // started, ours could not, so that is refused. A request
+                    // that never started (planted by hand) is left alone.
+                    const QString status = o.value(QStringLiteral("status")).toString();
+                    if (!o.value(QStringLiteral("workflowRunId")).toString().isEmpty()
+                        || status != QLatin1String(BatchStatus::Pending)) {
+                        fail(InvalidInputError, tr("batch id %1 is used by another user's batch (request %2, status %3), and a "
+                                                   "batch id names one workflow for all users (%4): choose another")
+                                                    .arg(m_status.batchId, id, status,
+                                                         BatchRequest::workflowIdFor(o.value(QStringLiteral("batchId")).toString())));
+                        return;
+                    }
+                    qCDebug(lcSubmit) << "batch" << m_status.batchId << ": request" << id
+                                      << "is another user's and never started; not ours, left alone";
+                    continue;
+                }
                 if (o.value(QStringLiteral("inputSha256")).toString() != ours) {
                     fail(InvalidInputError, tr("batch id %1 is already taken by another input (request %2, status %3); choose another")
                                                 .arg(m_status.batchId, id, o.value(QStringLiteral("status")).toString()));

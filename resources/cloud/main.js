@@ -112,12 +112,29 @@ async function checkTenant(o, user) {
   }
 }
 
+// The ACL of a request a user creates is what membatch itself sets
+// (ChunkSubmitJob), whatever the client sent: the user reads and writes it,
+// and the role of its organization (the user is a member: checkTenant)
+// reads it. Parse's default ACL is public: a request made by hand with
+// curl would be readable by every user, and its batch id would show in
+// their submits and lists. The worker copies this ACL to the request's
+// memories and result pages, so they follow it.
+function requestAcl(user, organization) {
+  const acl = new Parse.ACL();
+  acl.setReadAccess(user.id, true);
+  acl.setWriteAccess(user.id, true);
+  if (organization) acl.setRoleReadAccess(`org_${organization.id}`, true);
+  return acl;
+}
+
 Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
   if (request.master) return;
   const o = request.object;
   const filesUrl = `${request.config.mount}/files/${request.config.applicationId}/`;
 
   if (!request.original) {
+    // Its CLP asks for a session already; the ACL below needs the user.
+    if (!request.user) refuse('only a signed-in user (or the master key) creates a request');
     const batchId = o.get('batchId');
     if (typeof batchId !== 'string' || !BATCH_ID.test(batchId)) {
       refuse("batchId must be 1 to 100 letters, digits, '-' and '_', starting with a letter or digit");
@@ -167,9 +184,14 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
     }
     // Whose it is, always: gc deletes only files of the request's own user.
     if (user === undefined && request.user) o.set('user', request.user);
+    o.setACL(requestAcl(request.user, o.get('organization')));
     return;
   }
 
+  // Who reads a request is the server's to say, once: a user who widened
+  // it would hand the request, and the memories and results the worker
+  // writes under the same ACL, to everyone.
+  if (o.dirty('ACL')) refuse('its ACL is set by the server when it is created; no user may change it');
   for (const key of o.dirtyKeys()) {
     if (!SUBMITTER_UPDATES.has(key)) refuse(`only the worker may change ${key}`);
   }
@@ -184,6 +206,29 @@ Parse.Cloud.beforeSave('BatchMemoryRequest', async (request) => {
   }
   if (o.dirty('errors') && !Array.isArray(o.get('errors'))) refuse('errors must be an array');
   if (!STATUSES.includes(o.get('status'))) refuse(`status must be one of ${STATUSES.join(', ')}`);
+});
+
+// ---- Organizations' roles ---------------------------------------------
+//
+// The role org_<organization id> decides who may name an organization on a
+// request, and who reads its requests and memories. Parse lets any user
+// create a role (its _Role class is open) and role names are unique: a user
+// who made org_<id> before the operator did would be its member, and read
+// the organization's batches. Only the master key makes, changes or deletes
+// one.
+const ORG_ROLE = /^org_/;
+function refuseRole(name) {
+  throw new Parse.Error(Parse.Error.OPERATION_FORBIDDEN, `_Role: only the master key creates, changes or deletes ${name}`);
+}
+Parse.Cloud.beforeSave(Parse.Role, (request) => {
+  if (request.master) return;
+  const names = [request.object.get('name'), request.original && request.original.get('name')];
+  for (const name of names) if (typeof name === 'string' && ORG_ROLE.test(name)) refuseRole(name);
+});
+Parse.Cloud.beforeDelete(Parse.Role, (request) => {
+  if (request.master) return;
+  const name = request.object.get('name');
+  if (typeof name === 'string' && ORG_ROLE.test(name)) refuseRole(name);
 });
 
 // ---- The file registry, for `membatch gc` ------------------------------

@@ -90,6 +90,36 @@ private:
         return results;
     }
 
+    // Creates a BatchMemoryRequest by hand as the user of session (not
+    // through membatch): a file of its own, the batch id, parent, ACL (JSON,
+    // or none) and retryOf given. Its objectId, or empty (the answer is in
+    // m_lastPlant).
+    QString plantRequest(const QByteArray &session, const QString &batchId, const QString &parent, const QByteArray &acl,
+                         const QString &retryOf = {})
+    {
+        const Http file = m_stack.parseAsUser(session, "POST", QStringLiteral("/files/planted.json.gz"),
+                                              GzipCodec::compress("[{\"content\":\"planted\"}]"), "application/gzip");
+        if (file.status != 201)
+            return {};
+        QJsonObject request{{QStringLiteral("batchId"), batchId},
+                            {QStringLiteral("status"), QStringLiteral("pending")},
+                            {QStringLiteral("totalMemories"), 1},
+                            {QStringLiteral("batchDataFile"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("File")},
+                                                                          {QStringLiteral("name"), file.json().value(QStringLiteral("name"))},
+                                                                          {QStringLiteral("url"), file.json().value(QStringLiteral("url"))}}}};
+        if (!parent.isEmpty())
+            request.insert(QStringLiteral("parentBatchId"), parent);
+        if (!retryOf.isEmpty())
+            request.insert(QStringLiteral("retryOf"), retryOf);
+        if (!acl.isEmpty())
+            request.insert(QStringLiteral("ACL"), QJsonDocument::fromJson(acl).object());
+        const Http created = m_stack.parseAsUser(session, "POST", QStringLiteral("/classes/BatchMemoryRequest"),
+                                                 QJsonDocument(request).toJson(QJsonDocument::Compact));
+        m_lastPlant = created.body;
+        return created.status == 201 ? created.json().value(QStringLiteral("objectId")).toString() : QString();
+    }
+    QByteArray m_lastPlant;
+
 private Q_SLOTS:
     void initTestCase()
     {
@@ -1279,6 +1309,230 @@ private Q_SLOTS:
             QVERIFY2(requested, qPrintable(QStringLiteral("chunk %1 of %2: no cancel request in its history").arg(n).arg(parent)));
         }
         actAsSubmitter(m_settings);
+    }
+
+    // A request a user makes by hand (curl, their own session) gets the ACL
+    // membatch sets, whatever they send: read and write for its user only.
+    // Parse's default is public, and the worker copies a request's ACL to
+    // its memories and result pages.
+    void theAclAUserSendsIsReplaced_data()
+    {
+        QTest::addColumn<QByteArray>("acl"); // "" sends none; VICTIM is the demo user's id
+        QTest::newRow("none") << QByteArray();
+        QTest::newRow("public read") << QByteArray("{\"*\":{\"read\":true}}");
+        QTest::newRow("public read and write") << QByteArray("{\"*\":{\"read\":true,\"write\":true}}");
+        QTest::newRow("the victim's read") << QByteArray("{\"VICTIM\":{\"read\":true}}");
+        QTest::newRow("a role it is not in") << QByteArray("{\"role:org_nosuch\":{\"read\":true}}");
+    }
+
+    void theAclAUserSendsIsReplaced()
+    {
+        QFETCH(QByteArray, acl);
+        const QByteArray demo = m_stack.logIn();
+        const QString demoId = m_stack.parseAsUser(demo, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!demoId.isEmpty());
+        acl.replace("VICTIM", demoId.toUtf8());
+        const QByteArray mallory = m_stack.signUp(QStringLiteral("mallory-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+        QVERIFY(!mallory.isEmpty());
+        const QString malloryId = m_stack.parseAsUser(mallory, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        const QString batchId = QStringLiteral("acl-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString id = plantRequest(mallory, batchId, {}, acl);
+        QVERIFY(!id.isEmpty());
+        const QJsonObject rw{{QStringLiteral("read"), true}, {QStringLiteral("write"), true}};
+        QCOMPARE(m_stack.request(id).value(QStringLiteral("ACL")).toObject(), QJsonObject({{malloryId, rw}}));
+        QCOMPARE(m_stack.parseAsUser(demo, "GET", QStringLiteral("/classes/BatchMemoryRequest/") + id).status, 404);
+
+        // Nor may its user widen it afterwards (nor with a change the
+        // submitter may make, to slip it in).
+        for (const QByteArray &change : {QByteArray("{\"ACL\":{\"*\":{\"read\":true}}}"),
+                                         QByteArray("{\"status\":\"failed\",\"ACL\":{\"*\":{\"read\":true,\"write\":true}}}")}) {
+            const Http r = m_stack.parseAsUser(mallory, "PUT", QStringLiteral("/classes/BatchMemoryRequest/") + id, change);
+            QCOMPARE(r.status, 400);
+            QVERIFY2(r.body.contains("no user may change it"), r.body.constData());
+        }
+        QCOMPARE(m_stack.request(id).value(QStringLiteral("ACL")).toObject(), QJsonObject({{malloryId, rw}}));
+        QCOMPARE(m_stack.request(id).value(QStringLiteral("status")).toString(), QStringLiteral("pending"));
+    }
+
+    // Parse lets any user make a role, and role names are unique: a user who
+    // made org_<id> before the operator did would read that organization's
+    // batches. Only the master key makes, changes or deletes one.
+    void aUserCannotMakeOrJoinAnOrganizationsRole()
+    {
+        const QString org = m_stack.parseAsMaster("POST", QStringLiteral("/classes/Organization"), {}, "{\"name\":\"roles\"}")
+                                .json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!org.isEmpty());
+        const QByteArray mallory = m_stack.signUp(QStringLiteral("mallory-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+        const QString malloryId = m_stack.parseAsUser(mallory, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!malloryId.isEmpty());
+        const QJsonObject members{{QStringLiteral("__op"), QStringLiteral("AddRelation")},
+                                  {QStringLiteral("objects"), QJsonArray{pointerTo(QStringLiteral("_User"), malloryId)}}};
+        const QJsonObject role{{QStringLiteral("name"), QStringLiteral("org_") + org},
+                               {QStringLiteral("ACL"), QJsonObject{{QStringLiteral("*"), QJsonObject{{QStringLiteral("read"), true}, {QStringLiteral("write"), true}}}}},
+                               {QStringLiteral("users"), members}};
+        const Http squat = m_stack.parseAsUser(mallory, "POST", QStringLiteral("/roles"), QJsonDocument(role).toJson(QJsonDocument::Compact));
+        QCOMPARE(squat.status, 400);
+        QVERIFY2(squat.body.contains("only the master key"), squat.body.constData());
+        QUrlQuery named;
+        named.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"name\":\"org_%1\"}").arg(org));
+        QCOMPARE(m_stack.parseAsMaster("GET", QStringLiteral("/roles"), named).json().value(QStringLiteral("results")).toArray().size(), 0);
+
+        // The operator's role, even one left writable: mallory cannot join it.
+        const Http made = m_stack.parseAsMaster("POST", QStringLiteral("/roles"), {},
+                                                QJsonDocument(QJsonObject{{QStringLiteral("name"), QStringLiteral("org_") + org},
+                                                                          {QStringLiteral("ACL"), role.value(QStringLiteral("ACL"))}})
+                                                    .toJson(QJsonDocument::Compact));
+        QCOMPARE(made.status, 201);
+        const QString roleId = made.json().value(QStringLiteral("objectId")).toString();
+        const Http join = m_stack.parseAsUser(mallory, "PUT", QStringLiteral("/roles/") + roleId,
+                                              QJsonDocument(QJsonObject{{QStringLiteral("users"), members}}).toJson(QJsonDocument::Compact));
+        QCOMPARE(join.status, 400);
+        QVERIFY2(join.body.contains("only the master key"), join.body.constData());
+        QCOMPARE(m_stack.parseAsUser(mallory, "DELETE", QStringLiteral("/roles/") + roleId).status, 400);
+        QCOMPARE(m_stack.parseAsMaster("GET", QStringLiteral("/roles/") + roleId).status, 200);
+    }
+
+    // Another signed-up user plants requests under the batch id the demo
+    // user is about to use, a chunk naming it as parent, and a retry of it:
+    // the demo user sees none of them, and its submit, status, watch, list
+    // and retry go on as if they were not there.
+    void aRequestPlantedByAnotherUserIsNeitherSeenNorInTheWay()
+    {
+        const QByteArray mallory = m_stack.signUp(QStringLiteral("mallory-") + QUuid::createUuid().toString(QUuid::WithoutBraces));
+        QVERIFY(!mallory.isEmpty());
+        const QString victimBatch = QStringLiteral("victim-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString planted = plantRequest(mallory, victimBatch, {}, {});
+        const QString plantedChunk = plantRequest(mallory, victimBatch + QStringLiteral("-1"), victimBatch,
+                                                  "{\"*\":{\"read\":true,\"write\":true}}");
+        QVERIFY(!planted.isEmpty() && !plantedChunk.isEmpty());
+
+        const QByteArray demo = m_stack.logIn();
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("where"),
+                           QStringLiteral("{\"$or\":[{\"batchId\":\"%1\"},{\"parentBatchId\":\"%1\"}]}").arg(victimBatch));
+        const Http seen = m_stack.parseAsUser(demo, "GET", QStringLiteral("/classes/BatchMemoryRequest"), {}, "application/json", query);
+        QCOMPARE(seen.status, 200);
+        QCOMPARE(seen.json().value(QStringLiteral("results")).toArray().size(), 0);
+
+        SubmitOptions options = submitOptions();
+        options.batchId = victimBatch;
+        options.waitForCompletion = true;
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("victim.jsonl"), 4, QStringLiteral("victim")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        const BatchStatus batch = job->batch();
+        delete job;
+        QCOMPARE(batch.status, QStringLiteral("completed"));
+        QCOMPARE(batch.successCount, 4);
+        QVERIFY(batch.requestId != planted);
+
+        // A retry naming the batch id: mallory's own batch of that id (ids
+        // are per user), so it is made, and stays mallory's.
+        const QString retry = plantRequest(mallory, QStringLiteral("retry-") + QUuid::createUuid().toString(QUuid::WithoutBraces), {},
+                                           {}, victimBatch);
+        QVERIFY2(!retry.isEmpty(), m_lastPlant.constData());
+        QCOMPARE(m_stack.parseAsUser(demo, "GET", QStringLiteral("/classes/BatchMemoryRequest/") + retry).status, 404);
+        // A retry of a batch only the victim has (one of the earlier
+        // tests'): refused, saying nothing of whose it is.
+        const QString victimId = m_stack.parseAsUser(demo, "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QUrlQuery others;
+        others.addQueryItem(QStringLiteral("where"), QStringLiteral("{\"user\":{\"__type\":\"Pointer\",\"className\":\"_User\",\"objectId\":\"%1\"},"
+                                                                    "\"parentBatchId\":{\"$exists\":false},\"batchId\":{\"$ne\":\"%2\"}}")
+                                                         .arg(victimId, victimBatch));
+        others.addQueryItem(QStringLiteral("limit"), QStringLiteral("1"));
+        const QJsonArray victimsOther = m_stack.parseAsMaster("GET", QStringLiteral("/classes/BatchMemoryRequest"), others)
+                                            .json().value(QStringLiteral("results")).toArray();
+        QCOMPARE(victimsOther.size(), 1);
+        QVERIFY(plantRequest(mallory, QStringLiteral("retry-") + QUuid::createUuid().toString(QUuid::WithoutBraces), {}, {},
+                             victimsOther.first().toObject().value(QStringLiteral("batchId")).toString()).isEmpty());
+        QVERIFY2(m_lastPlant.contains("retryOf must name a batch of the signed-in user"), m_lastPlant.constData());
+
+        // status and watch show the victim's own, and nothing of mallory's.
+        WatchOptions once = watchOptions();
+        once.once = true;
+        for (BatchJob *look : {m_processor->watch(victimBatch, once), m_processor->watch(victimBatch, watchOptions())}) {
+            QVERIFY(StackClient::runToEnd(look));
+            QVERIFY2(look->error() == Job::NoError, qPrintable(look->errorString()));
+            QCOMPARE(look->batch().requestId, batch.requestId);
+            QCOMPARE(look->batch().totalMemories, 4);
+            QCOMPARE(look->batch().chunkCount, 1);
+            delete look;
+        }
+        // The list: the victim's batch, once, as it is; no planted row.
+        ListOptions listOptions;
+        listOptions.limit = 1000;
+        ListJob *list = m_processor->list(listOptions);
+        QVERIFY(StackClient::runToEnd(list));
+        QVERIFY2(list->error() == Job::NoError, qPrintable(list->errorString()));
+        int rows = 0;
+        for (const BatchStatus &b : list->batches()) {
+            QVERIFY(b.requestId != planted && b.requestId != plantedChunk && b.requestId != retry);
+            if (b.batchId == victimBatch) {
+                ++rows;
+                QCOMPARE(b.totalMemories, 4);
+            }
+        }
+        QCOMPARE(rows, 1);
+        delete list;
+        // Nothing failed, so there is nothing to retry: the planted
+        // requests are not the victim's failures.
+        BatchJob *retried = m_processor->retryFailed(victimBatch, submitOptions());
+        QVERIFY(StackClient::runToEnd(retried));
+        QVERIFY2(retried->errorString().contains(QStringLiteral("nothing")), qPrintable(retried->errorString()));
+        delete retried;
+        // And mallory's are as mallory left them.
+        QCOMPARE(m_stack.request(planted).value(QStringLiteral("status")).toString(), QStringLiteral("pending"));
+    }
+
+    // What the demo user sees under its batch id but is not its own (here
+    // made with the master key, as an operator might; a colleague's, seen
+    // through an organization's role, is the same): never resumed. One that
+    // never started is left alone; one that did holds the batch id's
+    // workflow (batch-<id>, one for all users), so the id is refused,
+    // saying whose it is.
+    void anotherUsersRequestUnderTheSameIdIsNeverResumed_data()
+    {
+        QTest::addColumn<QString>("status");
+        QTest::addColumn<QString>("refusal"); // empty: the submit goes on
+        QTest::newRow("never started") << QStringLiteral("pending") << QString();
+        QTest::newRow("ended") << QStringLiteral("completed") << QStringLiteral("is used by another user's batch");
+    }
+
+    void anotherUsersRequestUnderTheSameIdIsNeverResumed()
+    {
+        QFETCH(QString, status);
+        QFETCH(QString, refusal);
+        const QString batchId = QStringLiteral("shared-") + QUuid::createUuid().toString(QUuid::WithoutBraces);
+        const QString demoId = m_stack.parseAsUser(m_stack.logIn(), "GET", QStringLiteral("/users/me")).json().value(QStringLiteral("objectId")).toString();
+        QVERIFY(!demoId.isEmpty());
+        // Readable by the demo user alone, as a colleague's would be through
+        // the role (public, it would show in the other tests' users' lists).
+        const QJsonObject foreign{{QStringLiteral("batchId"), batchId},
+                                  {QStringLiteral("status"), status},
+                                  {QStringLiteral("totalMemories"), 9},
+                                  {QStringLiteral("inputSha256"), QString(64, QLatin1Char('0'))},
+                                  {QStringLiteral("ACL"), QJsonObject{{demoId, QJsonObject{{QStringLiteral("read"), true}}}}}};
+        const Http made = m_stack.parseAsMaster("POST", QStringLiteral("/classes/BatchMemoryRequest"), {},
+                                                QJsonDocument(foreign).toJson(QJsonDocument::Compact));
+        QCOMPARE(made.status, 201);
+        const QString foreignId = made.json().value(QStringLiteral("objectId")).toString();
+        auto removeIt = qScopeGuard([&] { m_stack.parseAsMaster("DELETE", QStringLiteral("/classes/BatchMemoryRequest/") + foreignId); });
+
+        SubmitOptions options = submitOptions();
+        options.batchId = batchId;
+        options.waitForCompletion = refusal.isEmpty();
+        BatchJob *job = m_processor->submit(writeBatch(QStringLiteral("shared.jsonl"), 3, QStringLiteral("shared")), options);
+        QVERIFY(StackClient::runToEnd(job));
+        if (refusal.isEmpty()) {
+            QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+            QCOMPARE(job->batch().successCount, 3);
+            QVERIFY(job->batch().requestId != foreignId);
+        } else {
+            QCOMPARE(job->error(), int(Job::InvalidInputError));
+            QVERIFY2(job->errorString().contains(refusal) && job->errorString().contains(foreignId), qPrintable(job->errorString()));
+        }
+        delete job;
+        QCOMPARE(m_stack.request(foreignId).value(QStringLiteral("status")).toString(), status);
     }
 
     void refusesATakenBatchId()

@@ -6,6 +6,7 @@
 #include "batchlistjob.h"
 #include "fakehttpserver.h"
 
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTest>
 #include <QUrlQuery>
@@ -232,6 +233,32 @@ private Q_SLOTS:
         // Dated as it is ordered: by its first chunk, not the one created before it.
         QCOMPARE(p.createdAt, QDateTime::fromMSecsSinceEpoch(1764600000030LL, Qt::UTC));
         QVERIFY(page.next.isEmpty());
+    }
+
+    // Another user's request naming p as its parent (a colleague's, seen
+    // through an organization's role; or one planted by hand) is not one of
+    // p's chunks: a batch id is unique per user only.
+    void anotherUsersChunkIsNotAddedIn()
+    {
+        const QList<QJsonObject> before = m_objects;
+        auto restore = qScopeGuard([&] { m_objects = before; });
+        QJsonObject foreign = request(QStringLiteral("x2"), QStringLiteral("p-002"), 31, QStringLiteral("completed"), 100,
+                                      QStringLiteral("p"), 2);
+        foreign.insert(QStringLiteral("user"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("Pointer")},
+                                                           {QStringLiteral("className"), QStringLiteral("_User")},
+                                                           {QStringLiteral("objectId"), QStringLiteral("mallory")}});
+        m_objects.append(foreign);
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serve(server);
+        ListOptions options;
+        options.statuses = {QStringLiteral("partial_failure")};
+        const Page page = run(&m_nam, settingsFor(server), options);
+        QCOMPARE(page.error, int(Job::NoError));
+        QCOMPARE(page.rows.size(), 1);
+        QCOMPARE(page.rows.first().chunksFound, 2);
+        QCOMPARE(page.rows.first().totalMemories, 7);
+        QCOMPARE(page.rows.first().successCount, 4);
     }
 
     void sinceIsCreatedAtOrAfter()

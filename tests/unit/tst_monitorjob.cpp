@@ -402,6 +402,33 @@ private Q_SLOTS:
                  qPrintable(job.batchProgress(QStringLiteral("parent")).reason));
     }
 
+    // Another user's request naming the watched id as its parent (a
+    // colleague's, seen through an organization's role): a batch id is
+    // unique per user only, so it is not one of the user's chunks.
+    void anotherUsersChunkIsNotWatched()
+    {
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        const QJsonObject alice{{QStringLiteral("__type"), QStringLiteral("Pointer")}, {QStringLiteral("className"), QStringLiteral("_User")},
+                                {QStringLiteral("objectId"), QStringLiteral("u1")}};
+        QJsonObject mallory = alice;
+        mallory.insert(QStringLiteral("objectId"), QStringLiteral("mallory"));
+        stack.put(QStringLiteral("parent-001"), QStringLiteral("processing"), 100, 50, QStringLiteral("parent"), 2)
+            .insert(QStringLiteral("user"), alice);
+        stack.put(QStringLiteral("parent-002"), QStringLiteral("processing"), 60, 10, QStringLiteral("parent"), 2)
+            .insert(QStringLiteral("user"), alice);
+        stack.put(QStringLiteral("parent-3"), QStringLiteral("completed"), 1000, 1000, QStringLiteral("parent"), 2)
+            .insert(QStringLiteral("user"), mallory);
+        ParseMonitorJob job(&m_nam, stack.settings(), {QStringLiteral("parent")}, polling());
+        job.setAutoDelete(false);
+        job.start();
+        QTRY_VERIFY_WITH_TIMEOUT(job.batchProgress(QStringLiteral("parent")).chunks == 2, 5000);
+        QCOMPARE(job.batchProgress(QStringLiteral("parent")).total, qint64(160));
+        QCOMPARE(job.batchProgress(QStringLiteral("parent")).processed, qint64(60));
+        QCOMPARE(job.batch(QStringLiteral("parent")).chunksFound, 2);
+        job.kill();
+    }
+
     void addBatchWhileRunning()
     {
         FakeStack stack;

@@ -120,6 +120,30 @@ private Q_SLOTS:
         QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/logout")).size(), 1);
     }
 
+    // A colleague's request under the same batch id, readable through an
+    // organization's role, comes back first: the user's own is the one
+    // retried (it ended with every item stored: nothing to retry), not the
+    // colleague's (still running).
+    void theUsersOwnRequestIsTheOneRetried()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        const QUrl file = server.url(QStringLiteral("/parse/files/app/x.json.gz"));
+        auto owned = [](QJsonObject o, const QString &user) {
+            o.insert(QStringLiteral("user"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("Pointer")},
+                                                         {QStringLiteral("className"), QStringLiteral("_User")},
+                                                         {QStringLiteral("objectId"), user}});
+            return o;
+        };
+        serve(server, {});
+        server.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"),
+                  Response::json(200, {{QStringLiteral("results"), QJsonArray{owned(request(QStringLiteral("processing"), 3, 1, file), QStringLiteral("u2")),
+                                                                              owned(request(QStringLiteral("completed"), 3, 3, file), QStringLiteral("u1"))}}}));
+        const Outcome outcome = run(server);
+        QCOMPARE(outcome.error, int(Job::InvalidInputError));
+        QVERIFY2(outcome.errorString.contains(QStringLiteral("nothing to retry")), qPrintable(outcome.errorString));
+    }
+
     void anotherUsersBatchIsNotFound()
     {
         // Parse's ACLs hide it: the queries find nothing.

@@ -335,6 +335,65 @@ private Q_SLOTS:
         QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), 0);
     }
 
+    // What the user sees under its batch id but is not its own (another
+    // user's, through an organization's role; the master key's, with no
+    // user): never resumed, nor "another input". One that never started is
+    // left alone; one that did holds the id's workflow, and the id is refused.
+    void anotherUsersRequestUnderTheIdIsNotOurs_data()
+    {
+        QTest::addColumn<QString>("owner"); // empty: no user pointer
+        QTest::addColumn<QString>("status");
+        QTest::addColumn<QString>("runId");
+        QTest::addColumn<QString>("refusal"); // empty: sent as if it were not there
+        QTest::newRow("a colleague's, never started") << "u2" << "pending" << "" << "";
+        QTest::newRow("a colleague's, started") << "u2" << "pending" << "run9" << "is used by another user's batch";
+        QTest::newRow("a colleague's, ended") << "u2" << "completed" << "run9" << "is used by another user's batch";
+        QTest::newRow("the master key's, never started") << "" << "pending" << "" << "";
+        QTest::newRow("the master key's, processing") << "" << "processing" << "run9" << "is used by another user's batch";
+    }
+
+    void anotherUsersRequestUnderTheIdIsNotOurs()
+    {
+        QFETCH(QString, owner);
+        QFETCH(QString, status);
+        QFETCH(QString, runId);
+        QFETCH(QString, refusal);
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serveParse(server);
+        server.on("POST", startPath(), Response::json(200, {{QStringLiteral("runId"), QStringLiteral("run0")}}));
+        QJsonObject foreign{{QStringLiteral("objectId"), QStringLiteral("f00000000000000000000001")},
+                            {QStringLiteral("batchId"), QStringLiteral("shared")},
+                            {QStringLiteral("status"), status},
+                            {QStringLiteral("inputSha256"), QString(64, QLatin1Char('0'))},
+                            {QStringLiteral("totalMemories"), 9}};
+        if (!owner.isEmpty())
+            foreign.insert(QStringLiteral("user"), QJsonObject{{QStringLiteral("__type"), QStringLiteral("Pointer")},
+                                                               {QStringLiteral("className"), QStringLiteral("_User")},
+                                                               {QStringLiteral("objectId"), owner}});
+        if (!runId.isEmpty())
+            foreign.insert(QStringLiteral("workflowRunId"), runId);
+        server.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"),
+                  Response::json(200, {{QStringLiteral("results"), QJsonArray{foreign}}}));
+        SubmitOptions options;
+        options.batchId = QStringLiteral("shared");
+        SubmitJob job(&m_nam, settingsFor(server), writeItems(QStringLiteral("shared.jsonl"), 3), options);
+        job.setAutoDelete(false);
+        QVERIFY(run(job));
+        if (refusal.isEmpty()) {
+            QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
+            QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/classes/BatchMemoryRequest")).size(), 1);
+            QCOMPARE(server.requestsTo("POST", startPath()).size(), 1);
+            QVERIFY(job.batch().requestId != foreign.value(QStringLiteral("objectId")).toString());
+        } else {
+            QCOMPARE(job.error(), int(Job::InvalidInputError));
+            QVERIFY2(job.errorString().contains(refusal) && job.errorString().contains(QStringLiteral("batch-shared")),
+                     qPrintable(job.errorString()));
+            QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/files/")).size(), 0);
+            QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/classes/BatchMemoryRequest")).size(), 0);
+        }
+    }
+
     // Ctrl-C while the first of ten chunks is being uploaded: that chunk is
     // finished (its file gets its request and workflow), no other is begun,
     // and the session is closed.
