@@ -151,6 +151,7 @@ void CancelJob::nextChunk()
 void CancelJob::follow()
 {
     m_watch = WatchJob::onSession(m_nam, m_settings, m_parse.sessionToken(), m_batchId, m_options, this);
+    m_watch->setSession(m_parse.session());
     connect(m_watch, &Job::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
     connect(m_watch, &Job::result, this, [this](Job *job) {
         const auto *watch = static_cast<WatchJob *>(job);

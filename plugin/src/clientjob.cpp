@@ -26,6 +26,8 @@ void ClientJobBase<JobType>::doStart()
         return;
     }
     m_parse.signIn(this, [this](const ApiResult &r, const QString &userId) {
+        if (this->isFinished()) // killed while it waited for the session
+            return;
         m_userId = userId;
         if (!r.ok()) {
             this->setError(r.error, JobType::tr("signing in to Parse: %1").arg(r.message));

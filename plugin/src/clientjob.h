@@ -8,21 +8,25 @@
 namespace membatch {
 
 // What every job a user runs against one batch shares: the settings it
-// needs checked, a Parse session (signed in at the start and out at the
-// end, unless it was given one) and Temporal. Subclasses go on in
-// signedIn() and end with finish().
+// needs checked, a hold on a Parse session (ParseSession: the plugin's
+// shared one, else one of its own; taken at the start, let go at the end)
+// and Temporal. Subclasses go on in signedIn() and end with finish().
 //
 // A template over the job type a host sees (BatchJob, ResultsJob, MonitorJob), without
 // a meta-object of its own: the subclasses have theirs.
 template <class JobType>
 class ClientJobBase : public JobType
 {
+public:
+    // The session to hold instead of one of the job's own; before start().
+    void setSession(ParseSession *session) { m_parse.setSession(session); }
+
 protected:
     ClientJobBase(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QString &batchId, QObject *parent);
 
     void doStart() override;
     virtual void signedIn() = 0;
-    // Signs out (a session we opened), then emits the result.
+    // Lets go of the session (the last holder's is logged out), then emits the result.
     void finish();
     // Looks the batch's BatchMemoryRequest up as this user sees it (answer
     // {"results":[...]}, at most one).

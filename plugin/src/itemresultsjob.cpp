@@ -125,6 +125,7 @@ void ItemResultsJob::nextChunk()
         ConnectionSettings settings = m_settings;
         settings.sessionToken = m_parse.sessionToken();
         auto *chunk = new ItemResultsJob(m_nam, settings, batchId, options, this);
+        chunk->setSession(m_parse.session());
         chunk->setAutoDelete(false);
         connect(chunk, &ResultsJob::itemsReady, this, [this, offset](const QList<ItemResult> &items) {
             QList<ItemResult> shifted = items;

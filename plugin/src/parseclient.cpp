@@ -1,6 +1,7 @@
 #include "parseclient.h"
 
 #include "logging.h"
+#include "parsesession.h"
 
 #include <membatch/job.h>
 
@@ -35,12 +36,15 @@ void readParseError(ApiResult &r, QString *says)
 } // namespace
 
 ParseClient::ParseClient(QNetworkAccessManager *nam, const ConnectionSettings &settings, Auth auth)
-    : m_rest(nam, QStringLiteral("Parse"), readParseError)
+    : m_nam(nam)
+    , m_rest(nam, QStringLiteral("Parse"), readParseError)
     , m_settings(settings)
     , m_auth(auth)
     , m_sessionToken(settings.sessionToken)
 {
 }
+
+ParseClient::~ParseClient() = default;
 
 ParseClient::Auth ParseClient::clientAuth(const ConnectionSettings &s)
 {
@@ -68,54 +72,106 @@ QNetworkRequest ParseClient::request(const QString &path, const QUrlQuery &query
     return req;
 }
 
+void ParseClient::setSession(ParseSession *session)
+{
+    m_session = session;
+    m_ownSession.reset();
+}
+
+ParseSession *ParseClient::session() const
+{
+    return m_session;
+}
+
 void ParseClient::signIn(QObject *context, std::function<void(const ApiResult &, const QString &)> handler)
 {
     if (m_auth == Auth::Master) {
         handler(ApiResult{}, QString());
         return;
     }
-    auto readUser = [this, handler](ApiResult r) {
-        r.expectFields({"objectId"});
-        handler(r, r.json.value(QStringLiteral("objectId")).toString());
-    };
-    if (!m_sessionToken.isEmpty()) {
-        m_rest.send("GET", request(QStringLiteral("/users/me")), {}, context, readUser);
-        return;
+    if (!m_session) {
+        // Nobody shares one with us: a session of our own, ended as soon as it is let go.
+        m_ownSession = std::make_unique<ParseSession>(m_nam, m_settings);
+        m_ownSession->setLinger(0);
+        m_session = m_ownSession.get();
     }
-    const QJsonObject body{{QStringLiteral("username"), m_settings.username},
-                           {QStringLiteral("password"), m_settings.password}};
-    QNetworkRequest req = request(QStringLiteral("/login"));
-    req.setRawHeader("X-Parse-Revocable-Session", "1");
-    m_rest.send("POST", req, compactJson(body), context, [this, readUser, user = m_settings.username](ApiResult r) {
-        if (r.serviceCode != 101) {
-            if (r.expectFields({"sessionToken"})) {
-                m_sessionToken = r.json.value(QStringLiteral("sessionToken")).toString();
-                m_ownsSession = true;
-            }
-            readUser(r);
-            return;
-        }
-        ApiResult refused = r; // 101 on /login: "Invalid username/password."
-        refused.error = Job::AuthenticationError;
-        refused.message = QStringLiteral("Parse refused the login of user '%1': wrong username or password").arg(user);
-        readUser(refused);
+    m_holding = true;
+    m_session->acquire(context, [this, handler, session = m_session](const ApiResult &r) {
+        if (r.ok() && session)
+            m_sessionToken = session->token();
+        handler(r, session ? session->userId() : QString());
     });
 }
 
 void ParseClient::signOut(QObject *context, std::function<void()> done)
 {
-    if (!m_ownsSession) {
+    if (!m_holding || !m_session) {
         done();
         return;
     }
-    m_ownsSession = false;
-    QNetworkRequest req = request(QStringLiteral("/logout"));
-    req.setAttribute(RestClient::IdempotentAttribute, true); // a session ended twice is ended
-    m_rest.send("POST", req, "{}", context, [done](const ApiResult &r) {
-        if (!r.ok())
-            qCWarning(lcParse) << "could not end the session:" << r.message;
-        done();
+    m_holding = false;
+    m_session->release(context, std::move(done));
+}
+
+void ParseClient::logIn(QObject *context, Handler handler)
+{
+    const QJsonObject body{{QStringLiteral("username"), m_settings.username},
+                           {QStringLiteral("password"), m_settings.password}};
+    QNetworkRequest req = request(QStringLiteral("/login"));
+    req.setRawHeader("X-Parse-Revocable-Session", "1");
+    m_rest.send("POST", req, compactJson(body), context, [handler, user = m_settings.username](ApiResult r) {
+        if (r.serviceCode == 101) { // on /login: "Invalid username/password."
+            r.error = Job::AuthenticationError;
+            r.message = QStringLiteral("Parse refused the login of user '%1': wrong username or password").arg(user);
+        }
+        r.expectFields({"sessionToken", "objectId"});
+        handler(r);
     });
+}
+
+void ParseClient::getMe(const QString &token, QObject *context, Handler handler)
+{
+    QNetworkRequest req = request(QStringLiteral("/users/me"));
+    req.setRawHeader("X-Parse-Session-Token", token.toUtf8());
+    m_rest.send("GET", req, {}, context, [handler](ApiResult r) {
+        r.expectFields({"objectId"});
+        handler(r);
+    });
+}
+
+void ParseClient::logOut(const QString &token, QObject *context, Handler handler)
+{
+    QNetworkRequest req = request(QStringLiteral("/logout"));
+    req.setRawHeader("X-Parse-Session-Token", token.toUtf8());
+    req.setAttribute(RestClient::IdempotentAttribute, true); // a session ended twice is ended
+    m_rest.send("POST", req, "{}", context, std::move(handler));
+}
+
+void ParseClient::send(const QByteArray &verb, const QNetworkRequest &req, const QByteArray &body, QObject *context,
+                       Handler handler, RestClient::UploadProgress progress)
+{
+    if (m_auth == Auth::Master || !m_holding || !m_session || m_sessionToken.isEmpty()) {
+        m_rest.send(verb, req, body, context, std::move(handler), std::move(progress));
+        return;
+    }
+    const QString sent = m_sessionToken;
+    m_rest.send(verb, req, body, context, [this, verb, req, body, context, handler, progress, sent](const ApiResult &r) {
+        if (r.serviceCode != 209 || !m_session) {
+            handler(r);
+            return;
+        }
+        qCDebug(lcParse) << "the session was refused (209) on" << r.target << "- renewing it";
+        m_session->renew(sent, context, [this, verb, req, body, context, handler, progress, r](const ApiResult &renewed) {
+            if (!renewed.ok() || !m_session) {
+                handler(r);
+                return;
+            }
+            m_sessionToken = m_session->token();
+            QNetworkRequest again = req;
+            again.setRawHeader("X-Parse-Session-Token", m_sessionToken.toUtf8());
+            m_rest.send(verb, again, body, context, handler, progress);
+        });
+    }, progress);
 }
 
 void ParseClient::uploadFile(const QString &name, const QByteArray &data, const QByteArray &contentType,
@@ -127,7 +183,7 @@ void ParseClient::uploadFile(const QString &name, const QByteArray &data, const 
     // nothing points to, which membatch gc removes.
     req.setAttribute(RestClient::IdempotentAttribute, true);
     qCDebug(lcParse) << "uploading" << name << data.size() << "bytes";
-    m_rest.send("POST", req, data, context, std::move(handler), std::move(progress));
+    send("POST", req, data, context, std::move(handler), std::move(progress));
 }
 
 void ParseClient::createObject(const QString &className, const QJsonObject &fields, QObject *context, Handler handler)
@@ -137,19 +193,19 @@ void ParseClient::createObject(const QString &className, const QJsonObject &fiel
     // (code 137, which its caller reads): safe to retry.
     if (fields.contains(QLatin1String("objectId")))
         req.setAttribute(RestClient::IdempotentAttribute, true);
-    m_rest.send("POST", req, compactJson(fields), context, std::move(handler));
+    send("POST", req, compactJson(fields), context, std::move(handler));
 }
 
 void ParseClient::updateObject(const QString &className, const QString &objectId, const QJsonObject &fields,
                                QObject *context, Handler handler)
 {
-    m_rest.send("PUT", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), compactJson(fields), context,
+    send("PUT", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), compactJson(fields), context,
                 std::move(handler));
 }
 
 void ParseClient::getObject(const QString &className, const QString &objectId, QObject *context, Handler handler)
 {
-    m_rest.send("GET", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), {}, context,
+    send("GET", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), {}, context,
                 std::move(handler));
 }
 
@@ -161,12 +217,12 @@ void ParseClient::find(const QString &className, const QJsonObject &where, QObje
     query.addQueryItem(QStringLiteral("limit"), QString::number(limit));
     if (!order.isEmpty())
         query.addQueryItem(QStringLiteral("order"), order);
-    m_rest.send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+    send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
 }
 
 void ParseClient::batch(const QByteArrayList &requests, QObject *context, Handler handler)
 {
-    m_rest.send("POST", request(QStringLiteral("/batch")), "{\"requests\":[" + requests.join(',') + "]}", context,
+    send("POST", request(QStringLiteral("/batch")), "{\"requests\":[" + requests.join(',') + "]}", context,
                 std::move(handler));
 }
 
@@ -222,7 +278,7 @@ void ParseClient::findKeys(const QString &className, const QJsonObject &where, c
         query.addQueryItem(QStringLiteral("keys"), keys.join(QLatin1Char(',')));
     if (!order.isEmpty())
         query.addQueryItem(QStringLiteral("order"), order);
-    m_rest.send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+    send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
 }
 
 void ParseClient::count(const QString &className, const QJsonObject &where, QObject *context, Handler handler)
@@ -231,12 +287,12 @@ void ParseClient::count(const QString &className, const QJsonObject &where, QObj
     query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compactJson(where)));
     query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
     query.addQueryItem(QStringLiteral("limit"), QStringLiteral("0"));
-    m_rest.send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+    send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
 }
 
 void ParseClient::deleteObject(const QString &className, const QString &objectId, QObject *context, Handler handler)
 {
-    m_rest.send("DELETE", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), {}, context,
+    send("DELETE", request(QStringLiteral("/classes/%1/%2").arg(className, objectId)), {}, context,
                 std::move(handler));
 }
 
@@ -258,18 +314,18 @@ void ParseClient::deleteFile(const QString &name, QObject *context, Handler hand
         return;
     }
     qCDebug(lcParse) << "deleting file" << name;
-    m_rest.send("DELETE", request(QStringLiteral("/files/") + name), {}, context, std::move(handler));
+    send("DELETE", request(QStringLiteral("/files/") + name), {}, context, std::move(handler));
 }
 
 void ParseClient::changeSchema(const QByteArray &verb, const QString &className, const QJsonObject &body, QObject *context,
                                Handler handler)
 {
-    m_rest.send(verb, request(QStringLiteral("/schemas/") + className), compactJson(body), context, std::move(handler));
+    send(verb, request(QStringLiteral("/schemas/") + className), compactJson(body), context, std::move(handler));
 }
 
 void ParseClient::schemas(QObject *context, Handler handler)
 {
-    m_rest.send("GET", request(QStringLiteral("/schemas")), {}, context, std::move(handler));
+    send("GET", request(QStringLiteral("/schemas")), {}, context, std::move(handler));
 }
 
 } // namespace membatch

@@ -11,6 +11,8 @@
 
 namespace membatch {
 
+class ParseSession;
+
 // Parse Server's REST API: login, files, objects, queries and /batch.
 // Requests carry the session token when there is one, else the master key.
 class ParseClient
@@ -19,6 +21,9 @@ public:
     enum class Auth { Session, Master };
 
     ParseClient(QNetworkAccessManager *nam, const ConnectionSettings &settings, Auth auth);
+    ~ParseClient();
+    ParseClient(const ParseClient &) = delete;
+    ParseClient &operator=(const ParseClient &) = delete;
     // A client acts as its user when it has one, else with the master key.
     static Auth clientAuth(const ConnectionSettings &settings);
 
@@ -26,14 +31,31 @@ public:
     // How failed calls are retried (RetryPolicy's defaults unless set).
     void setRetryPolicy(const RetryPolicy &policy) { m_rest.setRetryPolicy(policy); }
 
+    // The session signIn() takes a hold on (the plugin's shared one), before
+    // signIn(). Without one, signIn() opens a session of this client's own,
+    // ended by signOut().
+    void setSession(ParseSession *session);
+    // The session signIn() holds (for a sub-job to hold too: no sign-in of its own).
+    ParseSession *session() const;
     // Establishes who we are: with the master key, nobody (userId empty);
-    // with a session token, its user (GET /users/me); else a login with the
-    // username and password, whose session is then used for every request.
+    // else context holds the session (ParseSession: a login with the
+    // username and password, or the session token given, checked with GET
+    // /users/me) until signOut(). A request Parse answers 209 (invalid
+    // session token) is sent again once on a renewed session.
     void signIn(QObject *context, std::function<void(const ApiResult &, const QString &userId)> handler);
     QString sessionToken() const { return m_sessionToken; }
-    // Ends the session that signIn() opened with a login (POST /logout), so
-    // that runs do not pile up sessions; a session we were given is kept.
+    // Lets go of the session signIn() held; done runs when nothing of it is
+    // left in flight (the last holder's session is logged out first). A
+    // session token given in the settings is never logged out.
     void signOut(QObject *context, std::function<void()> done);
+
+    // What ParseSession sends. POST /login with the username and password
+    // (101 "wrong password" is an AuthenticationError); the answer has
+    // sessionToken and objectId.
+    void logIn(QObject *context, Handler handler);
+    // GET /users/me, POST /logout with this token.
+    void getMe(const QString &token, QObject *context, Handler handler);
+    void logOut(const QString &token, QObject *context, Handler handler);
     // POST /files/NAME with raw bytes; the answer carries name and url.
     void uploadFile(const QString &name, const QByteArray &data, const QByteArray &contentType, QObject *context,
                     Handler handler, RestClient::UploadProgress progress = {});
@@ -86,12 +108,18 @@ public:
 
 private:
     QNetworkRequest request(const QString &path, const QUrlQuery &query = {}) const;
+    // m_rest.send, but a 209 on a session we hold renews it and sends again once.
+    void send(const QByteArray &verb, const QNetworkRequest &request, const QByteArray &body, QObject *context,
+              Handler handler, RestClient::UploadProgress progress = {});
 
+    QNetworkAccessManager *m_nam;
     RestClient m_rest;
     ConnectionSettings m_settings;
     Auth m_auth;
     QString m_sessionToken;
-    bool m_ownsSession = false;
+    QPointer<ParseSession> m_session;
+    std::unique_ptr<ParseSession> m_ownSession;
+    bool m_holding = false;
 };
 
 } // namespace membatch

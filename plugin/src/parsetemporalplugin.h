@@ -8,8 +8,11 @@ class QNetworkAccessManager;
 
 namespace membatch {
 
-// The plugin's root: holds the settings and the one shared
-// QNetworkAccessManager, and creates jobs. The work is in the jobs.
+class ParseSession;
+
+// The plugin's root: holds the settings, the one shared
+// QNetworkAccessManager and the Parse session its jobs share, and creates
+// jobs. The work is in the jobs.
 class ParseTemporalPlugin : public QObject, public IBatchProcessor
 {
     Q_OBJECT
@@ -32,8 +35,12 @@ public:
     Job *work(const WorkerOptions &options) override;
 
 private:
+    template <class J>
+    J *shared(J *job) const;
+
     QNetworkAccessManager *m_nam;
     ConnectionSettings m_settings;
+    ParseSession *m_session; // a child; a replaced one ends itself when let go
 };
 
 } // namespace membatch

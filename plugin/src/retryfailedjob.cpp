@@ -113,6 +113,7 @@ void RetryFailedJob::nextFailures()
     ResultsOptions options;
     options.failedOnly = true;
     auto *reader = new ItemResultsJob(m_nam, settings, m_requests.at(m_current).status.batchId, options, this);
+    reader->setSession(m_parse.session());
     reader->setAutoDelete(false);
     m_child = reader;
     connect(reader, &ResultsJob::itemsReady, this, [this](const QList<ItemResult> &items) {
@@ -283,6 +284,7 @@ void RetryFailedJob::submit()
     settings.sessionToken = m_parse.sessionToken();
     auto *job = new SubmitJob(m_nam, settings, m_spool.get(), tr("the failed items of batch %1").arg(m_batchId), m_options, this);
     job->setRetryOf(m_batchId);
+    job->setSession(m_parse.session());
     job->setAutoDelete(false);
     m_child = job;
     connect(job, &Job::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });

@@ -349,6 +349,8 @@ void SubmitJob::signIn()
     m_signingIn = true;
     m_parse.signIn(this, [this](const ApiResult &r, const QString &userId) {
         m_signingIn = false;
+        if (isFinished()) // killed while it waited for the session
+            return;
         if (m_finishing) { // failed or stopped meanwhile: end the session it opened
             m_parse.signOut(this, [this] { emitResult(); });
             return;
@@ -706,6 +708,7 @@ void SubmitJob::follow()
     WatchOptions options;
     options.pollIntervalMs = m_options.pollIntervalMs;
     m_watch = WatchJob::onSession(m_nam, m_settings, m_parse.sessionToken(), m_status.batchId, options, this);
+    m_watch->setSession(m_parse.session());
     connect(m_watch, &Job::progressChanged, this, [this](const BatchProgress &p) { setProgress(p); });
     connect(m_watch, &Job::result, this, [this](Job *job) {
         const auto *watch = static_cast<WatchJob *>(job);

@@ -48,6 +48,8 @@ public:
     // The submission retries the failed items of this batch (retry-failed):
     // each request records it as retryOf. Before start().
     void setRetryOf(const QString &batchId) { m_retryOf = batchId; }
+    // The session to hold instead of one of the job's own; before start().
+    void setSession(ParseSession *session) { m_parse.setSession(session); }
 
     // What a batch id may be: it names the Parse file and the workflow.
     static bool isValidBatchId(const QString &batchId);

@@ -34,6 +34,11 @@ WatchJob *WatchJob::onSession(QNetworkAccessManager *nam, ConnectionSettings set
     return watch;
 }
 
+void WatchJob::setSession(ParseSession *session)
+{
+    m_monitor->setSession(session);
+}
+
 void WatchJob::doStart()
 {
     m_monitor->start();

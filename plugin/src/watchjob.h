@@ -11,6 +11,7 @@ class QNetworkAccessManager;
 namespace membatch {
 
 class ParseMonitorJob;
+class ParseSession;
 
 // Follows one batch until it ends (or, with options.once, reports it once):
 // a ParseMonitorJob of that one batch, so it gets push with catch-up, the
@@ -30,6 +31,8 @@ public:
                                const QString &batchId, const WatchOptions &options, QObject *parent);
 
     ParseMonitorJob *monitor() const { return m_monitor; }
+    // The session to hold instead of one of the job's own; before start().
+    void setSession(ParseSession *session);
 
 protected:
     void doStart() override;

@@ -3,6 +3,7 @@
 #include "batchcodec.h"
 #include "fakehttpserver.h"
 #include "gzipcodec.h"
+#include "parsesession.h"
 #include "submitjob.h"
 
 #include <QCryptographicHash>
@@ -90,6 +91,38 @@ private:
 
 private Q_SLOTS:
     void initTestCase() { QVERIFY(m_dir.isValid()); }
+
+    // Submissions that share the plugin's session sign in once, and the
+    // last one's result comes after the one logout.
+    void submissionsShareOneSession()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serveParse(server);
+        server.on("POST", startPath(), Response::json(200, {{QStringLiteral("runId"), QStringLiteral("run1")}, {QStringLiteral("started"), true}}));
+        ParseSession session(&m_nam, settingsFor(server));
+        session.setLinger(20);
+        QList<SubmitJob *> jobs;
+        int results = 0;
+        bool loggedOutFirst = true;
+        for (int i = 0; i < 3; ++i) {
+            auto *job = new SubmitJob(&m_nam, settingsFor(server), writeItems(QStringLiteral("shared%1.jsonl").arg(i), 5 + i), {});
+            job->setSession(&session);
+            connect(job, &Job::result, this, [&](Job *j) {
+                QVERIFY2(j->error() == Job::NoError, qPrintable(j->errorString()));
+                if (++results == 3)
+                    loggedOutFirst = server.requestsTo("POST", QStringLiteral("/parse/logout")).size() == 1;
+            });
+            jobs.append(job);
+        }
+        for (SubmitJob *job : std::as_const(jobs))
+            job->start();
+        QTRY_COMPARE_WITH_TIMEOUT(results, 3, 20000);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/login")).size(), 1);
+        QCOMPARE(server.requestsTo("POST", QStringLiteral("/parse/logout")).size(), 1);
+        QVERIFY(loggedOutFirst);
+        QCOMPARE(session.holders(), 0);
+    }
 
     void submitsInOrderAndRetriesAnUnknownStart()
     {
