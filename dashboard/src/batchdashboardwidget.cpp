@@ -18,6 +18,7 @@
 #include <QSplitter>
 #include <QStyle>
 #include <QStyledItemDelegate>
+#include <QTextDocument>
 #include <QToolButton>
 #include <QTreeView>
 #include <QTreeWidget>
@@ -30,6 +31,9 @@ namespace {
 // More than this many errors are counted, not listed: a failed million
 // would otherwise fill the widget with rows nobody reads.
 constexpr int MaxListedErrors = 1000;
+// A reason or an error is shown up to this long: a megabyte of one would
+// stretch the window and stall the tooltip's layout.
+constexpr int MaxTipChars = 2000;
 
 // Columns sized to their contents, with room between the figures.
 class PaddedDelegate : public QStyledItemDelegate
@@ -72,6 +76,8 @@ BatchDashboardWidget::BatchDashboardWidget(QWidget *parent)
     m_messageBar->setStyleSheet(QStringLiteral("#messageBar { background: #fdecea; border: 1px solid #e6b0aa; border-radius: 4px; }"
                                                "#messageBar QLabel { color: #922b21; }"));
     m_messageText->setWordWrap(true);
+    // Job errors quote servers and items: shown as text, never as HTML.
+    m_messageText->setTextFormat(Qt::PlainText);
     m_messageText->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto *closeMessage = new QToolButton(m_messageBar);
     closeMessage->setAutoRaise(true);
@@ -120,6 +126,8 @@ BatchDashboardWidget::BatchDashboardWidget(QWidget *parent)
 
     // The selected batch: what went wrong, and its per-item errors.
     m_detail->setWordWrap(true);
+    m_detail->setTextFormat(Qt::RichText); // built below with every piece escaped
+    m_summary->setTextFormat(Qt::PlainText);
     m_detail->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_errorsToggle->setCheckable(true);
     m_errorsToggle->setAutoRaise(true);
@@ -355,7 +363,7 @@ void BatchDashboardWidget::updateDetails()
     lines << tr("<b>%1</b>: %2").arg(batchId.toHtmlEscaped(), BatchTableModel::statusText(batch, progress).toHtmlEscaped());
     const QString reason = i.data(BatchTableModel::ReasonRole).toString();
     if (!reason.isEmpty())
-        lines << reason.toHtmlEscaped();
+        lines << (reason.size() > MaxTipChars ? reason.left(MaxTipChars) + QChar(0x2026) : reason).toHtmlEscaped();
     m_detail->setText(lines.join(QStringLiteral("<br>")));
     m_errorsToggle->setText(errors.isEmpty() ? tr("No item errors") : (errors.size() == 1 ? tr("1 item error") : tr("%1 item errors").arg(errors.size())));
     m_errorsToggle->setEnabled(!errors.isEmpty());
@@ -374,7 +382,7 @@ void BatchDashboardWidget::updateDetails()
         auto *item = new QTreeWidgetItem({index.isDouble() ? QString::number(index.toInteger()) : QStringLiteral("-"),
                                           e.value(QStringLiteral("stage")).toString(),
                                           e.value(QStringLiteral("error")).toString()});
-        item->setToolTip(2, item->text(2));
+        item->setToolTip(2, Qt::convertFromPlainText(item->text(2).left(MaxTipChars), Qt::WhiteSpaceNormal));
         items << item;
     }
     if (errors.size() > MaxListedErrors)
