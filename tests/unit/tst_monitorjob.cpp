@@ -30,13 +30,20 @@ struct FakeStack
         http.on("POST", QStringLiteral("/parse/login"),
                 Response::json(200, {{QStringLiteral("objectId"), QStringLiteral("u1")}, {QStringLiteral("sessionToken"), QStringLiteral("r:tok")}}));
         http.on("POST", QStringLiteral("/parse/logout"), Response::json(200, {}));
-        http.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"), [this](const FakeHttpServer::Request &r) {
+        const auto find = [this](const FakeHttpServer::Request &r) {
             ++parseFinds;
             if (failFinds > 0) {
                 --failFinds;
                 return Response::json(503, {{QStringLiteral("error"), QStringLiteral("busy")}});
             }
-            const QJsonObject where = QJsonDocument::fromJson(QUrlQuery(r.query).queryItemValue(QStringLiteral("where"), QUrl::FullyDecoded).toUtf8()).object();
+            // As Node: a request line over 16 KiB is refused before Parse sees it.
+            if (r.path.size() + r.query.size() > 16 * 1024)
+                return Response::raw(431, QByteArray());
+            const bool inBody = r.method == "POST";
+            if (inBody && r.json().value(QStringLiteral("_method")).toString() != QLatin1String("GET"))
+                return Response::json(400, {{QStringLiteral("error"), QStringLiteral("a create in a watch")}});
+            const QJsonObject where = inBody ? r.json().value(QStringLiteral("where")).toObject()
+                                             : QJsonDocument::fromJson(QUrlQuery(r.query).queryItemValue(QStringLiteral("where"), QUrl::FullyDecoded).toUtf8()).object();
             QStringList ids;
             for (const QJsonValue &clause : where.value(QStringLiteral("$or")).toArray()) {
                 const QJsonObject field = clause.toObject();
@@ -50,7 +57,9 @@ struct FakeStack
                     results.append(o);
             }
             return Response::json(200, {{QStringLiteral("results"), results}});
-        });
+        };
+        http.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"), find);
+        http.on("POST", QStringLiteral("/parse/classes/BatchMemoryRequest"), find);
         http.on("GET", QStringLiteral("/api/v1/namespaces/default/workflows/"), [this](const FakeHttpServer::Request &r) {
             const QStringList parts = r.path.split(QLatin1Char('/'));
             const QString id = parts.value(6); // /api/v1/namespaces/default/workflows/ID[/history]
@@ -400,6 +409,27 @@ private Q_SLOTS:
         QVERIFY2(job.errorString().contains(QStringLiteral("batch parent ended partial_failure")), qPrintable(job.errorString()));
         QVERIFY2(job.batchProgress(QStringLiteral("parent")).reason.contains(QStringLiteral("terminated by an operator")),
                  qPrintable(job.batchProgress(QStringLiteral("parent")).reason));
+    }
+
+    void twoHundredLongIdsAreWatchedInOneQuery()
+    {
+        // 200 ids of 100 characters: a where of 45 KiB, over what a URL may hold.
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        QStringList ids;
+        for (int i = 0; i < 200; ++i) {
+            ids << QStringLiteral("%1").arg(i, 100, 10, QLatin1Char('b'));
+            stack.put(ids.last(), QStringLiteral("completed"), 10, 10);
+        }
+        ParseMonitorJob job(&m_nam, stack.settings(), ids, polling());
+        job.setAutoDelete(false);
+        QSignalSpy result(&job, &Job::result);
+        job.start();
+        QVERIFY(result.wait(10000));
+        QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
+        for (const QString &id : std::as_const(ids))
+            QCOMPARE(job.batch(id).successCount, qint64(10));
+        QCOMPARE(stack.parseFinds, 1);
     }
 
     void addBatchWhileRunning()
