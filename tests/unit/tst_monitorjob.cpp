@@ -24,6 +24,7 @@ struct FakeStack
     QHash<QString, QString> workflowFailure; // its failure message
     int parseFinds = 0;
     int failFinds = 0; // answer this many finds with 503 first
+    int describes = 0;  // calls to Temporal
 
     FakeStack()
     {
@@ -61,6 +62,7 @@ struct FakeStack
         http.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"), find);
         http.on("POST", QStringLiteral("/parse/classes/BatchMemoryRequest"), find);
         http.on("GET", QStringLiteral("/api/v1/namespaces/default/workflows/"), [this](const FakeHttpServer::Request &r) {
+            ++describes;
             const QStringList parts = r.path.split(QLatin1Char('/'));
             const QString id = parts.value(6); // /api/v1/namespaces/default/workflows/ID[/history]
             if (!workflowStatus.contains(id))
@@ -430,6 +432,26 @@ private Q_SLOTS:
         for (const QString &id : std::as_const(ids))
             QCOMPARE(job.batch(id).successCount, qint64(10));
         QCOMPARE(stack.parseFinds, 1);
+    }
+
+    void manyOpenChunksAreNotAllDescribedEveryPoll()
+    {
+        // A parent of 400 open chunks, polled every 50 ms: Temporal is asked
+        // about each once in a while, and Parse every poll all the same.
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        constexpr int chunks = 400;
+        for (int i = 1; i <= chunks; ++i)
+            stack.put(QStringLiteral("p-%1").arg(i, 3, 10, QLatin1Char('0')), QStringLiteral("processing"), 10, 1, QStringLiteral("p"), chunks);
+        ParseMonitorJob job(&m_nam, stack.settings(), {QStringLiteral("p")}, polling());
+        job.setAutoDelete(false);
+        job.start();
+        QTRY_VERIFY_WITH_TIMEOUT(stack.describes >= chunks, 20000); // each once, first
+        const int finds = stack.parseFinds;
+        QTRY_VERIFY_WITH_TIMEOUT(stack.parseFinds >= finds + 10, 5000);
+        QVERIFY2(stack.describes < chunks + 100, qPrintable(QString::number(stack.describes)));
+        QCOMPARE(job.batchProgress(QStringLiteral("p")).processed, qint64(chunks));
+        job.kill();
     }
 
     void addBatchWhileRunning()
