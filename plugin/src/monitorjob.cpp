@@ -22,6 +22,16 @@ constexpr int DescribesInFlight = 4;
 // every poll, which kept Temporal busy and held back every Parse look.
 constexpr int DescribesPerSecond = 20;
 
+// The batches as an error names them: a watch of 200 ids of 100
+// characters made a 20 KB message of each failed look.
+QString namesOf(const QStringList &ids)
+{
+    constexpr int Named = 3;
+    if (ids.size() <= Named)
+        return ids.join(QStringLiteral(", "));
+    return MonitorJob::tr("%1 and %n more", nullptr, int(ids.size() - Named)).arg(ids.mid(0, Named).join(QStringLiteral(", ")));
+}
+
 bool isFinalParseStatus(const QString &status)
 {
     return status == QLatin1String(BatchStatus::Completed) || status == QLatin1String(BatchStatus::PartialFailure)
@@ -41,7 +51,7 @@ BatchProgress::Phase phaseOf(const BatchStatus &s)
 
 ParseMonitorJob::ParseMonitorJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QStringList &batchIds,
                                  const WatchOptions &options, QObject *parent)
-    : ClientJobBase<MonitorJob>(nam, settings, batchIds.join(QStringLiteral(", ")), parent)
+    : ClientJobBase<MonitorJob>(nam, settings, namesOf(batchIds), parent)
     , m_options(options)
 {
     m_timer.setInterval(std::max(50, options.pollIntervalMs));

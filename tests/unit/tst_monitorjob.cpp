@@ -539,6 +539,28 @@ private Q_SLOTS:
         QCOMPARE(job.batch().workflowStatus, QStringLiteral("completed")); // looked at once, to show how it ended
     }
 
+    void anErrorNamesAFewOfManyBatches()
+    {
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        const Response broken = Response::json(500, {{QStringLiteral("code"), 1}, {QStringLiteral("message"), QStringLiteral("Internal server error.")}});
+        stack.http.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"), broken);
+        stack.http.on("POST", QStringLiteral("/parse/classes/BatchMemoryRequest"), broken);
+        QStringList ids;
+        for (int i = 0; i < 200; ++i)
+            ids << QStringLiteral("%1").arg(i, 100, 10, QLatin1Char('b'));
+        ParseMonitorJob job(&m_nam, stack.settings(), ids, polling());
+        job.setAutoDelete(false);
+        QSignalSpy result(&job, &Job::result);
+        job.start();
+        QVERIFY(result.wait(10000));
+        QCOMPARE(job.error(), int(Job::ServerError));
+        // 200 ids of 100 characters were a 20 KB message.
+        QVERIFY2(job.errorString().size() < 1000, qPrintable(job.errorString().left(300)));
+        QVERIFY2(job.errorString().startsWith(QStringLiteral("reading batch %1, %2, %3 and 197 more from Parse: ").arg(ids.at(0), ids.at(1), ids.at(2))),
+                 qPrintable(job.errorString()));
+    }
+
     void aServerErrorEndsTheWatchWithWhere()
     {
         FakeStack stack;
