@@ -10,6 +10,7 @@
 
 #include <QAction>
 #include <QImage>
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QLabel>
@@ -222,6 +223,35 @@ private Q_SLOTS:
         job->finish(Job::ServerError, hostile);
         QVERIFY(w.message().contains(hostile));
         verifyShownAsText(w, hostile); // the message bar
+    }
+
+    void fiveHundredRowsFollowAWatch()
+    {
+        // 500 batches, each changing: was 16 s for one round of changes
+        // (every column measured over every row at each), now a few ms.
+        BatchDashboardWidget w;
+        w.resize(1200, 800);
+        for (int i = 0; i < 500; ++i) {
+            const BatchStatus b = fake::batch(QStringLiteral("batch-%1").arg(i), QStringLiteral("processing"), 1000, 1, 0);
+            w.model()->updateBatch(b, fake::progressOf(b, BatchProgress::Phase::Processing));
+        }
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QElapsedTimer t;
+        t.start();
+        for (int i = 0; i < 500; ++i) {
+            const BatchStatus b = fake::batch(QStringLiteral("batch-%1").arg(i), QStringLiteral("processing"), 1000, 500 + i, 0);
+            BatchProgress p = fake::progressOf(b, BatchProgress::Phase::Processing);
+            p.rate = 1000 + i;
+            w.model()->updateBatch(b, p);
+        }
+        const qint64 ms = t.elapsed();
+        QVERIFY2(ms < 3000, qPrintable(QStringLiteral("%1 ms for 500 changes").arg(ms)));
+        // The figures still fit, once the changes settle.
+        QAbstractItemView *view = w.findChild<QTreeView *>(); // sizeHintForColumn is public there
+        QVERIFY(view);
+        QTRY_VERIFY(static_cast<QTreeView *>(view)->columnWidth(BatchTableModel::ProcessedColumn) >= view->sizeHintForColumn(BatchTableModel::ProcessedColumn));
+        QTRY_VERIFY(static_cast<QTreeView *>(view)->columnWidth(BatchTableModel::RateColumn) >= view->sizeHintForColumn(BatchTableModel::RateColumn));
     }
 
     void aPluginWithoutTheCallSaysSo()
