@@ -5,14 +5,14 @@
 
 namespace {
 
-// A batch id from Parse is printed, never obeyed: no control characters
-// reach the terminal.
+// A batch id from Parse is printed, never obeyed: no control characters,
+// nor bidi overrides, reach the terminal.
 QString printable(const QString &text)
 {
     QString out;
     out.reserve(text.size());
     for (const QChar c : text)
-        out += c.isPrint() ? QString(c) : QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+        out += c.isPrint() && c.category() != QChar::Other_Format ? QString(c) : QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
     return out;
 }
 

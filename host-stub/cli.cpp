@@ -597,16 +597,16 @@ void Cli::track(Job *job, const QString &source)
 int Cli::unfinishedInJournal(QStringList *ids)
 {
     Journal journal(journalPath());
-    QTextStream err(stderr);
+    // A journal's errors quote the file and its lock's holder: printed, not obeyed.
     if (journal.prune(QDateTime::currentDateTimeUtc().addMSecs(-m_keepFinishedMs)) < 0) {
-        err << "membatch: " << journal.errorString() << '\n';
+        m_printer->error(journal.errorString());
         return ExitError;
     }
     bool ok = false;
     const ConnectionSettings s = settings();
     const QList<JournalEntry> entries = journal.unfinished(journalServer(), s.username, &ok);
     if (!ok) {
-        err << "membatch: " << journal.errorString() << '\n';
+        m_printer->error(journal.errorString());
         return ExitError;
     }
     if (entries.isEmpty()) {
@@ -651,7 +651,7 @@ void Cli::showList(ListJob *job)
         QTextStream out(stdout);
         QTextStream err(stderr);
         if (job->error()) {
-            err << "membatch: " << job->errorString() << '\n';
+            m_printer->error(job->errorString()); // it quotes Parse's answer
             Q_EMIT finished(job->error() == Job::InvalidInputError ? ExitUsage : ExitError);
             return;
         }

@@ -50,13 +50,18 @@ ProgressPrinter::Mode ProgressPrinter::detect(bool json)
 
 // Text that came from users or servers (ids, errors, messages), as a
 // terminal should show it: control characters (escape sequences, carriage
-// returns) written out as \uXXXX instead of acted on.
-static QString printable(const QString &text)
+// returns) and format characters (bidi overrides that turn a line around,
+// zero-width ones) written out as \uXXXX instead of acted on. A newline
+// is kept only where a line may hold several.
+QString ProgressPrinter::printable(const QString &text, bool keepNewlines)
 {
     QString out;
     out.reserve(text.size());
-    for (const QChar c : text)
-        out += (c.isPrint() || c == QLatin1Char(' ') || c == QLatin1Char('\n')) ? QString(c) : QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+    for (const QChar c : text) {
+        const bool shown = c == QLatin1Char(' ') || (keepNewlines && c == QLatin1Char('\n'))
+            || (c.isPrint() && c.category() != QChar::Other_Format);
+        out += shown ? QString(c) : QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+    }
     return out;
 }
 
@@ -80,7 +85,7 @@ static QString duration(qint64 ms)
 QString ProgressPrinter::line(const BatchProgress &p, int idWidth)
 {
     const QLocale c = QLocale::c();
-    const QString id = idWidth > 0 ? printable(p.batchId).leftJustified(idWidth) : printable(p.batchId.left(8));
+    const QString id = idWidth > 0 ? printable(p.batchId, false).leftJustified(idWidth) : printable(p.batchId.left(8), false);
     QString text = QStringLiteral("%1 %2").arg(id).arg(BatchProgress::phaseName(p.phase), -11);
     bool bytes = false;
     switch (p.phase) {
@@ -132,7 +137,7 @@ QString ProgressPrinter::line(const BatchProgress &p, int idWidth)
     const QString reason = printable(p.reason).replace(QLatin1Char('\n'), QLatin1Char(' '));
     const bool done = p.phase == BatchProgress::Phase::Done;
     if (done && !p.status.isEmpty())
-        text += QStringLiteral("  %1").arg(printable(p.status));
+        text += QStringLiteral("  %1").arg(printable(p.status, false));
     if (p.stalled && !done)
         text += QStringLiteral("  STALLED");
     if (!reason.isEmpty())
@@ -469,6 +474,15 @@ void ProgressPrinter::warning(const QString &message)
     m_err.flush();
     if (redraw)
         drawBlock();
+}
+
+void ProgressPrinter::error(const QString &message)
+{
+    if (m_mode == Mode::Terminal)
+        endTerminalLine();
+    m_out.flush();
+    m_err << "membatch: " << printable(message) << '\n';
+    m_err.flush();
 }
 
 void ProgressPrinter::items(const QList<membatch::ItemResult> &items)

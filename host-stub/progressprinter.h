@@ -42,6 +42,10 @@ public:
     void info(const QString &message);
     // A line on stderr that is not the job's ("warning: ...").
     void warning(const QString &message);
+    // An error on stderr ("membatch: ..."), which may quote a server or a file.
+    void error(const QString &message);
+    // Text of users or servers as a terminal shows it, without acting on it.
+    static QString printable(const QString &text, bool keepNewlines = true);
     // Item results: one line each, JSON lines as the results file has them
     // with --json.
     void items(const QList<membatch::ItemResult> &items);

@@ -19,6 +19,7 @@ SignInDialog::SignInDialog(const QString &server, QWidget *parent)
     m_password->setEchoMode(QLineEdit::Password);
     m_remember->setChecked(true);
     m_message->setWordWrap(true);
+    m_message->setTextFormat(Qt::PlainText); // Parse's refusal, quoted
     m_message->setStyleSheet(QStringLiteral("color: #922b21;"));
     m_message->hide();
 

@@ -8,6 +8,7 @@
 #include <QBrush>
 #include <QColor>
 #include <QLocale>
+#include <QTextDocument>
 
 namespace membatch::dashboard {
 
@@ -18,6 +19,9 @@ struct BatchTableModel::Row
 };
 
 namespace {
+
+// A line of a tooltip at most: a megabyte of reason would stall its layout.
+constexpr int MaxTipLineChars = 2000;
 
 bool isBytePhase(BatchProgress::Phase phase)
 {
@@ -348,15 +352,17 @@ QVariant BatchTableModel::cell(const Row &row, int column, int role) const
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     if (role == Qt::ToolTipRole) {
         QStringList lines;
-        lines << b.batchId;
+        lines << b.batchId.left(MaxTipLineChars);
         const QString reason = cell(row, column, ReasonRole).toString();
         if (!reason.isEmpty())
-            lines << reason;
+            lines << (reason.size() > MaxTipLineChars ? reason.left(MaxTipLineChars) + QChar(0x2026) : reason);
         if (p.estimatedCompletion.isValid() && !final)
             lines << tr("should end at %1").arg(locale.toString(p.estimatedCompletion.toLocalTime(), QLocale::ShortFormat));
         if (!b.errors.isEmpty())
             lines << (b.errors.size() == 1 ? tr("1 error recorded") : tr("%1 errors recorded").arg(b.errors.size()));
-        return lines.join(QLatin1Char('\n'));
+        // A tooltip that looks like HTML is shown as HTML: ids and reasons
+        // come from Parse and from items, and are shown, never obeyed.
+        return Qt::convertFromPlainText(lines.join(QLatin1Char('\n')), Qt::WhiteSpaceNormal);
     }
     if (role == Qt::ForegroundRole && (column == StatusColumn || (column == FailedColumn && p.failed > 0))) {
         if (column == FailedColumn)

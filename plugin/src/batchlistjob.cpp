@@ -142,6 +142,13 @@ void BatchListJob::take()
     for (qsizetype i = 0; i < m_scanned.size(); ++i) {
         const QJsonObject o = m_scanned.at(i).toObject();
         const ListCursor key{ParseClient::dateFrom(o.value(QStringLiteral("createdAt"))), o.value(QStringLiteral("objectId")).toString()};
+        // A row that is no request (a server's or a proxy's garbage) is not
+        // shown, nor made a cursor that list would then refuse.
+        ListCursor checked;
+        if (o.value(QStringLiteral("batchId")).toString().isEmpty() || !ListCursor::decode(key.encode(), &checked, nullptr)) {
+            qCWarning(lcParse) << "list: a row of Parse's answer is not a batch request: left out";
+            continue;
+        }
         m_after = key;
         BatchStatus row = BatchRequest::statusFromObject(o);
         if (!row.parentBatchId.isEmpty()) {

@@ -17,6 +17,20 @@ namespace {
 // serve) must not freeze the view.
 constexpr qint64 CatchUpEveryMs = 60000;
 constexpr int DescribesInFlight = 4;
+// Temporal is asked about this many workflows a second at most: a parent of
+// 5000 open chunks has each described every 250 s rather than all of them
+// every poll, which kept Temporal busy and held back every Parse look.
+constexpr int DescribesPerSecond = 20;
+
+// The batches as an error names them: a watch of 200 ids of 100
+// characters made a 20 KB message of each failed look.
+QString namesOf(const QStringList &ids)
+{
+    constexpr int Named = 3;
+    if (ids.size() <= Named)
+        return ids.join(QStringLiteral(", "));
+    return MonitorJob::tr("%1 and %n more", nullptr, int(ids.size() - Named)).arg(ids.mid(0, Named).join(QStringLiteral(", ")));
+}
 
 bool isFinalParseStatus(const QString &status)
 {
@@ -28,7 +42,7 @@ bool isFinalParseStatus(const QString &status)
 
 ParseMonitorJob::ParseMonitorJob(QNetworkAccessManager *nam, const ConnectionSettings &settings, const QStringList &batchIds,
                                  const WatchOptions &options, QObject *parent)
-    : ClientJobBase<MonitorJob>(nam, settings, batchIds.join(QStringLiteral(", ")), parent)
+    : ClientJobBase<MonitorJob>(nam, settings, namesOf(batchIds), parent)
     , m_options(options)
 {
     m_timer.setInterval(std::max(50, options.pollIntervalMs));
@@ -287,6 +301,7 @@ void ParseMonitorJob::describeWorkflows()
         m_describeAgain = true;
         return;
     }
+    QStringList due;
     for (auto it = m_requests.cbegin(); it != m_requests.cend(); ++it) {
         const QString workflowId = it->value(QStringLiteral("workflowId")).toString();
         if (workflowId.isEmpty())
@@ -300,7 +315,16 @@ void ParseMonitorJob::describeWorkflows()
         const Flow flow = m_flows.value(it.key());
         if (BatchStatus::workflowEndedBadly(flow.status) && flow.failureAsked)
             continue; // closed for good, and we know why
-        m_describeQueue.append(it.key());
+        due.append(it.key());
+    }
+    // Each workflow once a poll, or less often when there are many.
+    const qint64 every = std::max<qint64>(m_timer.interval(), qint64(due.size()) * 1000 / DescribesPerSecond);
+    for (const QString &key : std::as_const(due)) {
+        const auto flow = m_flows.constFind(key);
+        // A completed workflow is looked at again at once: has its request said so?
+        if (flow != m_flows.cend() && flow->completedLooks == 0 && flow->described.isValid() && flow->described.elapsed() < every)
+            continue;
+        m_describeQueue.append(key);
     }
     if (m_describeQueue.isEmpty()) {
         emitAll();
@@ -332,7 +356,8 @@ void ParseMonitorJob::describeNext()
         describeNext();
         return;
     }
-    const Flow &flow = m_flows[key];
+    Flow &flow = m_flows[key];
+    flow.described.start();
     const QString runId = flow.followLatestRun ? QString() : request.value(QStringLiteral("workflowRunId")).toString();
     ++m_describing;
     m_temporal.describeWorkflow(workflowId, runId, this, [this, key](const ApiResult &r, const WorkflowState &state) {

@@ -65,6 +65,7 @@ private:
         bool followLatestRun = false;
         bool failureAsked = false;
         int completedLooks = 0; // completed while the request was not final
+        QElapsedTimer described; // since the last describe was sent
     };
     struct Watched
     {

@@ -212,12 +212,36 @@ void ParseClient::getObject(const QString &className, const QString &objectId, Q
 void ParseClient::find(const QString &className, const QJsonObject &where, QObject *context, Handler handler,
                        int limit, const QString &order)
 {
-    QUrlQuery query;
-    query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compactJson(where)));
-    query.addQueryItem(QStringLiteral("limit"), QString::number(limit));
+    QJsonObject params{{QStringLiteral("where"), where}, {QStringLiteral("limit"), limit}};
     if (!order.isEmpty())
-        query.addQueryItem(QStringLiteral("order"), order);
-    send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+        params.insert(QStringLiteral("order"), order);
+    query(className, params, context, std::move(handler));
+}
+
+void ParseClient::query(const QString &className, const QJsonObject &params, QObject *context, Handler handler)
+{
+    const QString path = QStringLiteral("/classes/") + className;
+    QUrlQuery urlQuery;
+    for (auto it = params.begin(); it != params.end(); ++it) {
+        const QJsonValue v = it.value();
+        urlQuery.addQueryItem(it.key(), v.isObject() ? QString::fromUtf8(compactJson(v.toObject()))
+                                 : v.isDouble()      ? QString::number(v.toInteger())
+                                                     : v.toString());
+    }
+    QNetworkRequest req = request(path, urlQuery);
+    if (req.url().toEncoded().size() <= MaxGetUrlBytes) {
+        send("GET", req, {}, context, std::move(handler));
+        return;
+    }
+    // Node refuses a request line over 16 KiB (431), and proxies less: a
+    // where of a few hundred ids goes in a POST body that Parse reads as a
+    // GET. It is still a read, safe to send again.
+    req = request(path);
+    req.setAttribute(RestClient::IdempotentAttribute, true);
+    QJsonObject body = params;
+    body.insert(QStringLiteral("_method"), QStringLiteral("GET"));
+    qCDebug(lcParse) << "query of" << className << "sent as a POST: its URL would be" << req.url().toEncoded().size() << "+ bytes";
+    send("POST", req, compactJson(body), context, std::move(handler));
 }
 
 void ParseClient::batch(const QByteArrayList &requests, QObject *context, Handler handler)
@@ -271,23 +295,18 @@ QDateTime ParseClient::dateFrom(const QJsonValue &value)
 void ParseClient::findKeys(const QString &className, const QJsonObject &where, const QStringList &keys,
                            QObject *context, Handler handler, int limit, const QString &order)
 {
-    QUrlQuery query;
-    query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compactJson(where)));
-    query.addQueryItem(QStringLiteral("limit"), QString::number(limit));
+    QJsonObject params{{QStringLiteral("where"), where}, {QStringLiteral("limit"), limit}};
     if (!keys.isEmpty())
-        query.addQueryItem(QStringLiteral("keys"), keys.join(QLatin1Char(',')));
+        params.insert(QStringLiteral("keys"), keys.join(QLatin1Char(',')));
     if (!order.isEmpty())
-        query.addQueryItem(QStringLiteral("order"), order);
-    send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+        params.insert(QStringLiteral("order"), order);
+    query(className, params, context, std::move(handler));
 }
 
 void ParseClient::count(const QString &className, const QJsonObject &where, QObject *context, Handler handler)
 {
-    QUrlQuery query;
-    query.addQueryItem(QStringLiteral("where"), QString::fromUtf8(compactJson(where)));
-    query.addQueryItem(QStringLiteral("count"), QStringLiteral("1"));
-    query.addQueryItem(QStringLiteral("limit"), QStringLiteral("0"));
-    send("GET", request(QStringLiteral("/classes/") + className, query), {}, context, std::move(handler));
+    query(className, {{QStringLiteral("where"), where}, {QStringLiteral("count"), 1}, {QStringLiteral("limit"), 0}}, context,
+          std::move(handler));
 }
 
 void ParseClient::deleteObject(const QString &className, const QString &objectId, QObject *context, Handler handler)

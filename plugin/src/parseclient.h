@@ -63,7 +63,8 @@ public:
     void updateObject(const QString &className, const QString &objectId, const QJsonObject &fields, QObject *context,
                       Handler handler);
     void getObject(const QString &className, const QString &objectId, QObject *context, Handler handler);
-    // GET /classes/CLASS?where=...; answer {"results":[...]}.
+    // GET /classes/CLASS?where=...; answer {"results":[...]}. A where too
+    // long for a URL (over MaxGetUrlBytes) is a POST with "_method":"GET".
     void find(const QString &className, const QJsonObject &where, QObject *context, Handler handler,
               int limit = 100, const QString &order = QStringLiteral("createdAt,objectId"));
     // POST /batch; requests are {"method","path","body"} with path relative
@@ -106,7 +107,13 @@ public:
     // POST (a new class) or PUT (more of an existing one) /schemas/CLASS.
     void changeSchema(const QByteArray &verb, const QString &className, const QJsonObject &body, QObject *context, Handler handler);
 
+    // The longest URL a query is sent in; servers refuse from 8 to 16 KiB.
+    static constexpr int MaxGetUrlBytes = 6 * 1024;
+
 private:
+    // A find: params (where, limit, order, keys, count) in the URL, or in
+    // a POST body when the URL would be too long.
+    void query(const QString &className, const QJsonObject &params, QObject *context, Handler handler);
     QNetworkRequest request(const QString &path, const QUrlQuery &query = {}) const;
     // m_rest.send, but a 209 on a session we hold renews it and sends again once.
     void send(const QByteArray &verb, const QNetworkRequest &request, const QByteArray &body, QObject *context,

@@ -10,11 +10,14 @@
 
 #include <QAction>
 #include <QImage>
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QLabel>
 #include <QPixmap>
 #include <QSignalSpy>
 #include <QTest>
+#include <QTextDocument>
 #include <QTreeView>
 #include <QTreeWidget>
 
@@ -173,6 +176,82 @@ private Q_SLOTS:
         QVERIFY(cancel ? w.cancelAction()->isEnabled() : w.retryAction()->isEnabled());
         w.clearMessage();
         QVERIFY(w.message().isEmpty());
+    }
+
+    // A label showing text of its own shows the text: PlainText, or rich
+    // text built with the text escaped.
+    static void verifyShownAsText(const QWidget &w, const QString &hostile)
+    {
+        int showing = 0;
+        for (const QLabel *label : w.findChildren<QLabel *>()) {
+            const bool rich = label->textFormat() == Qt::RichText
+                || (label->textFormat() == Qt::AutoText && Qt::mightBeRichText(label->text()));
+            if (label->text().contains(hostile)) {
+                ++showing;
+                QVERIFY2(!rich, qPrintable(QStringLiteral("shown as HTML: ") + label->text()));
+            }
+            if (rich && label->text().contains(hostile.toHtmlEscaped()))
+                ++showing;
+        }
+        QVERIFY2(showing > 0, "the text is shown nowhere");
+    }
+
+    void hostileTextIsShownNotObeyed()
+    {
+        const QString hostile = QStringLiteral("<img src=\"file:///etc/passwd\"><b>trust me</b>");
+        fake::Processor processor;
+        BatchDashboardWidget w;
+        w.setProcessor(&processor);
+        fill(w);
+        BatchStatus evil = fake::batch(QStringLiteral("partial"), QStringLiteral("partial_failure"), 4, 2, 2);
+        evil.errors = QJsonArray{QJsonObject{{QStringLiteral("index"), 1}, {QStringLiteral("error"), hostile}}};
+        evil.workflowFailure = hostile;
+        w.model()->updateBatch(evil);
+        w.selectBatch(QStringLiteral("partial"));
+        verifyShownAsText(w, hostile); // the detail of the selected batch
+        const QString tip = w.errorList()->topLevelItem(0)->toolTip(2);
+        QTextDocument doc;
+        if (Qt::mightBeRichText(tip))
+            doc.setHtml(tip);
+        else
+            doc.setPlainText(tip);
+        QCOMPARE(doc.toPlainText(), hostile);
+
+        w.retrySelected();
+        QPointer<fake::BatchJob> job = processor.last();
+        QTRY_VERIFY(job && job->started);
+        job->finish(Job::ServerError, hostile);
+        QVERIFY(w.message().contains(hostile));
+        verifyShownAsText(w, hostile); // the message bar
+    }
+
+    void fiveHundredRowsFollowAWatch()
+    {
+        // 500 batches, each changing: was 16 s for one round of changes
+        // (every column measured over every row at each), now a few ms.
+        BatchDashboardWidget w;
+        w.resize(1200, 800);
+        for (int i = 0; i < 500; ++i) {
+            const BatchStatus b = fake::batch(QStringLiteral("batch-%1").arg(i), QStringLiteral("processing"), 1000, 1, 0);
+            w.model()->updateBatch(b, fake::progressOf(b, BatchProgress::Phase::Processing));
+        }
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QElapsedTimer t;
+        t.start();
+        for (int i = 0; i < 500; ++i) {
+            const BatchStatus b = fake::batch(QStringLiteral("batch-%1").arg(i), QStringLiteral("processing"), 1000, 500 + i, 0);
+            BatchProgress p = fake::progressOf(b, BatchProgress::Phase::Processing);
+            p.rate = 1000 + i;
+            w.model()->updateBatch(b, p);
+        }
+        const qint64 ms = t.elapsed();
+        QVERIFY2(ms < 3000, qPrintable(QStringLiteral("%1 ms for 500 changes").arg(ms)));
+        // The figures still fit, once the changes settle.
+        QAbstractItemView *view = w.findChild<QTreeView *>(); // sizeHintForColumn is public there
+        QVERIFY(view);
+        QTRY_VERIFY(static_cast<QTreeView *>(view)->columnWidth(BatchTableModel::ProcessedColumn) >= view->sizeHintForColumn(BatchTableModel::ProcessedColumn));
+        QTRY_VERIFY(static_cast<QTreeView *>(view)->columnWidth(BatchTableModel::RateColumn) >= view->sizeHintForColumn(BatchTableModel::RateColumn));
     }
 
     void aPluginWithoutTheCallSaysSo()

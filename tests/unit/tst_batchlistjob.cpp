@@ -328,6 +328,30 @@ private Q_SLOTS:
         QVERIFY(calls >= 3); // the rows twice, then the chunks
     }
 
+    void rowsOfWrongTypesAreLeftOut()
+    {
+        // A page with a number, a string, an array, and objects without a
+        // batch id or with a createdAt that is no date, among two requests.
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serve(server);
+        const QJsonObject good1 = request(QStringLiteral("g1"), QStringLiteral("good-one"), 90, QStringLiteral("completed"));
+        const QJsonObject good2 = request(QStringLiteral("g2"), QStringLiteral("good-two"), 80, QStringLiteral("completed"));
+        QJsonObject noId = good1;
+        noId.remove(QStringLiteral("batchId"));
+        QJsonObject badDate = request(QStringLiteral("g3"), QStringLiteral("bad-date"), 70, QStringLiteral("completed"));
+        badDate.insert(QStringLiteral("createdAt"), 42);
+        QJsonObject badObjectId = request(QStringLiteral("g4"), QStringLiteral("bad-oid"), 60, QStringLiteral("completed"));
+        badObjectId.insert(QStringLiteral("objectId"), QStringLiteral("a\"b"));
+        server.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"),
+                  Response::json(200, {{QStringLiteral("results"), QJsonArray{7, QStringLiteral("x"), QJsonArray{1}, good1, noId, badDate, badObjectId, good2}}}));
+        ListOptions options;
+        options.limit = 50;
+        const Page page = run(&m_nam, settingsFor(server), options);
+        QVERIFY2(page.error == Job::NoError, qPrintable(page.errorString));
+        QCOMPARE(page.ids, QStringList({QStringLiteral("good-one"), QStringLiteral("good-two")}));
+    }
+
     void saysWhatFailedWhenParseFails()
     {
         FakeHttpServer server;

@@ -11,6 +11,7 @@
 #include <QJsonObject>
 #include <QSignalSpy>
 #include <QTest>
+#include <QTextDocument>
 
 using membatch::BatchProgress;
 using membatch::BatchStatus;
@@ -219,6 +220,61 @@ private Q_SLOTS:
         QVERIFY(i.data(BatchTableModel::StalledRole).toBool());
         QCOMPARE(i.data(BatchTableModel::ReasonRole).toString(), QStringLiteral("no progress since 12:00"));
         QVERIFY(i.data(Qt::ToolTipRole).toString().contains(QStringLiteral("no progress since 12:00")));
+        monitor->finish();
+    }
+
+    // What a tooltip shows, as QToolTip decides it: HTML if it looks so.
+    static QString tipAsShown(const QString &tip)
+    {
+        QTextDocument doc;
+        if (Qt::mightBeRichText(tip))
+            doc.setHtml(tip);
+        else
+            doc.setPlainText(tip);
+        return doc.toPlainText();
+    }
+
+    void hostileTextInATooltipIsShownNotObeyed_data()
+    {
+        QTest::addColumn<QString>("batchId");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("markup in the reason") << "plain" << "<img src=\"file:///etc/passwd\"><b>refused</b> <a href=\"http://x\">x</a>";
+        QTest::newRow("markup in the id") << "<h1>big</h1>" << "stalled";
+        QTest::newRow("an entity") << "b&amp;c" << "<i>ok</i> &lt;";
+    }
+
+    void hostileTextInATooltipIsShownNotObeyed()
+    {
+        QFETCH(QString, batchId);
+        QFETCH(QString, reason);
+        BatchTableModel model;
+        auto *monitor = new fake::MonitorJob;
+        model.registerJob(monitor);
+        monitor->addBatch(batchId);
+        const BatchStatus b = fake::batch(batchId, QStringLiteral("processing"), 100, 10, 0);
+        BatchProgress p = fake::progressOf(b, BatchProgress::Phase::Processing);
+        p.stalled = true;
+        p.reason = reason;
+        monitor->push(b, p);
+        const QString shown = tipAsShown(model.index(0, BatchTableModel::StatusColumn).data(Qt::ToolTipRole).toString());
+        QVERIFY2(shown.contains(batchId), qPrintable(shown));
+        QVERIFY2(shown.contains(reason), qPrintable(shown));
+        monitor->finish();
+    }
+
+    void aHugeReasonMakesAShortTooltip()
+    {
+        BatchTableModel model;
+        auto *monitor = new fake::MonitorJob;
+        model.registerJob(monitor);
+        monitor->addBatch(QStringLiteral("long"));
+        const BatchStatus b = fake::batch(QStringLiteral("long"), QStringLiteral("processing"), 100, 10, 0);
+        BatchProgress p = fake::progressOf(b, BatchProgress::Phase::Processing);
+        p.stalled = true;
+        p.reason = QString(1000000, QLatin1Char('x'));
+        monitor->push(b, p);
+        const QString tip = model.index(0, BatchTableModel::StatusColumn).data(Qt::ToolTipRole).toString();
+        QVERIFY2(tip.size() < 5000, qPrintable(QString::number(tip.size())));
         monitor->finish();
     }
 

@@ -24,19 +24,27 @@ struct FakeStack
     QHash<QString, QString> workflowFailure; // its failure message
     int parseFinds = 0;
     int failFinds = 0; // answer this many finds with 503 first
+    int describes = 0;  // calls to Temporal
 
     FakeStack()
     {
         http.on("POST", QStringLiteral("/parse/login"),
                 Response::json(200, {{QStringLiteral("objectId"), QStringLiteral("u1")}, {QStringLiteral("sessionToken"), QStringLiteral("r:tok")}}));
         http.on("POST", QStringLiteral("/parse/logout"), Response::json(200, {}));
-        http.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"), [this](const FakeHttpServer::Request &r) {
+        const auto find = [this](const FakeHttpServer::Request &r) {
             ++parseFinds;
             if (failFinds > 0) {
                 --failFinds;
                 return Response::json(503, {{QStringLiteral("error"), QStringLiteral("busy")}});
             }
-            const QJsonObject where = QJsonDocument::fromJson(QUrlQuery(r.query).queryItemValue(QStringLiteral("where"), QUrl::FullyDecoded).toUtf8()).object();
+            // As Node: a request line over 16 KiB is refused before Parse sees it.
+            if (r.path.size() + r.query.size() > 16 * 1024)
+                return Response::raw(431, QByteArray());
+            const bool inBody = r.method == "POST";
+            if (inBody && r.json().value(QStringLiteral("_method")).toString() != QLatin1String("GET"))
+                return Response::json(400, {{QStringLiteral("error"), QStringLiteral("a create in a watch")}});
+            const QJsonObject where = inBody ? r.json().value(QStringLiteral("where")).toObject()
+                                             : QJsonDocument::fromJson(QUrlQuery(r.query).queryItemValue(QStringLiteral("where"), QUrl::FullyDecoded).toUtf8()).object();
             QStringList ids;
             for (const QJsonValue &clause : where.value(QStringLiteral("$or")).toArray()) {
                 const QJsonObject field = clause.toObject();
@@ -50,8 +58,11 @@ struct FakeStack
                     results.append(o);
             }
             return Response::json(200, {{QStringLiteral("results"), results}});
-        });
+        };
+        http.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"), find);
+        http.on("POST", QStringLiteral("/parse/classes/BatchMemoryRequest"), find);
         http.on("GET", QStringLiteral("/api/v1/namespaces/default/workflows/"), [this](const FakeHttpServer::Request &r) {
+            ++describes;
             const QStringList parts = r.path.split(QLatin1Char('/'));
             const QString id = parts.value(6); // /api/v1/namespaces/default/workflows/ID[/history]
             if (!workflowStatus.contains(id))
@@ -429,6 +440,47 @@ private Q_SLOTS:
         job.kill();
     }
 
+    void twoHundredLongIdsAreWatchedInOneQuery()
+    {
+        // 200 ids of 100 characters: a where of 45 KiB, over what a URL may hold.
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        QStringList ids;
+        for (int i = 0; i < 200; ++i) {
+            ids << QStringLiteral("%1").arg(i, 100, 10, QLatin1Char('b'));
+            stack.put(ids.last(), QStringLiteral("completed"), 10, 10);
+        }
+        ParseMonitorJob job(&m_nam, stack.settings(), ids, polling());
+        job.setAutoDelete(false);
+        QSignalSpy result(&job, &Job::result);
+        job.start();
+        QVERIFY(result.wait(10000));
+        QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
+        for (const QString &id : std::as_const(ids))
+            QCOMPARE(job.batch(id).successCount, qint64(10));
+        QCOMPARE(stack.parseFinds, 1);
+    }
+
+    void manyOpenChunksAreNotAllDescribedEveryPoll()
+    {
+        // A parent of 400 open chunks, polled every 50 ms: Temporal is asked
+        // about each once in a while, and Parse every poll all the same.
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        constexpr int chunks = 400;
+        for (int i = 1; i <= chunks; ++i)
+            stack.put(QStringLiteral("p-%1").arg(i, 3, 10, QLatin1Char('0')), QStringLiteral("processing"), 10, 1, QStringLiteral("p"), chunks);
+        ParseMonitorJob job(&m_nam, stack.settings(), {QStringLiteral("p")}, polling());
+        job.setAutoDelete(false);
+        job.start();
+        QTRY_VERIFY_WITH_TIMEOUT(stack.describes >= chunks, 20000); // each once, first
+        const int finds = stack.parseFinds;
+        QTRY_VERIFY_WITH_TIMEOUT(stack.parseFinds >= finds + 10, 5000);
+        QVERIFY2(stack.describes < chunks + 100, qPrintable(QString::number(stack.describes)));
+        QCOMPARE(job.batchProgress(QStringLiteral("p")).processed, qint64(chunks));
+        job.kill();
+    }
+
     void addBatchWhileRunning()
     {
         FakeStack stack;
@@ -512,6 +564,28 @@ private Q_SLOTS:
         QCOMPARE(stack.parseFinds, 3);
         QCOMPARE(job.batch().outcome(), QStringLiteral("completed"));
         QCOMPARE(job.batch().workflowStatus, QStringLiteral("completed")); // looked at once, to show how it ended
+    }
+
+    void anErrorNamesAFewOfManyBatches()
+    {
+        FakeStack stack;
+        QVERIFY(stack.http.listen());
+        const Response broken = Response::json(500, {{QStringLiteral("code"), 1}, {QStringLiteral("message"), QStringLiteral("Internal server error.")}});
+        stack.http.on("GET", QStringLiteral("/parse/classes/BatchMemoryRequest"), broken);
+        stack.http.on("POST", QStringLiteral("/parse/classes/BatchMemoryRequest"), broken);
+        QStringList ids;
+        for (int i = 0; i < 200; ++i)
+            ids << QStringLiteral("%1").arg(i, 100, 10, QLatin1Char('b'));
+        ParseMonitorJob job(&m_nam, stack.settings(), ids, polling());
+        job.setAutoDelete(false);
+        QSignalSpy result(&job, &Job::result);
+        job.start();
+        QVERIFY(result.wait(10000));
+        QCOMPARE(job.error(), int(Job::ServerError));
+        // 200 ids of 100 characters were a 20 KB message.
+        QVERIFY2(job.errorString().size() < 1000, qPrintable(job.errorString().left(300)));
+        QVERIFY2(job.errorString().startsWith(QStringLiteral("reading batch %1, %2, %3 and 197 more from Parse: ").arg(ids.at(0), ids.at(1), ids.at(2))),
+                 qPrintable(job.errorString()));
     }
 
     void aServerErrorEndsTheWatchWithWhere()

@@ -104,6 +104,44 @@ private Q_SLOTS:
         QCOMPARE(ProgressPrinter::line(progress), expected);
     }
 
+    void hostileTextIsWrittenOutNotObeyed_data()
+    {
+        QTest::addColumn<QString>("call");
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>("expected");
+        // A server's error, a journal's lock holder: escapes, C1 controls,
+        // a bidi override that shows "exe.txt" as "txt.exe".
+        QTest::newRow("error: an escape") << "error" << "bad \x1b]0;owned\x07" << "membatch: bad \\u001b]0;owned\\u0007\n";
+        QTest::newRow("error: a C1 CSI") << "error" << QStringLiteral("x\u009b2J") << "membatch: x\\u009b2J\n";
+        QTest::newRow("error: a bidi override") << "error" << QStringLiteral("id \u202Etxt.exe") << "membatch: id \\u202etxt.exe\n";
+        QTest::newRow("warning: a zero-width space") << "warning" << QStringLiteral("a\u200Bb") << "membatch: warning: a\\u200bb\n";
+    }
+
+    void hostileTextIsWrittenOutNotObeyed()
+    {
+        QFETCH(QString, call);
+        QFETCH(QString, text);
+        QFETCH(QString, expected);
+        QString out, err;
+        ProgressPrinter printer(ProgressPrinter::Mode::Lines, &out, &err);
+        if (call == QLatin1String("error"))
+            printer.error(text);
+        else
+            printer.warning(text);
+        QCOMPARE(err, expected);
+    }
+
+    void aBatchIdWithANewlineStaysOnItsLine()
+    {
+        // The terminal's block is redrawn by counting its lines.
+        BatchProgress p;
+        p.batchId = QStringLiteral("two\nlines");
+        p.status = QStringLiteral("pro\ncessing");
+        p.phase = Phase::Done;
+        for (int width : {0, 12})
+            QVERIFY2(!ProgressPrinter::line(p, width).contains(QLatin1Char('\n')), qPrintable(ProgressPrinter::line(p, width)));
+    }
+
     void singleBatchJobAsBefore()
     {
         QString out, err;
