@@ -1,5 +1,6 @@
 #include <membatch/compositejob.h>
 
+#include <QCoreApplication>
 #include <QPointer>
 #include <QSignalSpy>
 #include <QTest>
@@ -213,7 +214,7 @@ private Q_SLOTS:
         QVERIFY(steps[3].isNull());
         QTRY_VERIFY(steps[1].isNull()); // ended subjobs are deleted
         QTRY_VERIFY(steps[0].isNull());
-        QTest::qWait(0);
+        QCoreApplication::processEvents(); // what is queued has run
         QCOMPARE(result.count(), 1);
     }
 
@@ -355,7 +356,7 @@ private Q_SLOTS:
         QSignalSpy result(&composite, &Job::result);
         composite.start();
         QTRY_COMPARE(steps[0]->started, 1);
-        QTest::qWait(0);
+        QCoreApplication::processEvents(); // what is queued has run
         QVERIFY(composite.stop());
         QCOMPARE(steps[0]->stopped, 1);
         QCOMPARE(composite.queuedSubjobCount(), 0);
@@ -474,7 +475,7 @@ private Q_SLOTS:
         QSignalSpy result(&composite, &Job::result);
         composite.start();
         QVERIFY(result.wait(5000));
-        QTest::qWait(0);
+        QCoreApplication::processEvents(); // what is queued has run
         QCOMPARE(result.count(), 1);
         QCOMPARE(composite.error(), failAt < 0 ? int(Job::NoError) : int(Job::ServerError));
         QTRY_VERIFY(std::all_of(steps.cbegin(), steps.cend(), [](const QPointer<StepJob> &s) { return s.isNull(); }));
