@@ -142,9 +142,11 @@ def stack_bench(args, sizes):
                 del lines
                 times = {"floor": [], "membatch": [], "python": [], "sdk": []}
                 rss = []
+                gz = {}  # compressed bytes of the whole submission: gzip -6's, membatch's
                 for r in range(args.repeat):
                     tag = f"b{n}r{r}{os.getpid()}"
                     times["floor"].append(floor(stack, chunks, "floor" + tag, tmp))
+                    gz["gzip"] = sum(os.path.getsize(c + ".gz") for c in chunks)
                     # Each run its own submission: the same file again would
                     # only find the first.
                     t, m, out = timed([stack.membatch, "submit", path, "--dedup", "off", "--json",
@@ -154,12 +156,13 @@ def stack_bench(args, sizes):
                     last = json.loads(out.decode().strip().splitlines()[-1])
                     batch = last["batch"]
                     assert batch["chunkCount"] == len(chunks) and batch["chunksFound"] == len(chunks), batch
+                    gz["membatch"] = batch["compressedBytes"]
                     if n <= args.peers_max:
                         times["python"].append(timed([sys.executable, os.path.join(REPO, "bench/peers/python_stdlib_submit.py"),
                                                       path, "py" + tag], env=env)[0])
                         times["sdk"].append(timed(["node", os.path.join(REPO, "bench/peers/parse_sdk_submit.mjs"),
                                                    path, "sdk" + tag], env=env)[0])
-                rows.append((n, os.path.getsize(path), times, rss))
+                rows.append((n, os.path.getsize(path), times, rss, gz))
                 report(rows[-1])
     finally:
         stack.down()
@@ -171,19 +174,21 @@ def med(values):
 
 
 def report(row):
-    n, size, times, rss = row
+    n, size, times, rss, gz = row
     base = med(times["floor"])
     parts = [f"{k} min {min(v):.2f} s median {med(v):.2f} s ({med(v) / base:.2f}x)" for k, v in times.items() if v]
-    print(f"{n} memories ({size / 2**20:.0f} MiB): " + "; ".join(parts) + f"; membatch peak RSS {max(rss):.0f} MiB", flush=True)
+    print(f"{n} memories ({size / 2**20:.0f} MiB): " + "; ".join(parts) + f"; membatch peak RSS {max(rss):.0f} MiB; "
+          f"gzip bytes: gzip -6 {gz['gzip']:,}, membatch {gz['membatch']:,}", flush=True)
 
 
 def table(rows, png):
-    print("\n| memories | floor | membatch | Python stdlib | Parse JS SDK | membatch peak RSS |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for n, size, times, rss in rows:
+    print("\n| memories | floor | membatch | Python stdlib | Parse JS SDK | membatch peak RSS | gzip bytes: `gzip -6` / membatch |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n, size, times, rss, gz in rows:
         base = med(times["floor"])
         cell = lambda k: (f"{min(times[k]):.2f} / {med(times[k]):.2f} s ({med(times[k]) / base:.2f}x)" if times[k] else "-")
-        print(f"| {n:,} | {cell('floor')} | {cell('membatch')} | {cell('python')} | {cell('sdk')} | {max(rss):.0f} MiB |")
+        print(f"| {n:,} | {cell('floor')} | {cell('membatch')} | {cell('python')} | {cell('sdk')} | {max(rss):.0f} MiB | "
+              f"{gz['gzip']:,} / {gz['membatch']:,} ({gz['membatch'] / gz['gzip']:.3f}x) |")
     try:
         import matplotlib
         matplotlib.use("Agg")

@@ -7,6 +7,9 @@ stores the same seed-like memories three ways, in turns, --repeat times:
   floor    Parse Server's own floor: the memories as /parse/batch calls of
            100 (one curl process, one keep-alive connection, one call at a
            time), with the master key. Nothing is read, checked or counted.
+  objects  the same floor for the objects the worker stores: each item with
+           an objectId, index, contentHash, request and user pointers and an
+           ACL (what Parse does for the worker's memories, with nothing else).
   seeds    the seeds' pattern: one POST /classes/Memory per memory over one
            keep-alive connection (Python's http.client), as the seeds'
            activity does it. Only for sizes up to --seeds-max.
@@ -44,9 +47,11 @@ memories, in one batch of its own.
 import argparse
 import concurrent.futures
 import gzip
+import hashlib
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import statistics
@@ -125,18 +130,37 @@ class Stack:
 
 
 class FloorCalls:
-    """The curl config of the floor: one /batch call of 100 per add()."""
+    """The curl config of the floor: one /batch call of 100 per add().
 
-    def __init__(self, stack, batch_id, work):
+    With objects=True, each memory is the whole object the worker stores: the
+    item plus an objectId of its own, index, contentHash, the request and user
+    pointers and the request's ACL (the user's read and write); without, the
+    item and its batchId only."""
+
+    def __init__(self, stack, batch_id, work, objects=False):
         self.stack, self.batch_id, self.work = stack, batch_id, work
         self.path = stack.parse.path.rstrip("/") + "/classes/Memory"
         self.config = os.path.join(work, "floor.curl")
         self.cfg = open(self.config, "w")
         self.calls = 0
+        self.objects = objects
+        self.index = 0
+        if objects:
+            user = stack.query("_User", where={"username": stack.env["MEMBATCH_USERNAME"]}, limit=1)["results"][0]["objectId"]
+            self.extra = {"request": {"__type": "Pointer", "className": "BatchMemoryRequest", "objectId": secrets.token_hex(12)},
+                          "user": {"__type": "Pointer", "className": "_User", "objectId": user},
+                          "ACL": {user: {"read": True, "write": True}}}
+
+    def body(self, item):
+        fields = dict(item, batchId=self.batch_id)
+        if self.objects:
+            fields.update(self.extra, objectId=secrets.token_hex(12), index=self.index,
+                          contentHash=hashlib.sha256(item["content"].encode()).hexdigest())
+        self.index += 1
+        return fields
 
     def add(self, items):
-        body = {"requests": [{"method": "POST", "path": self.path, "body": dict(item, batchId=self.batch_id)}
-                             for item in items]}
+        body = {"requests": [{"method": "POST", "path": self.path, "body": self.body(item)} for item in items]}
         name = os.path.join(self.work, f"floor-{self.calls}.json")
         with open(name, "w") as f:
             json.dump(body, f, separators=(",", ":"))
@@ -158,9 +182,9 @@ class FloorCalls:
         return seconds
 
 
-def floor(stack, items, batch_id, work):
+def floor(stack, items, batch_id, work, objects=False):
     """The memories as /batch calls of 100 from one curl process."""
-    calls = FloorCalls(stack, batch_id, work)
+    calls = FloorCalls(stack, batch_id, work, objects)
     for start in range(0, len(items), 100):
         calls.add(items[start:start + 100])
     return calls.run(), None
@@ -369,17 +393,18 @@ def main():
                 with open(items_path, "w") as f:
                     for item in items:
                         f.write(json.dumps(item) + "\n")
-                times = {"floor": [], "seeds": [], "membatch": []}
+                times = {"floor": [], "objects": [], "seeds": [], "membatch": []}
                 rss = []
                 for r in range(args.repeat):
                     tag = f"bench-{n}-{r}-{os.getpid()}"
                     times["floor"].append(floor(stack, items, tag + "-floor", work)[0])
+                    times["objects"].append(floor(stack, items, tag + "-objects", work, objects=True)[0])
                     if n <= args.seeds_max:
                         times["seeds"].append(seeds(stack, items, tag + "-seeds", work)[0])
                     seconds, peak = membatch(stack, items_path, tag, n, queue)
                     times["membatch"].append(seconds)
                     rss.append(peak)
-                    print(f"{n}: run {r + 1}: floor {times['floor'][-1]:.2f} s, "
+                    print(f"{n}: run {r + 1}: floor {times['floor'][-1]:.2f} s, objects {times['objects'][-1]:.2f} s, "
                           + (f"seeds {times['seeds'][-1]:.2f} s, " if times["seeds"] else "")
                           + f"membatch {seconds:.2f} s ({peak:.0f} MB)", file=sys.stderr)
                 rows.append((n, times, max(rss)))
@@ -402,18 +427,20 @@ def main():
     finally:
         stack.down()
 
-    print("| memories | Parse floor (/batch of 100, curl) | seeds' pattern (1 POST each) | membatch work | vs floor | vs seeds | worker peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| memories | Parse floor (/batch of 100, curl) | the same, whole objects | seeds' pattern (1 POST each) | membatch work "
+          "| vs floor | vs objects floor | vs seeds | worker peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, times, peak in rows:
         fmin, fmed = stats(times["floor"])
+        omin, omed = stats(times["objects"])
         mmin, mmed = stats(times["membatch"])
         if times["seeds"]:
             smin, smed = stats(times["seeds"])
             seeds_cell, vs_seeds = f"{smin:.2f} / {smed:.2f} s", f"{smed / mmed:.1f}x faster"
         else:
             seeds_cell, vs_seeds = "not run", ""
-        print(f"| {n:,} | {fmin:.2f} / {fmed:.2f} s | {seeds_cell} | {mmin:.2f} / {mmed:.2f} s | "
-              f"{mmed / fmed:.2f}x | {vs_seeds} | {peak:.0f} MB |")
+        print(f"| {n:,} | {fmin:.2f} / {fmed:.2f} s | {omin:.2f} / {omed:.2f} s | {seeds_cell} | {mmin:.2f} / {mmed:.2f} s | "
+              f"{mmed / fmed:.2f}x | {mmed / omed:.2f}x | {vs_seeds} | {peak:.0f} MB |")
     one = stats(rows[-1][1]["membatch"])[1]
     print(f"\nTimes are min / median of {args.repeat}. Two workers, two batches of {sizes[-1]:,}: {two:.2f} s, "
           f"{2 * one / two:.2f}x the throughput of one worker on one batch ({one:.2f} s).")

@@ -64,7 +64,7 @@ const QCommandLineOption optWait(QStringLiteral("wait"), QStringLiteral("submit,
 const QCommandLineOption optReason(QStringLiteral("reason"), QStringLiteral("cancel: why, as Temporal records it."), QStringLiteral("TEXT"));
 const QCommandLineOption optBatchId(QStringLiteral("batch-id"), QStringLiteral("submit: use this batch id (default: derived from the input and options, so the same submission gets the same id); another input under a used id, or an id another user's batch has started under, is refused."), QStringLiteral("ID"));
 const QCommandLineOption optIdempotencyKey(QStringLiteral("idempotency-key"), QStringLiteral("submit: the submission's identity instead of its content: the same key again resumes it, with another input is refused."), QStringLiteral("KEY"));
-const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-12 (default 6)."), QStringLiteral("N"), QStringLiteral("6"));
+const QCommandLineOption optLevel(QStringLiteral("level"), QStringLiteral("submit: gzip level 1-12 (default 7)."), QStringLiteral("N"), QStringLiteral("7"));
 const QCommandLineOption optChunkSize(QStringLiteral("chunk-size"), QStringLiteral("submit: memories per chunk at most (default 1000)."), QStringLiteral("N"), QStringLiteral("1000"));
 const QCommandLineOption optChunkBytes(QStringLiteral("chunk-bytes"), QStringLiteral("submit: JSON bytes per chunk at most (default 16777216, at most 268435456); at the default its gzip always fits a Parse file."), QStringLiteral("BYTES"), QStringLiteral("16777216"));
 const QCommandLineOption optInFlight(QStringLiteral("in-flight"), QStringLiteral("submit: chunks uploaded, created and started at once (default 4)."), QStringLiteral("N"), QStringLiteral("4"));

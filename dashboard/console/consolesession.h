@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+
 #include <membatch/connectionsettings.h>
 #include <membatch/pluginloader.h>
 
@@ -37,8 +39,12 @@ public:
     void setSettings(const membatch::ConnectionSettings &settings)
     {
         m_settings = settings;
+        // One job follows another (the list, then its monitor; a drop, a
+        // retry): the next one takes the session over instead of signing in.
+        m_settings.sessionLingerMs = std::max(m_settings.sessionLingerMs, SessionLingerMs);
         m_envPassword = settings.password;
     }
+    static constexpr int SessionLingerMs = 5000;
     membatch::ConnectionSettings settings() const { return m_settings; }
     // Without a user to ask (--screenshot), a missing or refused password fails.
     void setInteractive(bool interactive) { m_interactive = interactive; }

@@ -20,7 +20,7 @@ namespace membatch {
 // One Parse session for every job that acts as the same user, counted by
 // its holders: the first job to need it signs in (one login in flight,
 // however many ask at once), later ones reuse the token, and when the last
-// holder lets go it is logged out after a short linger, before that
+// holder lets go it is logged out (after ConnectionSettings::sessionLingerMs), before that
 // holder's done() runs (a host may exit on the job's result). A session
 // Parse refuses (code 209) is dropped and signed in again. A session token
 // in the settings is used as it is and never logged out; the master key
@@ -29,10 +29,6 @@ class ParseSession : public QObject
 {
     Q_OBJECT
 public:
-    // Long enough for a console's next job to take the session over, short
-    // enough not to hold up a command that runs one job.
-    static constexpr int DefaultLingerMs = 200;
-
     ParseSession(QNetworkAccessManager *nam, const ConnectionSettings &settings, QObject *parent = nullptr);
     ~ParseSession() override;
 

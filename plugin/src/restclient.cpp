@@ -145,6 +145,7 @@ struct RestClient::Call
     RetryPolicy policy;
     int failures = 0;
     QElapsedTimer failingSince;
+    QElapsedTimer attemptTime; // since this attempt was issued
 };
 
 namespace {
@@ -227,6 +228,7 @@ QNetworkReply *RestClient::issue(const std::shared_ptr<Call> &call)
     QNetworkReply *reply = call->body.isNull() && call->verb == "GET" ? call->nam->get(request)
                                                                       : call->nam->sendCustomRequest(request, call->verb, call->body);
     reply->setParent(context); // dies, and aborts, with its owner
+    call->attemptTime.start();
     QObject::connect(reply, &QNetworkReply::socketStartedConnecting, reply, &lowDelayForNewConnections);
     if (call->progress)
         QObject::connect(reply, &QNetworkReply::uploadProgress, context, call->progress);
@@ -241,6 +243,8 @@ QNetworkReply *RestClient::issue(const std::shared_ptr<Call> &call)
     QObject::connect(reply, &QNetworkReply::finished, context, [reply, call] {
         reply->deleteLater();
         const ApiResult r = resultOf(reply, call->verb, call->service, call->readError);
+        qCDebug(lcHttp).noquote() << r.target << r.httpStatus << "in" << call->attemptTime.elapsed() << "ms,"
+                                  << call->body.size() << "bytes sent," << r.body.size() << "received";
         const RetryPolicy &policy = call->policy;
         if (!r.ok()) {
             if (call->failures++ == 0)

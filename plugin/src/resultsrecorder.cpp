@@ -22,11 +22,13 @@ const QString ResultsRecorder::ClassName = QStringLiteral("BatchResultPage");
 
 struct ResultsRecorder::FileInProgress
 {
-    GzipCodec::Deflater gzip{6};
+    GzipCodec::Deflater gzip{6}; // the lines read back from the pages
     qint64 next = 0;      // the item the next line is about
     qint64 lastFirst = -1; // where the last page read began
     std::function<void(const ApiResult &, const QJsonObject &)> done;
 };
+
+ResultsRecorder::~ResultsRecorder() = default;
 
 ResultsRecorder::ResultsRecorder(ParseClient *parse, Retrying retrying, const Request &request, QObject *context)
     : QObject(context)
@@ -36,6 +38,7 @@ ResultsRecorder::ResultsRecorder(ParseClient *parse, Retrying retrying, const Re
     , m_context(context)
     , m_end(request.first)
     , m_unwrittenFirst(request.first)
+    , m_lines(std::make_unique<GzipCodec::Deflater>(6))
 {
 }
 
@@ -50,6 +53,8 @@ void ResultsRecorder::add(const QList<ItemResult> &results)
     for (const ItemResult &r : results) {
         Q_ASSERT(r.index == m_end);
         m_unwritten.append(r);
+        Q_ASSERT(m_lines); // not after the file
+        m_lines->append(compactJson(r.toJson()) + '\n');
         ++m_end;
     }
 }
@@ -126,7 +131,10 @@ void ResultsRecorder::writeFile(std::function<void(const ApiResult &, const QJso
 {
     auto file = std::make_shared<FileInProgress>();
     file->done = std::move(done);
-    readPages(file);
+    if (m_request.first == 0)
+        upload(file); // every line is this attempt's, and at hand
+    else
+        readPages(file); // an earlier attempt's are only in its pages
 }
 
 void ResultsRecorder::readPages(std::shared_ptr<FileInProgress> file)
@@ -155,20 +163,20 @@ void ResultsRecorder::readPages(std::shared_ptr<FileInProgress> file)
             }
             for (const QJsonValue &line : page.value(QStringLiteral("items")).toArray()) {
                 const qint64 index = line.toObject().value(QStringLiteral("index")).toInteger(-1);
-                if (index != file->next || index >= m_end)
-                    continue; // not this attempt's to report (beyond what it recorded)
+                if (index != file->next || index >= m_request.first)
+                    continue; // beyond what the earlier attempts recorded, or this attempt's: at hand
                 file->gzip.append(compactJson(line.toObject()) + '\n');
                 ++file->next;
             }
         }
-        if (pages.size() == kPagesPerQuery && file->next < m_end) {
+        if (pages.size() == kPagesPerQuery && file->next < m_request.first) {
             readPages(file);
             return;
         }
-        if (file->next != m_end) {
+        if (file->next != m_request.first) {
             ApiResult gap = r;
             gap.error = Job::InvalidInputError;
-            gap.message = tr("the results of request %1 stop at item %2, not %3").arg(m_request.requestId).arg(file->next).arg(m_end);
+            gap.message = tr("the results of request %1 stop at item %2, not %3").arg(m_request.requestId).arg(file->next).arg(m_request.first);
             file->done(gap, {});
             return;
         }
@@ -178,7 +186,12 @@ void ResultsRecorder::readPages(std::shared_ptr<FileInProgress> file)
 
 void ResultsRecorder::upload(std::shared_ptr<FileInProgress> file)
 {
-    const QByteArray gzip = file->gzip.finish();
+    // Two gzip members, the earlier attempts' lines and this one's, make one
+    // gzip file (as `cat a.gz b.gz` does); the first is left out if empty.
+    if (m_lines)
+        m_linesGzip = std::exchange(m_lines, {})->finish();
+    QByteArray gzip = m_request.first > 0 ? file->gzip.finish() : QByteArray();
+    gzip += m_linesGzip;
     if (gzip.size() > BatchRequest::MaxFileBytes) {
         ApiResult tooLarge;
         tooLarge.error = Job::InvalidInputError;

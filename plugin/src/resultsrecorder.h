@@ -2,6 +2,8 @@
 
 #include "parseclient.h"
 
+#include "gzipcodec.h"
+
 #include <membatch/itemresult.h>
 
 #include <QObject>
@@ -37,6 +39,7 @@ public:
     };
 
     ResultsRecorder(ParseClient *parse, Retrying retrying, const Request &request, QObject *context);
+    ~ResultsRecorder() override;
 
     // Results of items [end(), ...), in file order, with no gap.
     void add(const QList<ItemResult> &results);
@@ -46,8 +49,9 @@ public:
     // Writes the results added since the last write (one write at a time);
     // then done() with the outcome.
     void writePages(std::function<void(const ApiResult &)> done);
-    // Reads all the request's pages back, in order, and uploads them as one
-    // gzipped JSON lines file of every item up to end(); then done() with
+    // Uploads one gzipped JSON lines file of every item up to end(): this
+    // attempt's as they were added, an earlier attempt's read back from its
+    // pages, in order (at most once: the recorder is spent); then done() with
     // the outcome and the File to put on the request. InvalidInputError:
     // there can be no file (too large for Parse, or pages missing: an
     // attempt by a worker that wrote none); the pages hold what there is.
@@ -73,6 +77,10 @@ private:
     qint64 m_end;
     qint64 m_unwrittenFirst;
     QList<ItemResult> m_unwritten;
+    // The results file's lines from request.first on, compressed as they
+    // are added: about 22 bytes an item.
+    std::unique_ptr<GzipCodec::Deflater> m_lines;
+    QByteArray m_linesGzip; // m_lines' member, once the file is made
     bool m_writing = false;
 };
 

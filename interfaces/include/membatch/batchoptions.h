@@ -65,7 +65,7 @@ struct SubmitOptions
     // Fixes the submission's identity instead of its content: the same key
     // with the same input resumes, with another input is refused.
     QString idempotencyKey;
-    int compressionLevel = 6;    // gzip level, 1..12 (libdeflate)
+    int compressionLevel = 7;    // gzip level, 1..12 (libdeflate; 7 is the first at least as small as `gzip -6`)
     int chunkItems = 1000;       // memories per chunk at most (the seeds' MAX_BATCH_SIZE)
     // JSON bytes per chunk at most (4 KiB to 256 MiB), decided before
     // compression so that the chunks (and their count) are known before

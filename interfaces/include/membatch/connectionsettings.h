@@ -28,6 +28,11 @@ struct MEMBATCH_EXPORT ConnectionSettings
     QString temporalApiPrefix = QStringLiteral("/api/v1");
     QString temporalNamespace = QStringLiteral("default");
     QString taskQueue = QStringLiteral("membatch-batches");
+    // How long the signed-in session is kept once no job holds it, for the
+    // next job to take over without a second sign-in: a console's next
+    // click. 0, for a command that runs its jobs and exits: logged out at
+    // once (a job's result comes after its session's logout).
+    int sessionLingerMs = 0;
 
     // Reads MEMBATCH_PARSE_URL, MEMBATCH_APP_ID, MEMBATCH_REST_KEY,
     // MEMBATCH_MASTER_KEY, MEMBATCH_USERNAME, MEMBATCH_PASSWORD,
