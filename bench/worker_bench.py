@@ -120,6 +120,11 @@ class Stack:
     def count(self, batch_id):
         return self.query("Memory", where={"batchId": batch_id}, count=1, limit=0)["count"]
 
+    def settle(self):
+        """Let PostgreSQL catch up with the last run (its autovacuum of the
+        rows just inserted would otherwise run into the next one's time)."""
+        self.sql('VACUUM ANALYZE "Memory"')
+
     def sql(self, statement):
         """Rows of one statement, run by psql against the stack's database."""
         with open(os.path.join(self.dir, "pg.uri")) as f:
@@ -231,6 +236,7 @@ def submit(stack, path, batch_id, env):
 def membatch(stack, items_path, batch_id, n, queue):
     env = dict(stack.env, MEMBATCH_TASK_QUEUE=queue)
     submit(stack, items_path, batch_id, env)
+    stack.settle()  # after the submit too: only the worker is timed
     seconds, rss = finish(worker(stack, env))
     got = stack.count(batch_id)
     if got != n:
@@ -397,16 +403,25 @@ def main():
                 rss = []
                 for r in range(args.repeat):
                     tag = f"bench-{n}-{r}-{os.getpid()}"
-                    times["floor"].append(floor(stack, items, tag + "-floor", work)[0])
-                    times["objects"].append(floor(stack, items, tag + "-objects", work, objects=True)[0])
+                    runs = {
+                        "floor": lambda: floor(stack, items, tag + "-floor", work),
+                        "objects": lambda: floor(stack, items, tag + "-objects", work, objects=True),
+                        "membatch": lambda: membatch(stack, items_path, tag, n, queue),
+                    }
                     if n <= args.seeds_max:
-                        times["seeds"].append(seeds(stack, items, tag + "-seeds", work)[0])
-                    seconds, peak = membatch(stack, items_path, tag, n, queue)
-                    times["membatch"].append(seconds)
-                    rss.append(peak)
+                        runs["seeds"] = lambda: seeds(stack, items, tag + "-seeds", work)
+                    # Each repeat in another order: none is always the one
+                    # that runs on a table the one before it just grew.
+                    names = list(runs)
+                    for name in names[r % len(names):] + names[:r % len(names)]:
+                        stack.settle()
+                        seconds, peak = runs[name]()
+                        times[name].append(seconds)
+                        if peak is not None:
+                            rss.append(peak)
                     print(f"{n}: run {r + 1}: floor {times['floor'][-1]:.2f} s, objects {times['objects'][-1]:.2f} s, "
                           + (f"seeds {times['seeds'][-1]:.2f} s, " if times["seeds"] else "")
-                          + f"membatch {seconds:.2f} s ({peak:.0f} MB)", file=sys.stderr)
+                          + f"membatch {times['membatch'][-1]:.2f} s ({rss[-1]:.0f} MB)", file=sys.stderr)
                 rows.append((n, times, max(rss)))
 
             # Two workers on two batches, against one on one (the largest size).

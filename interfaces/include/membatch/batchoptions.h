@@ -132,7 +132,7 @@ struct WorkerOptions
     int maxTasks = 0;           // 0: run until killed
     int concurrency = 2;        // tasks run at once (1..64)
     int pollers = 2;            // long polls in flight at most, never more than free slots (1..64)
-    int groupSize = 100;        // memories stored per /batch call at most (1..1000; fewer if they are large)
+    int groupSize = 500;        // memories stored per /batch call at most (1..1000; fewer if they are large)
     int groupsInFlight = 2;     // /batch calls in flight per task (1..16)
     int progressIntervalMs = 1000; // the counts on the request are written at most this often
     qint64 shutdownGraceMs = 10000; // stop(): tasks may finish for this long before they are handed back
