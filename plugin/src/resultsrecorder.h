@@ -51,7 +51,7 @@ public:
     void writePages(std::function<void(const ApiResult &)> done);
     // Uploads one gzipped JSON lines file of every item up to end(): this
     // attempt's as they were added, an earlier attempt's read back from its
-    // pages, in order (at most once: the recorder is spent); then done() with
+    // pages, in order (add() takes no more after it); then done() with
     // the outcome and the File to put on the request. InvalidInputError:
     // there can be no file (too large for Parse, or pages missing: an
     // attempt by a worker that wrote none); the pages hold what there is.

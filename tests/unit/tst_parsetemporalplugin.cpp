@@ -101,6 +101,33 @@ private Q_SLOTS:
         QCOMPARE(count(QStringLiteral("logout r:ann")), 2);
     }
 
+    // A host whose jobs follow one another (the console) asks for a linger:
+    // the next job takes the idle session over instead of signing in, and
+    // the first one's result comes then. Asked to stop lingering, the plugin
+    // ends the idle session at once.
+    void aLingerAskedForKeepsTheSessionForTheNextJob()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serve(server);
+        ConnectionSettings settings = as(server, QStringLiteral("ann"));
+        settings.sessionLingerMs = 60000;
+        m_processor->setConnection(settings);
+        list(m_processor)->start();
+        QTRY_VERIFY_WITH_TIMEOUT(count(QStringLiteral("find r:ann")) > 0, 20000);
+        list(m_processor)->start();
+        QTRY_COMPARE_WITH_TIMEOUT(count(QStringLiteral("result")), 1, 20000);
+        QCOMPARE(count(QStringLiteral("logout")), 0);
+
+        settings.sessionLingerMs = 0;
+        m_processor->setConnection(settings); // the same session: only the linger changes
+        QTRY_COMPARE_WITH_TIMEOUT(count(QStringLiteral("result")), 2, 20000);
+        QCOMPARE(count(QStringLiteral("result 0")), 2);
+        QCOMPARE(count(QStringLiteral("login")), 1);
+        QCOMPARE(count(QStringLiteral("logout r:ann")), 1);
+        QCOMPARE(m_events.last(), QStringLiteral("result 0")); // after the logout
+    }
+
     // Bob's settings while Ann's job runs: Ann's job keeps Ann's session,
     // which ends with it; Bob's job signs in as Bob and carries Bob's token.
     void settingsChangedWhileAJobHoldsTheSession()

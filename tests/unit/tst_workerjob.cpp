@@ -734,7 +734,9 @@ private Q_SLOTS:
         QVERIFY2(worker.error() == Job::NoError, qPrintable(worker.errorString()));
 
         QCOMPARE(sentIndexes(fakes.http), (QList<qint64>{2, 3, 4}));
-        // The results file holds attempt 1's results, then this one's.
+        // The results file holds attempt 1's results (read back from its
+        // pages), then this one's.
+        QVERIFY(!fakes.http.requestsTo("GET", kPages).isEmpty());
         const QList<ItemResult> results = resultsFile(fakes.http);
         QCOMPARE(results.size(), 5);
         QCOMPARE(results.at(0).memoryId, id0);
@@ -773,7 +775,9 @@ private Q_SLOTS:
         // Whenever counts are written, the results they cover are already there.
         QCOMPARE(resultsCoverTheCounts(server), 4);
 
-        // When it ends, all of them in one file, named on the request.
+        // When it ends, all of them in one file, named on the request: made
+        // from what this attempt recorded, without reading its pages back.
+        QVERIFY(server.requestsTo("GET", kPages).isEmpty());
         const QJsonObject final = server.requestsTo("PUT", kRequest).last().json();
         QCOMPARE(final.value(QStringLiteral("status")).toString(), QStringLiteral("partial_failure"));
         const QJsonObject file = final.value(QStringLiteral("resultsFile")).toObject();
