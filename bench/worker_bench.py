@@ -2,7 +2,8 @@
 """Worker throughput against its floor and its peer, measured in one run.
 
 Starts a local stack of its own (tests/stack/stack.sh), then for each size
-stores the same seed-like memories three ways, in turns, --repeat times:
+stores the same seed-like memories four ways, --repeat times, each repeat
+in another order, each run after a VACUUM ANALYZE of Memory:
 
   floor    Parse Server's own floor: the memories as /parse/batch calls of
            100 (one curl process, one keep-alive connection, one call at a

@@ -24,7 +24,7 @@ ParseSession::ParseSession(QNetworkAccessManager *nam, const ConnectionSettings 
     , m_given(!settings.sessionToken.isEmpty())
 {
     m_linger.setSingleShot(true);
-    m_linger.setInterval(std::max(0, settings.sessionLingerMs));
+    setLinger(settings.sessionLingerMs);
     connect(&m_linger, &QTimer::timeout, this, &ParseSession::logOut);
 }
 

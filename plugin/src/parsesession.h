@@ -11,6 +11,7 @@
 #include <QSet>
 #include <QTimer>
 
+#include <algorithm>
 #include <functional>
 
 class QNetworkAccessManager;
@@ -35,7 +36,8 @@ public:
     const ConnectionSettings &settings() const { return m_settings; }
     // Whether these settings would sign in as another session than ours.
     bool differsFrom(const ConnectionSettings &settings) const;
-    void setLinger(int ms) { m_linger.setInterval(ms); }
+    // How long the session is kept once nobody holds it (ms; below 0: none).
+    void setLinger(int ms) { m_linger.setInterval(std::max(0, ms)); }
     int linger() const { return m_linger.interval(); }
 
     using Ready = std::function<void(const ApiResult &)>;

@@ -32,7 +32,7 @@ void ParseTemporalPlugin::setConnection(const ConnectionSettings &settings)
         m_session->retire();
         m_session = new ParseSession(m_nam, settings, this);
     }
-    m_session->setLinger(std::max(0, settings.sessionLingerMs));
+    m_session->setLinger(settings.sessionLingerMs); // a kept session takes the new linger too
 }
 
 template <class J>

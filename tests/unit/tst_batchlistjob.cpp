@@ -141,6 +141,18 @@ private:
         QList<BatchStatus> rows;
         QString next;
     };
+    // The first page of the partly failed batches, listed from the fake
+    // server over m_objects (error -1 if the server could not listen).
+    Page partialFailures()
+    {
+        FakeHttpServer server;
+        if (!server.listen())
+            return {};
+        serve(server);
+        ListOptions options;
+        options.statuses = {QStringLiteral("partial_failure")};
+        return run(&m_nam, settingsFor(server), options);
+    }
     Page run(QNetworkAccessManager *nam, const ConnectionSettings &settings, const ListOptions &options)
     {
         BatchListJob job(nam, settings, options);
@@ -215,12 +227,7 @@ private Q_SLOTS:
 
     void aParentIsOneRowWithItsChunksAddedUp()
     {
-        FakeHttpServer server;
-        QVERIFY(server.listen());
-        serve(server);
-        ListOptions options;
-        options.statuses = {QStringLiteral("partial_failure")};
-        const Page page = run(&m_nam, settingsFor(server), options);
+        const Page page = partialFailures();
         QCOMPARE(page.error, int(Job::NoError));
         QCOMPARE(page.rows.size(), 1);
         const BatchStatus p = page.rows.first();
@@ -248,12 +255,7 @@ private Q_SLOTS:
                                                            {QStringLiteral("className"), QStringLiteral("_User")},
                                                            {QStringLiteral("objectId"), QStringLiteral("mallory")}});
         m_objects.append(foreign);
-        FakeHttpServer server;
-        QVERIFY(server.listen());
-        serve(server);
-        ListOptions options;
-        options.statuses = {QStringLiteral("partial_failure")};
-        const Page page = run(&m_nam, settingsFor(server), options);
+        const Page page = partialFailures();
         QCOMPARE(page.error, int(Job::NoError));
         QCOMPARE(page.rows.size(), 1);
         QCOMPARE(page.rows.first().chunksFound, 2);
