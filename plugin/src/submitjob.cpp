@@ -49,18 +49,10 @@ Encoded encodeChunk(const QString &spoolPath, InputScanner::ChunkSpan span, int 
     QFile spool(spoolPath);
     if (!spool.open(QIODevice::ReadOnly) || !spool.seek(span.offset))
         return {{}, QStringLiteral("cannot read the spool file %1: %2").arg(spoolPath, spool.errorString())};
-    QByteArray json(span.jsonBytes(), Qt::Uninitialized);
-    json[0] = '[';
-    if (spool.read(json.data() + 1, span.length) != span.length)
+    QByteArray lines = spool.read(span.length);
+    if (lines.size() != span.length)
         return {{}, QStringLiteral("the spool file %1 is shorter than written").arg(spoolPath)};
-    // One item a line, and no raw newline in compact JSON: each newline
-    // ends an item.
-    char *p = json.data() + 1;
-    char *const end = json.data() + json.size();
-    while ((p = static_cast<char *>(memchr(p, '\n', size_t(end - p)))))
-        *p++ = ',';
-    json[json.size() - 1] = ']';
-    return {GzipCodec::compressBuffer(json, level), {}};
+    return {InputScanner::encodeChunk(std::move(lines), level), {}};
 }
 
 QByteArray sha256(const QByteArray &data)
@@ -300,6 +292,7 @@ void SubmitJob::scan()
     options.chunkItems = m_options.chunkItems;
     options.chunkBytes = m_options.chunkBytes;
     options.reportPath = m_options.reportPath;
+    options.compressionLevel = m_options.compressionLevel;
 
     connect(&m_scanWatcher, &QFutureWatcher<InputScanner::Result>::finished, this, &SubmitJob::scanned);
     m_scanWatcher.setFuture(QtConcurrent::run([shared = m_shared, options, source = m_source] {
@@ -549,12 +542,20 @@ void SubmitJob::pump()
            && int(m_chunks->subjobs().size()) + m_encoding < ahead + encoders) {
         const int index = m_nextChunk++;
         if (m_sentBefore.contains(chunkPlan(index).objectId)) {
+            if (index < m_scan.encoded.size())
+                m_scan.encoded[index] = {};
             send(index, {}); // sent before: nothing to encode
             if (isFinished())
                 return;
             continue;
         }
         ++m_encoding;
+        if (index < m_scan.encoded.size()) { // gzipped while the input was read
+            QMetaObject::invokeMethod(
+                this, [this, index, gzip = std::exchange(m_scan.encoded[index], {})] { chunkEncoded(index, gzip, {}); },
+                Qt::QueuedConnection);
+            continue;
+        }
         // The result is taken out of the future: a future holds its result
         // for as long as it lives, and this one outlives the upload.
         QtConcurrent::run(encodeChunk, m_shared->spool.fileName(), m_scan.chunks.at(index), m_options.compressionLevel)

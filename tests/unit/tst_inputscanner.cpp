@@ -222,6 +222,54 @@ private Q_SLOTS:
         QCOMPARE(s.result.chunks.size(), 2);
     }
 
+    // With a compression level, the first chunks come gzipped: each the
+    // JSON array of its spool lines, as many as the budget takes (a prefix),
+    // and none when nothing will be sent.
+    void cutChunksAreGzippedWhileReading()
+    {
+        QByteArray text;
+        for (int i = 0; i < 25; ++i)
+            text += "{\"content\":\"memory " + QByteArray::number(i) + "\"}\n";
+        InputScanner::Options options;
+        options.chunkItems = 10;
+        options.compressionLevel = 7;
+        Scanned s = scan(text, options);
+        QCOMPARE(s.result.chunks.size(), 3);
+        QCOMPARE(s.result.encoded.size(), 3);
+        for (int k = 0; k < 3; ++k) {
+            const InputScanner::ChunkSpan &c = s.result.chunks.at(k);
+            QByteArray json;
+            QString error;
+            QVERIFY2(GzipCodec::decompress(s.result.encoded.at(k), &json, &error), qPrintable(error));
+            QCOMPARE(json, '[' + s.spool.mid(c.offset, c.length).chopped(1).replace('\n', ',') + ']');
+            QCOMPARE(qint64(json.size()), c.jsonBytes());
+            // The same from the spool, as the chunks past the budget are.
+            QByteArray again;
+            QVERIFY(GzipCodec::decompress(InputScanner::encodeChunk(s.spool.mid(c.offset, c.length), 1), &again, &error));
+            QCOMPARE(again, json);
+        }
+
+        // A budget of one chunk's JSON: the first only.
+        options.encodeAheadBytes = 1;
+        QCOMPARE(scan(text, options).result.encoded.size(), 1);
+        options.encodeAheadBytes = 0;
+        QVERIFY(scan(text, options).result.encoded.isEmpty());
+        options.encodeAheadBytes = 1 << 20;
+        options.compressionLevel = 0;
+        QVERIFY(scan(text, options).result.encoded.isEmpty());
+
+        // An invalid item (strict): nothing is sent, nothing kept encoded.
+        options.compressionLevel = 7;
+        s = scan(text + "{\"content\":7}\n", options);
+        QVERIFY(!s.result.error.isEmpty());
+        QVERIFY(s.result.encoded.isEmpty());
+        // Left out (--skip-invalid): the chunks of the rest.
+        options.skipInvalid = true;
+        s = scan("{\"content\":7}\n" + text, options);
+        QCOMPARE(s.result.invalid, 1);
+        QCOMPARE(s.result.encoded.size(), 3);
+    }
+
     void theDigestIsOfTheNormalisedContent()
     {
         QCOMPARE(InputScanner::contentDigest(QStringLiteral("  one \t two\n"), {}, SubmitOptions::Dedup::Content), hashOf("one two"));
@@ -230,6 +278,35 @@ private Q_SLOTS:
                  hashOf("caf\xc3\xa9"));
         QVERIFY(InputScanner::contentDigest(QStringLiteral("x"), {{QStringLiteral("m"), 1}}, SubmitOptions::Dedup::ContentAndMetadata)
                 != InputScanner::contentDigest(QStringLiteral("x"), {}, SubmitOptions::Dedup::ContentAndMetadata));
+    }
+
+    // The one-pass ASCII way gives what the general one does, byte for
+    // byte: whitespace of every kind, at the ends and in runs, and text
+    // past ASCII (which takes the general way).
+    void theNormalisedContentIsNfcSimplified_data()
+    {
+        QTest::addColumn<QString>("content");
+        QTest::newRow("empty") << QString();
+        QTest::newRow("only whitespace") << QStringLiteral(" \t\n\v\f\r ");
+        QTest::newRow("plain") << QStringLiteral("one two");
+        QTest::newRow("ends and runs") << QStringLiteral("\r\n one\t\t two \v\fthree\n");
+        QTest::newRow("one letter") << QStringLiteral("x");
+        QTest::newRow("controls that are no space") << QStringLiteral("a\x1f b\x08");
+        QTest::newRow("no-break space") << (QStringLiteral("a") + QChar(0xa0) + QStringLiteral(" b "));
+        QTest::newRow("next line") << (QStringLiteral(" a") + QChar(0x85) + QStringLiteral("b"));
+        QTest::newRow("decomposed") << (QStringLiteral("  cafe") + QChar(0x301) + QStringLiteral("  au lait "));
+        QTest::newRow("ideographic space") << (QStringLiteral("a") + QChar(0x3000) + QStringLiteral("b"));
+        // Every ASCII character once, in runs with whitespace between.
+        QString all;
+        for (char16_t u = 1; u < 0x80; ++u)
+            all += QChar(u) + QString(u % 3, QLatin1Char(' ')) + QChar(u % 5 == 0 ? u'\t' : u'x');
+        QTest::newRow("all of ASCII") << all;
+    }
+
+    void theNormalisedContentIsNfcSimplified()
+    {
+        QFETCH(QString, content);
+        QCOMPARE(InputScanner::normalisedContent(content), content.normalized(QString::NormalizationForm_C).simplified().toUtf8());
     }
 
     void stopsWhenAsked()
