@@ -288,8 +288,8 @@ void BatchActivity::pump()
     for (;;) {
         if (isHalted())
             return;
-        commitDone();
         if (m_draining) {
+            commitDone();
             if (m_groups.empty()) {
                 m_draining = false;
                 std::exchange(m_drained, {})(); // once
@@ -298,6 +298,8 @@ void BatchActivity::pump()
         }
         // Sent in file order: a group made ready before the one ahead of it
         // waits for it (the counts could not move past the one held back).
+        // Sent first, and what was answered taken in after: Parse is not
+        // kept waiting for the results of the call that freed the place.
         int inFlight = 0;
         for (Group &group : m_groups) {
             if (group.done)
@@ -311,6 +313,7 @@ void BatchActivity::pump()
             sendGroup(&group);
             ++inFlight;
         }
+        commitDone();
         if (!m_file || int(m_groups.size()) >= m_groupsInFlight + kGroupsAhead || !m_file->hasItem())
             break;
         if (!startGroup())
