@@ -105,8 +105,13 @@ QString ProgressPrinter::line(const BatchProgress &p, int idWidth)
             text += QStringLiteral(" %1 uploaded").arg(c.formattedDataSize(p.bytesDone));
         break;
     case BatchProgress::Phase::Encoding:
+        // A dry run's: the chunks encoded so far.
         bytes = true;
-        Q_FALLTHROUGH();
+        if (p.total > 0)
+            text += QStringLiteral(" %1 memories").arg(p.total);
+        if (p.chunks > 0)
+            text += QStringLiteral("  %1/%2 chunks").arg(p.chunksDone).arg(p.chunks);
+        break;
     case BatchProgress::Phase::Creating:
     case BatchProgress::Phase::Starting:
     case BatchProgress::Phase::Queued:

@@ -698,8 +698,11 @@ void SubmitJob::dryRunDone()
     m_status.compressedBytes = m_compressedBytes;
     m_status.status.clear();
     setBatch(m_status);
-    m_progress.phase = BatchProgress::Phase::Done;
+    // Its last phase is Encoding, every chunk encoded: nothing was stored,
+    // and no batch is done.
+    m_progress.chunksDone = m_progress.chunks;
     m_progress.processed = m_progress.total;
+    m_progress.bytesDone = m_compressedBytes;
     setProgress(m_progress);
     finish();
 }

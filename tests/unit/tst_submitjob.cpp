@@ -546,6 +546,10 @@ private Q_SLOTS:
         QCOMPARE(job.batch().chunkCount, 2);
         QVERIFY(job.batch().compressedBytes > 0);
         QVERIFY(server.requests.isEmpty());
+        // It ends encoded, not done: nothing was stored.
+        QCOMPARE(job.progress().phase, BatchProgress::Phase::Encoding);
+        QCOMPARE(job.progress().chunksDone, 2);
+        QCOMPARE(job.progress().succeeded, 0);
     }
 
     void refusesABadBatchId_data()
