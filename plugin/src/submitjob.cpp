@@ -293,6 +293,7 @@ void SubmitJob::scan()
     options.chunkBytes = m_options.chunkBytes;
     options.reportPath = m_options.reportPath;
     options.compressionLevel = m_options.compressionLevel;
+    options.encodeAheadBytes = m_encodeAheadBytes;
 
     connect(&m_scanWatcher, &QFutureWatcher<InputScanner::Result>::finished, this, &SubmitJob::scanned);
     m_scanWatcher.setFuture(QtConcurrent::run([shared = m_shared, options, source = m_source] {
@@ -556,13 +557,19 @@ void SubmitJob::pump()
                 Qt::QueuedConnection);
             continue;
         }
-        // The result is taken out of the future: a future holds its result
-        // for as long as it lives, and this one outlives the upload.
-        QtConcurrent::run(encodeChunk, m_shared->spool.fileName(), m_scan.chunks.at(index), m_options.compressionLevel)
-            .then(this, [this, index, keep = m_shared](QFuture<Encoded> done) {
-                const Encoded e = done.takeResult();
-                chunkEncoded(index, e.gzip, e.error);
-            });
+        // Its end comes as an event, never inside this loop (a small chunk
+        // can be done before a continuation could be attached). The task
+        // keeps the spool; the result is taken out of the future, which
+        // would otherwise hold it for as long as the upload takes.
+        auto *watcher = new QFutureWatcher<Encoded>(this);
+        connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, index] {
+            watcher->deleteLater();
+            const Encoded e = watcher->future().takeResult();
+            chunkEncoded(index, e.gzip, e.error);
+        });
+        watcher->setFuture(QtConcurrent::run([shared = m_shared, span = m_scan.chunks.at(index), level = m_options.compressionLevel] {
+            return encodeChunk(shared->spool.fileName(), span, level);
+        }));
     }
     if (m_progress.phase == BatchProgress::Phase::Reading)
         enter(m_options.dryRun ? BatchProgress::Phase::Encoding : BatchProgress::Phase::Uploading);

@@ -50,6 +50,10 @@ public:
     void setRetryOf(const QString &batchId) { m_retryOf = batchId; }
     // The session to hold instead of one of the job's own; before start().
     void setSession(ParseSession *session) { m_parse.setSession(session); }
+    // How much of the input (as JSON) is gzipped while it is still read;
+    // the other chunks are gzipped from the spool as they are sent. Before
+    // start().
+    void setEncodeAheadBytes(qint64 bytes) { m_encodeAheadBytes = bytes; }
 
     // What a batch id may be: it names the Parse file and the workflow.
     static bool isValidBatchId(const QString &batchId);
@@ -92,6 +96,7 @@ private:
     QString m_source;
     SubmitOptions m_options;
     QString m_retryOf;
+    qint64 m_encodeAheadBytes = InputScanner::Options().encodeAheadBytes;
     ParseClient m_parse;
     TemporalClient m_temporal;
     std::shared_ptr<Shared> m_shared;

@@ -276,8 +276,20 @@ private Q_SLOTS:
 
     // 25 memories in chunks of 10: three requests under one parent id, each
     // with its own ids and workflow, and the seeds' chunk fields.
+    // However much is gzipped while the input is read (all of it, the
+    // first chunk, none), the files hold the same: each chunk's items, in
+    // order.
+    void splitsIntoChunksUnderOneParent_data()
+    {
+        QTest::addColumn<qint64>("encodeAheadBytes");
+        QTest::newRow("every chunk gzipped while reading") << qint64(1 << 20);
+        QTest::newRow("the first, then from the spool") << qint64(1);
+        QTest::newRow("every chunk from the spool") << qint64(0);
+    }
+
     void splitsIntoChunksUnderOneParent()
     {
+        QFETCH(qint64, encodeAheadBytes);
         FakeHttpServer server;
         QVERIFY(server.listen());
         serveParse(server);
@@ -286,6 +298,7 @@ private Q_SLOTS:
         options.chunkItems = 10;
         SubmitJob job(&m_nam, settingsFor(server), writeItems(QStringLiteral("split.jsonl"), 25), options);
         job.setAutoDelete(false);
+        job.setEncodeAheadBytes(encodeAheadBytes);
         QVERIFY(run(job));
         QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
         const BatchStatus parent = job.batch();
@@ -315,6 +328,19 @@ private Q_SLOTS:
         QCOMPARE(batchIds, (QSet<QString>{parent.batchId + QStringLiteral("-001"), parent.batchId + QStringLiteral("-002"),
                                           parent.batchId + QStringLiteral("-003")}));
         QCOMPARE(memories, 25);
+        const QList<FakeHttpServer::Request> uploads = server.requestsTo("POST", QStringLiteral("/parse/files/"));
+        QCOMPARE(uploads.size(), 3);
+        for (const FakeHttpServer::Request &upload : uploads) {
+            const int n = upload.path.section(QLatin1Char('-'), -1).section(QLatin1Char('.'), 0, 0).toInt(); // ...-002.json.gz
+            QByteArray json;
+            QString error;
+            QVERIFY2(GzipCodec::decompress(upload.body, &json, &error), qPrintable(error));
+            const QJsonArray items = QJsonDocument::fromJson(json).array();
+            QCOMPARE(items.size(), n == 3 ? 5 : 10);
+            for (qsizetype i = 0; i < items.size(); ++i)
+                QCOMPARE(items.at(i).toObject().value(QStringLiteral("content")).toString(),
+                         QStringLiteral("memory %1").arg((n - 1) * 10 + i));
+        }
         QCOMPARE(server.requestsTo("POST", startPath()).size(), 3);
         QCOMPARE(SubmitJob::chunkBatchId(QStringLiteral("p"), 7, 1200), QStringLiteral("p-0007"));
     }
