@@ -65,6 +65,15 @@ Scanned scan(const QByteArray &text, const InputScanner::Options &options = {})
     return scan(&input, options);
 }
 
+// count memories as JSON lines: "memory 0", "memory 1" ...
+QByteArray numberedLines(int count)
+{
+    QByteArray text;
+    for (int i = 0; i < count; ++i)
+        text += "{\"content\":\"memory " + QByteArray::number(i) + "\"}\n";
+    return text;
+}
+
 QByteArray hashOf(const char *content)
 {
     return QCryptographicHash::hash(content, QCryptographicHash::Sha256);
@@ -194,9 +203,7 @@ private Q_SLOTS:
 
     void cutsChunksByCountAndBytes()
     {
-        QByteArray text;
-        for (int i = 0; i < 25; ++i)
-            text += "{\"content\":\"memory " + QByteArray::number(i) + "\"}\n";
+        const QByteArray text = numberedLines(25);
         InputScanner::Options options;
         options.chunkItems = 10;
         Scanned s = scan(text, options);
@@ -227,9 +234,7 @@ private Q_SLOTS:
     // and none when nothing will be sent.
     void cutChunksAreGzippedWhileReading()
     {
-        QByteArray text;
-        for (int i = 0; i < 25; ++i)
-            text += "{\"content\":\"memory " + QByteArray::number(i) + "\"}\n";
+        const QByteArray text = numberedLines(25);
         InputScanner::Options options;
         options.chunkItems = 10;
         options.compressionLevel = 7;
