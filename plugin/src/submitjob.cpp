@@ -634,6 +634,8 @@ void SubmitJob::chunkEncoded(int index, const QByteArray &gzip, const QString &e
                            .arg(BatchRequest::MaxFileBytes);
     } else if (error.isEmpty()) {
         m_compressedBytes += gzip.size();
+        if (m_nextChunk == int(m_scan.chunks.size()) && m_encoding == 0)
+            m_progress.bytesTotal = m_compressedBytes; // all there is to upload
         if (!m_stopping && m_firstError.isEmpty() && !m_options.dryRun) {
             send(index, gzip);
             if (isFinished())

@@ -299,7 +299,15 @@ private Q_SLOTS:
         SubmitJob job(&m_nam, settingsFor(server), writeItems(QStringLiteral("split.jsonl"), 25), options);
         job.setAutoDelete(false);
         job.setEncodeAheadBytes(encodeAheadBytes);
+        BatchProgress lastUpload;
+        connect(&job, &Job::progressChanged, this, [&lastUpload](const BatchProgress &p) {
+            if (p.phase == BatchProgress::Phase::Uploading)
+                lastUpload = p;
+        });
         QVERIFY(run(job));
+        // Once every chunk is gzipped, the upload says how much there is.
+        QCOMPARE(lastUpload.bytesTotal, job.batch().compressedBytes);
+        QCOMPARE(lastUpload.bytesDone, lastUpload.bytesTotal);
         QVERIFY2(job.error() == Job::NoError, qPrintable(job.errorString()));
         const BatchStatus parent = job.batch();
         QCOMPARE(parent.chunkCount, 3);
