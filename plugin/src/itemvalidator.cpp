@@ -50,6 +50,8 @@ public:
     }
 
     QString error() const { return m_error; }
+    // The compact bytes of the top-level "metadata" value, as written out.
+    qsizetype metadataBytes() const { return m_metadataBytes; }
 
 private:
     struct Segment
@@ -181,10 +183,14 @@ private:
             m_out->append(':');
             ++m_p;
             skipSpace();
+            const bool metadata = m_path.empty() && key == "metadata";
+            const qsizetype before = m_out->size();
             m_path.push_back({key, -1});
             if (!value())
                 return false;
             m_path.pop_back();
+            if (metadata)
+                m_metadataBytes = m_out->size() - before;
             const Next next = after('}');
             if (next != Next::More)
                 return next == Next::Closed || bad(QStringLiteral("expected ',' or '}' in an object"));
@@ -423,7 +429,27 @@ private:
     int m_maxDepth;
     std::vector<Segment> m_path;
     QString m_error;
+    qsizetype m_metadataBytes = 0;
 };
+
+// What toUtf8().size() would say, without making the bytes (a lone
+// surrogate, which the lint refuses, would count 3, as Qt writes it).
+qsizetype utf8Bytes(QStringView text)
+{
+    qsizetype n = 0;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const char16_t u = text.at(i).unicode();
+        if (u < 0x80)
+            n += 1;
+        else if (u < 0x800)
+            n += 2;
+        else if (QChar::isHighSurrogate(u) && i + 1 < text.size() && QChar::isLowSurrogate(text.at(i + 1).unicode()))
+            n += 4, ++i;
+        else
+            n += 3;
+    }
+    return n;
+}
 
 } // namespace
 
@@ -432,12 +458,15 @@ ItemValidator::ItemValidator(const ValidationLimits &limits)
 {
 }
 
-bool ItemValidator::lint(QByteArrayView text, QByteArray *compact, QString *error, int maxDepth)
+bool ItemValidator::lint(QByteArrayView text, QByteArray *compact, QString *error, int maxDepth, qsizetype *metadataBytes)
 {
     compact->clear();
     Lint lint(text, compact, maxDepth);
-    if (lint.run())
+    if (lint.run()) {
+        if (metadataBytes)
+            *metadataBytes = lint.metadataBytes();
         return true;
+    }
     if (error)
         *error = lint.error();
     return false;
@@ -475,7 +504,8 @@ bool ItemValidator::checkItem(QByteArrayView text, Checked *out, QString *error)
         return false;
     };
     // Two levels for the item and its metadata field, then the metadata's own.
-    if (!lint(text, &out->compact, error, m_limits.maxMetadataDepth + 2))
+    qsizetype metadataBytes = 0;
+    if (!lint(text, &out->compact, error, m_limits.maxMetadataDepth + 2, &metadataBytes))
         return false;
     if (out->compact.size() > m_limits.maxItemBytes)
         return fail(QStringLiteral("the memory is %1 bytes of JSON, more than the %2 a memory may be")
@@ -494,7 +524,7 @@ bool ItemValidator::checkItem(QByteArrayView text, Checked *out, QString *error)
         return false;
 
     const MemoryItem &item = out->item;
-    const qsizetype contentBytes = item.content.toUtf8().size();
+    const qsizetype contentBytes = utf8Bytes(item.content);
     if (contentBytes > m_limits.maxContentBytes)
         return fail(QStringLiteral("'content' is %1 bytes, more than the %2 allowed").arg(contentBytes).arg(m_limits.maxContentBytes));
     if (item.tags.size() > m_limits.maxTags)
@@ -503,11 +533,9 @@ bool ItemValidator::checkItem(QByteArrayView text, Checked *out, QString *error)
         if (item.tags.at(i).isEmpty() || item.tags.at(i).size() > m_limits.maxTagLength)
             return fail(QStringLiteral("'tags' element %1 must be 1 to %2 characters").arg(i).arg(m_limits.maxTagLength));
     }
-    if (!item.metadata.isEmpty()) {
-        const qsizetype bytes = QJsonDocument(item.metadata).toJson(QJsonDocument::Compact).size();
-        if (bytes > m_limits.maxMetadataBytes)
-            return fail(QStringLiteral("'metadata' is %1 bytes of JSON, more than the %2 allowed").arg(bytes).arg(m_limits.maxMetadataBytes));
-    }
+    // Measured as it is sent: the compact text the lint wrote.
+    if (metadataBytes > m_limits.maxMetadataBytes)
+        return fail(QStringLiteral("'metadata' is %1 bytes of JSON, more than the %2 allowed").arg(metadataBytes).arg(m_limits.maxMetadataBytes));
     if (!item.embedding.isEmpty()) {
         const qsizetype n = item.embedding.size();
         if (n > m_limits.maxEmbeddingDimension)

@@ -39,7 +39,8 @@ public:
 
     // The strict JSON check alone: compacts text into *compact. Public for
     // its tests.
-    static bool lint(QByteArrayView text, QByteArray *compact, QString *error, int maxDepth = 64);
+    static bool lint(QByteArrayView text, QByteArray *compact, QString *error, int maxDepth = 64,
+                     qsizetype *metadataBytes = nullptr);
 
 private:
     ValidationLimits m_limits;

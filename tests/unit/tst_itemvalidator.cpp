@@ -119,6 +119,34 @@ private Q_SLOTS:
         QVERIFY2(why.contains(QStringLiteral("'content' is 5 bytes, more than the 4 allowed")), qPrintable(why));
         QVERIFY(!validator.check("{\"content\":\"a\",\"source\":\"0123456789012345678901234\"}", QStringLiteral("item 3"), &checked, &why));
         QVERIFY2(why.contains(QStringLiteral("more than the 40 a memory may be")), qPrintable(why));
+
+        // Content in UTF-8 bytes: e-acute is two, a clef (a surrogate pair) four.
+        QVERIFY(validator.check("{\"content\":\"\\u00e9\\u00e9\"}", QStringLiteral("item 4"), &checked, &why));
+        QVERIFY(!validator.check("{\"content\":\"a\\u00e9\\u00e9\"}", QStringLiteral("item 5"), &checked, &why));
+        QVERIFY2(why.contains(QStringLiteral("'content' is 5 bytes")), qPrintable(why));
+        QVERIFY(validator.check("{\"content\":\"\\ud834\\udd1e\"}", QStringLiteral("item 6"), &checked, &why));
+        QVERIFY(!validator.check("{\"content\":\"a\\ud834\\udd1e\"}", QStringLiteral("item 7"), &checked, &why));
+        QVERIFY2(why.contains(QStringLiteral("'content' is 5 bytes")), qPrintable(why));
+    }
+
+    // Metadata as it is sent, compact: {"k":"abcdefgh"} is 16 bytes, however
+    // it was spaced; the whole value is measured, with its own keys.
+    void theMetadataLimitIsOfItsCompactText()
+    {
+        ValidationLimits limits;
+        limits.maxMetadataBytes = 16;
+        ItemValidator validator(limits);
+        ItemValidator::Checked checked;
+        QString why;
+        QVERIFY2(validator.check("{\"content\":\"a\",\"metadata\": { \"k\" : \"abcdefgh\" } }", QStringLiteral("item 1"), &checked, &why),
+                 qPrintable(why));
+        QVERIFY(!validator.check("{\"content\":\"a\",\"metadata\":{\"k\":\"abcdefghi\"}}", QStringLiteral("item 2"), &checked, &why));
+        QVERIFY2(why.contains(QStringLiteral("'metadata' is 17 bytes of JSON, more than the 16 allowed")), qPrintable(why));
+        QVERIFY2(validator.check("{\"content\":\"a\",\"metadata\":{\"metadata\":\"a\"}}", QStringLiteral("item 3"), &checked, &why),
+                 qPrintable(why));
+        QVERIFY(!validator.check("{\"content\":\"a\",\"metadata\":{\"metadata\":{\"x\":\"abcd\"}}}", QStringLiteral("item 4"), &checked,
+                                 &why));
+        QVERIFY2(why.contains(QStringLiteral("'metadata' is 25 bytes")), qPrintable(why));
     }
 };
 
