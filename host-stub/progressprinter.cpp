@@ -543,6 +543,9 @@ void ProgressPrinter::result(const membatch::Job &job, const BatchStatus *batch,
 
     if (m_mode == Mode::Terminal && m_last.phase != BatchProgress::Phase::Done && m_lineOpen)
         m_out << "\r\x1b[2K" << line(m_last);
+    else if (m_mode == Mode::Lines && m_last != m_lastPrinted)
+        printLine(m_last); // a log ends with the last state, however soon it came
+
     endTerminalLine();
     const bool dryRun = batch && batch->inputItems >= 0 && batch->status.isEmpty();
     if (batch && batch->inputItems >= 0) {

@@ -90,8 +90,13 @@ public:
         return true;
     }
 
-    Result finish()
+    // error: what stopped the reading (it comes first, and nothing more is
+    // encoded for a submission that will not be sent).
+    Result finish(const QString &error = {}, bool canceled = false)
     {
+        if (!error.isEmpty())
+            m_result.error = error;
+        m_result.canceled = canceled;
         if (m_result.error.isEmpty()) {
             if (m_mode == Mode::Array && !m_splitter.finish())
                 m_result.error = QStringLiteral("%1: %2").arg(m_source, m_splitter.error());
@@ -332,8 +337,11 @@ private:
         if (m_chunk.count == 0)
             m_collecting = m_options.compressionLevel > 0 && m_encoding.size() == m_result.chunks.size()
                 && m_encodedAheadBytes < m_options.encodeAheadBytes;
-        if (m_collecting)
+        if (m_collecting) {
+            if (m_chunkLines.isEmpty())
+                m_chunkLines.append('[');
             m_chunkLines.append(line);
+        }
         m_chunk.length += bytes;
         ++m_chunk.count;
         ++m_result.kept;
@@ -352,11 +360,9 @@ private:
         if (!std::exchange(m_collecting, false) || !m_result.error.isEmpty() || (m_result.invalid && !m_options.skipInvalid))
             return;
         m_encodedAheadBytes += m_chunk.jsonBytes();
-        qsizetype pending = 0;
-        for (qsizetype i = m_encoding.size() - 1; i >= 0 && !m_encoding.at(i).isFinished(); --i)
-            ++pending;
-        if (pending >= kEncodesAhead)
-            m_encoding[m_encoding.size() - pending].waitForFinished();
+        const auto unfinished = [](const QFuture<QByteArray> &f) { return !f.isFinished(); };
+        if (std::count_if(m_encoding.cbegin(), m_encoding.cend(), unfinished) >= kEncodesAhead)
+            std::find_if(m_encoding.begin(), m_encoding.end(), unfinished)->waitForFinished();
         m_encoding.append(QtConcurrent::run(encodeChunk, std::move(lines), m_options.compressionLevel));
     }
 
@@ -389,19 +395,19 @@ private:
 
 } // namespace
 
-QByteArray encodeChunk(QByteArray lines, int level)
+QByteArray encodeChunk(QByteArray json, int level)
 {
     // One item a line, and no raw newline in compact JSON: each newline
     // ends an item, and becomes a comma; the last, the closing bracket.
-    if (lines.isEmpty())
+    Q_ASSERT(json.startsWith('['));
+    if (json.size() < 2)
         return GzipCodec::compressBuffer("[]", level);
-    lines.prepend('[');
-    char *p = lines.data() + 1;
-    char *const end = lines.data() + lines.size();
+    char *p = json.data() + 1;
+    char *const end = json.data() + json.size();
     while ((p = static_cast<char *>(memchr(p, '\n', size_t(end - p)))))
         *p++ = ',';
-    lines[lines.size() - 1] = ']';
-    return GzipCodec::compressBuffer(lines, level);
+    json[json.size() - 1] = ']';
+    return GzipCodec::compressBuffer(json, level);
 }
 
 QByteArray normalisedContent(const QString &content)
@@ -463,11 +469,8 @@ Result scan(QIODevice *input, const QString &sourceName, const Options &options,
     QByteArray text;
     for (;;) {
         const qint64 n = input->read(piece.data(), piece.size());
-        if (n < 0) {
-            Result r = scanner.finish();
-            r.error = QStringLiteral("%1: cannot read: %2").arg(sourceName, input->errorString());
-            return r;
-        }
+        if (n < 0)
+            return scanner.finish(QStringLiteral("%1: cannot read: %2").arg(sourceName, input->errorString()));
         if (n == 0) {
             if (!input->isSequential() || input->atEnd() || !input->waitForReadyRead(-1))
                 break;
@@ -487,11 +490,8 @@ Result scan(QIODevice *input, const QString &sourceName, const Options &options,
         bool ok = true;
         if (inflater) {
             text.clear();
-            if (!inflater->feed(bytes, &text)) {
-                Result r = scanner.finish();
-                r.error = QStringLiteral("%1: %2").arg(sourceName, inflater->error());
-                return r;
-            }
+            if (!inflater->feed(bytes, &text))
+                return scanner.finish(QStringLiteral("%1: %2").arg(sourceName, inflater->error()));
             ok = scanner.feed(text);
         } else {
             ok = scanner.feed(bytes);
@@ -501,21 +501,14 @@ Result scan(QIODevice *input, const QString &sourceName, const Options &options,
             return scanner.finish();
         if (progress) {
             reported = scanner.itemsRead();
-            if (!progress(reported)) {
-                Result r = scanner.finish();
-                r.canceled = true;
-                r.error = QStringLiteral("%1: reading was stopped").arg(sourceName);
-                return r;
-            }
+            if (!progress(reported))
+                return scanner.finish(QStringLiteral("%1: reading was stopped").arg(sourceName), true);
         }
     }
     if (first && !magic.isEmpty()) // a one-byte input
         scanner.feed(magic);
-    if (inflater && !inflater->finish()) {
-        Result r = scanner.finish();
-        r.error = QStringLiteral("%1: %2").arg(sourceName, inflater->error());
-        return r;
-    }
+    if (inflater && !inflater->finish())
+        return scanner.finish(QStringLiteral("%1: %2").arg(sourceName, inflater->error()));
     if (progress)
         progress(scanner.itemsRead());
     return scanner.finish();

@@ -71,9 +71,10 @@ struct Result
 Result scan(QIODevice *input, const QString &sourceName, const Options &options, QIODevice *spool,
             const std::function<bool(qint64)> &progress = {});
 
-// A chunk's lines as the spool holds them (one compact item a line) made
-// the JSON array its file holds, gzipped at level (libdeflate).
-QByteArray encodeChunk(QByteArray lines, int level);
+// '[' and then a chunk's lines as the spool holds them (one compact item a
+// line), made the JSON array its file holds, in place, and gzipped at level
+// (libdeflate).
+QByteArray encodeChunk(QByteArray json, int level);
 
 // The SHA-256 a duplicate is found by, and the Memory's contentHash: of the
 // content normalised (NFC, whitespace trimmed and runs of it made one

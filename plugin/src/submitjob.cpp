@@ -21,6 +21,9 @@
 
 #include <atomic>
 
+#include <cerrno>
+#include <unistd.h>
+
 namespace membatch {
 
 // What the scan and the encoders on the pool share with the job: the job
@@ -29,7 +32,8 @@ struct SubmitJob::Shared
 {
     std::unique_ptr<QFile> ownInput; // a path or standard input
     QIODevice *input = nullptr;
-    QTemporaryFile spool;
+    QTemporaryFile spool; // unnamed where the system allows: nothing left on disk by a kill
+    int spoolFd = -1;     // read at offsets by the encoders (pread), never by name
     std::atomic_bool cancel{false};
     std::atomic<qint64> itemsRead{0};
 };
@@ -43,16 +47,23 @@ struct Encoded
 };
 
 // Chunk k of the spool as the JSON array its file holds, gzipped. Runs on
-// the pool; reads the spool through a handle of its own.
-Encoded encodeChunk(const QString &spoolPath, InputScanner::ChunkSpan span, int level)
+// the pool, reading at its own offsets (pread: the encoders share one
+// descriptor, and the spool never needs a name).
+Encoded encodeChunk(int spoolFd, InputScanner::ChunkSpan span, int level)
 {
-    QFile spool(spoolPath);
-    if (!spool.open(QIODevice::ReadOnly) || !spool.seek(span.offset))
-        return {{}, QStringLiteral("cannot read the spool file %1: %2").arg(spoolPath, spool.errorString())};
-    QByteArray lines = spool.read(span.length);
-    if (lines.size() != span.length)
-        return {{}, QStringLiteral("the spool file %1 is shorter than written").arg(spoolPath)};
-    return {InputScanner::encodeChunk(std::move(lines), level), {}};
+    QByteArray json(span.length + 1, Qt::Uninitialized);
+    json[0] = '[';
+    qint64 done = 0;
+    while (done < span.length) {
+        const ssize_t n = ::pread(spoolFd, json.data() + 1 + done, size_t(span.length - done), off_t(span.offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return {{}, n < 0 ? QStringLiteral("cannot read the spool file: %1").arg(qt_error_string(errno))
+                              : QStringLiteral("the spool file is shorter than written")};
+        done += n;
+    }
+    return {InputScanner::encodeChunk(std::move(json), level), {}};
 }
 
 QByteArray sha256(const QByteArray &data)
@@ -233,6 +244,7 @@ void SubmitJob::doStart()
         fail(ConfigurationError, tr("cannot create a spool file in %1: %2").arg(QDir::tempPath(), m_shared->spool.errorString()));
         return;
     }
+    m_shared->spoolFd = int(m_shared->spool.handle());
     m_status.inputItems = 0;
     scan();
     if (!isFinished() && !m_options.dryRun)
@@ -310,7 +322,7 @@ void SubmitJob::scan()
 void SubmitJob::scanned()
 {
     m_readingTimer.stop();
-    m_scan = m_scanWatcher.result();
+    m_scan = m_scanWatcher.future().takeResult(); // not a copy: the chunks gzipped ahead go when sent
     m_scanned = true;
     m_status.inputItems = m_scan.items;
     m_status.invalidItems = m_scan.invalid;
@@ -568,7 +580,7 @@ void SubmitJob::pump()
             chunkEncoded(index, e.gzip, e.error);
         });
         watcher->setFuture(QtConcurrent::run([shared = m_shared, span = m_scan.chunks.at(index), level = m_options.compressionLevel] {
-            return encodeChunk(shared->spool.fileName(), span, level);
+            return encodeChunk(shared->spoolFd, span, level);
         }));
     }
     if (m_progress.phase == BatchProgress::Phase::Reading)

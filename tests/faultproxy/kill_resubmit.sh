@@ -42,7 +42,8 @@ with open(sys.argv[1], "w") as f:
         f.write(json.dumps({"content": f"kill {sys.argv[2]} {run} memory {i}"}) + "\n")
 PY
     args=(submit "$work/$phase.jsonl" --chunk-size 100 --in-flight 2 --task-queue "$queue")
-    "$membatch" "${args[@]}" --parse-url "$parse_url" --temporal-url "$temporal_url" >"$work/$phase.out" 2>&1 &
+    mkdir -p "$work/tmp-$phase"
+    TMPDIR="$work/tmp-$phase" "$membatch" "${args[@]}" --parse-url "$parse_url" --temporal-url "$temporal_url" >"$work/$phase.out" 2>&1 &
     submit_pid=$!
     pids+=("$submit_pid")
     if ! read -t 60 -r held <&"$fault_fd"; then
@@ -52,6 +53,10 @@ PY
     kill -9 "$submit_pid"
     wait "$submit_pid" 2>/dev/null
     kill "$proxy_pid"
+    # Its spool (a copy of the input) had no name: the kill leaves nothing.
+    left=$(ls -A "$work/tmp-$phase")
+    [[ -z $left ]] && echo "PASS: $phase: the killed submit left nothing in its TMPDIR" \
+        || fail "$phase: the killed submit left files in its TMPDIR: $left"
 
     out=$("$membatch" "${args[@]}" --wait --json --poll-ms 200 2>"$work/$phase.again.err")
     rc=$?
