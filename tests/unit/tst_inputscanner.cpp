@@ -5,6 +5,7 @@
 
 #include <QBuffer>
 #include <QCryptographicHash>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
@@ -253,6 +254,20 @@ private Q_SLOTS:
             QVERIFY(GzipCodec::decompress(InputScanner::encodeChunk('[' + s.spool.mid(c.offset, c.length), 1), &again, &error));
             QCOMPARE(again, json);
         }
+
+        // Many chunks: more are cut than may be gzipped at once (the scan
+        // waits for one, or gzips it itself), and each is still its own.
+        options.chunkItems = 3;
+        s = scan(numberedLines(600), options);
+        QCOMPARE(s.result.encoded.size(), 200);
+        for (int k = 0; k < 200; ++k) {
+            QByteArray json;
+            QString error;
+            QVERIFY2(GzipCodec::decompress(s.result.encoded.at(k), &json, &error), qPrintable(error));
+            QCOMPARE(QJsonDocument::fromJson(json).array().at(0).toObject().value(QStringLiteral("content")).toString(),
+                     QStringLiteral("memory %1").arg(k * 3));
+        }
+        options.chunkItems = 10;
 
         // A budget of one chunk's JSON: the first only.
         options.encodeAheadBytes = 1;
