@@ -34,6 +34,9 @@ struct SubmitJob::Shared
     QIODevice *input = nullptr;
     QTemporaryFile spool; // unnamed where the system allows: nothing left on disk by a kill
     int spoolFd = -1;     // read at offsets by the encoders (pread), never by name
+    // The chunks the scan gzipped ahead, handed over here rather than in
+    // its result, which the watcher keeps: each goes once it is sent.
+    QList<QByteArray> encoded;
     std::atomic_bool cancel{false};
     std::atomic<qint64> itemsRead{0};
 };
@@ -309,10 +312,12 @@ void SubmitJob::scan()
 
     connect(&m_scanWatcher, &QFutureWatcher<InputScanner::Result>::finished, this, &SubmitJob::scanned);
     m_scanWatcher.setFuture(QtConcurrent::run([shared = m_shared, options, source = m_source] {
-        return InputScanner::scan(shared->input, source, options, &shared->spool, [&shared](qint64 items) {
+        InputScanner::Result r = InputScanner::scan(shared->input, source, options, &shared->spool, [&shared](qint64 items) {
             shared->itemsRead = items;
             return !shared->cancel;
         });
+        shared->encoded = std::exchange(r.encoded, {});
+        return r;
     }));
     m_progress.total = 0;
     m_readingTimer.start();
@@ -322,7 +327,8 @@ void SubmitJob::scan()
 void SubmitJob::scanned()
 {
     m_readingTimer.stop();
-    m_scan = m_scanWatcher.future().takeResult(); // not a copy: the chunks gzipped ahead go when sent
+    m_scan = m_scanWatcher.result();
+    m_scan.encoded = std::exchange(m_shared->encoded, {}); // the one copy: each chunk goes once sent
     m_scanned = true;
     m_status.inputItems = m_scan.items;
     m_status.invalidItems = m_scan.invalid;

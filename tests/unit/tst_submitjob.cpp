@@ -6,6 +6,8 @@
 #include "parsesession.h"
 #include "submitjob.h"
 
+#include <QBuffer>
+#include <QElapsedTimer>
 #include <QCryptographicHash>
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
@@ -584,6 +586,27 @@ private Q_SLOTS:
         QCOMPARE(job.progress().phase, BatchProgress::Phase::Encoding);
         QCOMPARE(job.progress().chunksDone, 2);
         QCOMPARE(job.progress().succeeded, 0);
+    }
+
+    // On a device of the host's, the job waits for its scan when it goes:
+    // once it has ended, it goes at once (it once waited for ever).
+    void aJobOnTheHostsDeviceGoesOnceEnded()
+    {
+        FakeHttpServer server;
+        QVERIFY(server.listen());
+        serveParse(server);
+        server.on("POST", startPath(), Response::json(200, {{QStringLiteral("runId"), QStringLiteral("run")}}));
+        QBuffer input;
+        input.setData("{\"content\":\"a\"}\n{\"content\":\"b\"}\n");
+        QVERIFY(input.open(QIODevice::ReadOnly));
+        auto *job = new SubmitJob(&m_nam, settingsFor(server), &input, QStringLiteral("buffer"), {});
+        job->setAutoDelete(false);
+        QVERIFY(run(*job));
+        QVERIFY2(job->error() == Job::NoError, qPrintable(job->errorString()));
+        QElapsedTimer gone;
+        gone.start();
+        delete job;
+        QVERIFY(gone.elapsed() < 5000);
     }
 
     void refusesABadBatchId_data()
