@@ -104,7 +104,7 @@ public:
                 line(); // the last line, without its newline
         }
         drain();
-        if (m_result.error.isEmpty() && m_result.invalid && !m_options.skipInvalid) {
+        if (m_result.error.isEmpty() && sendsNothing()) {
             m_result.error = m_errors.join(QLatin1Char('\n'));
             if (m_result.invalid > m_errors.size())
                 m_result.error += QStringLiteral("\n... and %1 more invalid items").arg(m_result.invalid - m_errors.size());
@@ -294,8 +294,8 @@ private:
                 return;
             }
         }
-        if (m_result.invalid && !m_options.skipInvalid)
-            return; // nothing will be sent: no need to keep it
+        if (sendsNothing())
+            return; // no need to keep it
         keep(c.compact);
     }
 
@@ -351,13 +351,16 @@ private:
             m_spoolFailed = true;
     }
 
+    // Strict, and an item is invalid: nothing of this input will be sent.
+    bool sendsNothing() const { return m_result.invalid && !m_options.skipInvalid; }
+
     // A chunk is cut: its lines, if they were kept, are gzipped on the pool
     // (no more than kEncodesAhead at once: this thread waits, or does one).
     void closeChunk()
     {
         m_result.chunks.append(m_chunk);
         QByteArray lines = std::exchange(m_chunkLines, {});
-        if (!std::exchange(m_collecting, false) || !m_result.error.isEmpty() || (m_result.invalid && !m_options.skipInvalid))
+        if (!std::exchange(m_collecting, false) || !m_result.error.isEmpty() || sendsNothing())
             return;
         m_encodedAheadBytes += m_chunk.jsonBytes();
         const auto unfinished = [](const QFuture<QByteArray> &f) { return !f.isFinished(); };

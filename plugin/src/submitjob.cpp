@@ -52,7 +52,7 @@ struct Encoded
 // Chunk k of the spool as the JSON array its file holds, gzipped. Runs on
 // the pool, reading at its own offsets (pread: the encoders share one
 // descriptor, and the spool never needs a name).
-Encoded encodeChunk(int spoolFd, InputScanner::ChunkSpan span, int level)
+Encoded encodeFromSpool(int spoolFd, InputScanner::ChunkSpan span, int level)
 {
     QByteArray json(span.length + 1, Qt::Uninitialized);
     json[0] = '[';
@@ -586,7 +586,7 @@ void SubmitJob::pump()
             chunkEncoded(index, e.gzip, e.error);
         });
         watcher->setFuture(QtConcurrent::run([shared = m_shared, span = m_scan.chunks.at(index), level = m_options.compressionLevel] {
-            return encodeChunk(shared->spoolFd, span, level);
+            return encodeFromSpool(shared->spoolFd, span, level);
         }));
     }
     if (m_progress.phase == BatchProgress::Phase::Reading)
